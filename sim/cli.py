@@ -1,0 +1,151 @@
+"""The ``kommunesim`` command line (typer). Bad input: one line on stderr, exit code 2."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from sim.config import Scenario, load_scenario, scenario_from_dict
+from sim.errors import InputError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Population and service-demand projections for Norwegian municipalities.")
+data_app = typer.Typer(no_args_is_help=True, help="Import population data (SSB table 07459).")
+app.add_typer(data_app, name="data")
+console = Console()
+DEFAULT_MUNICIPALITY = "3222"
+
+
+def clean_errors(fn):
+    """Turn ``InputError`` into one red line on stderr and exit code 2."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except InputError as exc:
+            Console(stderr=True).print(f"[red]error:[/red] {exc.line()}", highlight=False,
+                                       soft_wrap=True)
+            raise typer.Exit(2) from None
+    return wrapper
+
+
+def build_scenario(path: Path | None, municipality: str | None, horizon: int | None,
+                   base_year: int | None, population: Path | None) -> Scenario:
+    """Scenario from a file (or the defaults) with command-line overrides, validated again."""
+    scenario = load_scenario(path) if path else None
+    data = scenario.model_dump(exclude={"source"}, exclude_none=True) if scenario else {
+        "name": "default (main)", "municipality": municipality or DEFAULT_MUNICIPALITY}
+    cli = {"municipality": municipality, "horizon": horizon, "base_year": base_year}
+    data.update({k: v for k, v in cli.items() if v is not None})
+    if population is not None:
+        data.setdefault("inputs", {})["population"] = str(population.resolve())
+    if scenario is None and not any(v is not None for v in cli.values()) and population is None:
+        return scenario_from_dict(data, "defaults")
+    source = str(path) if path else "command line"
+    result = scenario_from_dict(data, source)
+    return result
+
+
+ScenarioArg = Annotated[Path | None, typer.Argument(help="scenario TOML (default: main defaults)")]
+MunicipalityOpt = Annotated[str | None, typer.Option("--municipality", "-m",
+                                                     help="kommunenummer, e.g. 3222")]
+HorizonOpt = Annotated[int | None, typer.Option(help="last year projected (1 January)")]
+BaseYearOpt = Annotated[int | None, typer.Option(help="base year (1 January population)")]
+PopulationOpt = Annotated[Path | None, typer.Option(
+    help="population history CSV from 'kommunesim data import' (other municipalities)")]
+
+
+@app.command("run")
+@clean_errors
+def run_cmd(
+    scenario: ScenarioArg = None,
+    municipality: MunicipalityOpt = None,
+    horizon: HorizonOpt = None,
+    base_year: BaseYearOpt = None,
+    population: PopulationOpt = None,
+    out: Annotated[Path, typer.Option(help="results folder")] = Path("results/run"),
+    plots: Annotated[bool, typer.Option(help="write PNG plots")] = True,
+) -> None:
+    """Project a scenario; write population, components, plots and manifest into OUT."""
+    from sim.run import run, summary_rows, write_run
+
+    sc = build_scenario(scenario, municipality, horizon, base_year, population)
+    result = run(sc)
+    files = write_run(result, out, with_plots=plots)
+    _print_summary(result, summary_rows(result))
+    console.print(f"wrote {len(files)} files to {out}/")
+
+
+def _print_summary(result, rows) -> None:
+    inp = result.inputs
+    table = Table(title=f"{inp.municipality_name} ({inp.municipality}) - {result.scenario.name}")
+    keys = ["year", "total", "0", "1-5", "6-15", "16-19", "20-66", "67-79", "80-89", "90+",
+            "births", "deaths", "net_migration", "refugees"]
+    for k in keys:
+        table.add_column(k, justify="right")
+    for row in rows:
+        table.add_row(*[(str(row[k]) if k == "year" else
+                         f"{row[k]:,.0f}" if k in row else "") for k in keys])
+    console.print(table)
+
+
+@app.command("inputs")
+@clean_errors
+def inputs_cmd(
+    scenario: ScenarioArg = None,
+    municipality: MunicipalityOpt = None,
+    horizon: HorizonOpt = None,
+    base_year: BaseYearOpt = None,
+    population: PopulationOpt = None,
+    out: Annotated[Path, typer.Option(help="folder for the CSV files")] = Path("results/inputs"),
+) -> None:
+    """Write every resolved input the engine uses as CSV (columns documented in README.md)."""
+    from sim.inputfiles import write_inputs
+    from sim.inputs import resolve
+    from sim.io import write_atomically
+
+    inputs = resolve(build_scenario(scenario, municipality, horizon, base_year, population))
+
+    def fill(w) -> None:
+        write_inputs(inputs, w.stage)
+        w.files.extend(p.name for p in sorted(w.stage.iterdir()))
+
+    files = write_atomically(out, fill)
+    console.print(f"wrote {len(files)} files to {out}/")
+
+
+@data_app.command("import")
+@clean_errors
+def data_import(
+    file: Annotated[Path, typer.Argument(help="SSB 07459 export: semicolon CSV or JSON-stat 2.0")],
+    out: Annotated[Path, typer.Option(help="folder for population_<kommunenummer>.csv")] = Path(
+        "kommunesim-data"),
+) -> None:
+    """Convert an SSB Statbank export of table 07459 to the package's population format."""
+    from sim.data.ssb import read_ssb_07459, write_population
+
+    df = read_ssb_07459(file)
+    out.mkdir(parents=True, exist_ok=True)
+    for knr, part in df.groupby("kommunenummer", sort=True):
+        path = out / f"population_{knr}.csv"
+        write_population(part, path)
+        years = sorted(part.year.unique())
+        console.print(f"{knr} {part.kommune.iloc[0]}: {years[0]}..{years[-1]}, "
+                      f"{int(part[part.year == years[-1]].persons.sum()):,} persons in {years[-1]}"
+                      f" -> {path}")
+        console.print(f"  run it: kommunesim run --municipality {knr} --population {path}")
+
+
+def main() -> None:  # pragma: no cover - console entry point helper
+    """Entry point used by ``python -m sim.cli``."""
+    sys.exit(app())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

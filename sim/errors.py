@@ -1,0 +1,31 @@
+"""One error type for bad input, rendered as a single line by the CLI (exit code 2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class InputError(Exception):
+    """Bad input: names the file, the field and what is allowed.
+
+    Args:
+        source: the file (or "scenario", "command line") the bad value came from.
+        field: the key, column or option at fault ("fertility.tfr.2030", "age").
+        message: what is wrong and what is allowed.
+    """
+
+    def __init__(self, source: str | Path | None, field: str | None, message: str):
+        self.source = str(source) if source is not None else None
+        self.field = field
+        self.message = message
+        super().__init__(self.line())
+
+    def line(self) -> str:
+        """The one-line message printed to the user."""
+        where = []
+        if self.source:
+            where.append(self.source)
+        if self.field:
+            where.append(f"field '{self.field}'")
+        prefix = ": ".join(where)
+        return f"{prefix}: {self.message}" if prefix else self.message

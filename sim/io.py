@@ -1,0 +1,121 @@
+"""Results store: tidy Parquet tables plus ``manifest.json``, written atomically.
+
+Every run writes into a staging folder beside ``out_dir`` and moves the finished files in, so a
+failed run leaves no partial output. Tables are long: ``year, district, sex, age, value...``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from sim.cohort.engine import Projection
+from sim.cohort.kernel import COMPONENTS
+from sim.demography import N_AGES, SEXES
+from sim.errors import InputError
+
+
+def package_version() -> str:
+    """Installed kommunesim version (or 'unknown' when run from a bare source tree)."""
+    try:
+        return version("kommunesim")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _grid(years, districts) -> dict[str, np.ndarray]:
+    y, d, s, a = np.meshgrid(np.asarray(years), np.arange(len(districts)), np.arange(2),
+                             np.arange(N_AGES), indexing="ij")
+    return {
+        "year": y.ravel().astype(np.int32),
+        "district": np.asarray(districts, dtype=object)[d.ravel()],
+        "sex": np.asarray(SEXES, dtype=object)[s.ravel()],
+        "age": a.ravel().astype(np.int16),
+    }
+
+
+def population_table(proj: Projection) -> pd.DataFrame:
+    """Persons on 1 January: year, district, sex, age, persons."""
+    cols = _grid(proj.years, proj.districts)
+    cols["persons"] = proj.population.reshape(-1)
+    return pd.DataFrame(cols)
+
+
+def components_table(proj: Projection) -> pd.DataFrame:
+    """Flows during ``year`` by cohort age (age on 1 January of year+1)."""
+    cols = _grid(proj.years[:-1], proj.districts)
+    flat = proj.components.reshape(-1, len(COMPONENTS))
+    for i, name in enumerate(COMPONENTS):
+        cols[name] = flat[:, i]
+    return pd.DataFrame(cols)
+
+
+def read_parquet(path: str | Path) -> pd.DataFrame:
+    """Read a results table, raising ``InputError`` for a missing or corrupt file."""
+    path = Path(path)
+    try:
+        return pq.read_table(path).to_pandas()
+    except FileNotFoundError:
+        raise InputError(path, None, "file not found") from None
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError(path, None, f"not a valid Parquet file: {exc}") from None
+
+
+class ResultWriter:
+    """Collects files in a staging folder and moves them into ``out_dir`` on ``commit``."""
+
+    def __init__(self, out_dir: str | Path):
+        self.out_dir = Path(out_dir)
+        self.out_dir.parent.mkdir(parents=True, exist_ok=True)
+        self.stage = Path(tempfile.mkdtemp(prefix=f".{self.out_dir.name}.tmp-",
+                                           dir=self.out_dir.parent))
+        self.files: list[str] = []
+
+    def path(self, name: str) -> Path:
+        """Staging path for a file that will end up as ``out_dir/name``."""
+        self.files.append(name)
+        return self.stage / name
+
+    def parquet(self, name: str, df: pd.DataFrame) -> None:
+        """Stage a table as Parquet."""
+        pq.write_table(pa.Table.from_pandas(df, preserve_index=False), self.path(name))
+
+    def json(self, name: str, data: dict[str, Any]) -> None:
+        """Stage a JSON document."""
+        self.path(name).write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+    def commit(self) -> list[Path]:
+        """Move staged files into ``out_dir`` (each by atomic rename) and drop the stage."""
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        moved = []
+        for name in self.files:
+            os.replace(self.stage / name, self.out_dir / name)
+            moved.append(self.out_dir / name)
+        shutil.rmtree(self.stage, ignore_errors=True)
+        return moved
+
+    def abort(self) -> None:
+        """Drop the staging folder; ``out_dir`` is untouched."""
+        shutil.rmtree(self.stage, ignore_errors=True)
+
+
+def write_atomically(out_dir: str | Path, fill: Callable[[ResultWriter], None]) -> list[Path]:
+    """Run ``fill(writer)`` and commit; on any error nothing reaches ``out_dir``."""
+    writer = ResultWriter(out_dir)
+    try:
+        fill(writer)
+    except BaseException:
+        writer.abort()
+        raise
+    return writer.commit()

@@ -1,0 +1,102 @@
+"""One projection from scenario to results folder: resolve, project, write tables, plots, manifest."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from sim import plots
+from sim.cohort.engine import Projection, project
+from sim.config import Scenario
+from sim.demography import AGE_GROUPS
+from sim.inputs import ResolvedInputs, resolve
+from sim.io import components_table, package_version, population_table, write_atomically
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """A finished cohort projection with its inputs and timings (seconds)."""
+
+    scenario: Scenario
+    inputs: ResolvedInputs
+    projection: Projection
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def run(scenario: Scenario) -> RunResult:
+    """Resolve and project a scenario (raises ``InputError`` on bad input)."""
+    t0 = time.perf_counter()
+    inputs = resolve(scenario)
+    t1 = time.perf_counter()
+    proj = project(inputs)
+    t2 = time.perf_counter()
+    return RunResult(scenario, inputs, proj, {"resolve_s": t1 - t0, "project_s": t2 - t1})
+
+
+def manifest(result: RunResult, files: list[str]) -> dict:
+    """The run's manifest: scenario, resolved-input hash, seed, version, timings, files."""
+    return {
+        "kommunesim_version": package_version(),
+        "engine": "cohort",
+        "scenario": result.scenario.model_dump(mode="json"),
+        "municipality": result.inputs.municipality,
+        "municipality_name": result.inputs.municipality_name,
+        "base_year": result.inputs.base_year,
+        "horizon": result.inputs.horizon,
+        "districts": list(result.inputs.districts),
+        "seed": result.inputs.seed,
+        "resolved_input_sha256": result.inputs.digest,
+        "estimated_parameters": result.inputs.parameters,
+        "in_migration_scale": result.projection.in_scale.tolist(),
+        "timings_s": result.timings,
+        "files": files,
+    }
+
+
+def write_run(result: RunResult, out_dir: str | Path, with_plots: bool = True) -> list[Path]:
+    """Write population/components Parquet, plots and manifest into ``out_dir`` atomically."""
+    name = f"{result.inputs.municipality_name}: {result.scenario.name}"
+
+    def fill(w) -> None:
+        t = time.perf_counter()
+        w.parquet("population.parquet", population_table(result.projection))
+        w.parquet("components.parquet", components_table(result.projection))
+        if with_plots:
+            plots.pyramid(result.projection, f"{name}, befolkningspyramide",
+                          w.path("pyramid.png"))
+            plots.total_population(result.projection, f"{name}, folketall",
+                                   w.path("total_population.png"))
+            plots.age_groups(result.projection, f"{name}, aldersgrupper",
+                             w.path("age_groups.png"))
+        result.timings["write_s"] = time.perf_counter() - t
+        files = [*w.files, "manifest.json"]
+        w.json("manifest.json", manifest(result, files))
+
+    return write_atomically(out_dir, fill)
+
+
+def summary_rows(result: RunResult, every: int = 5) -> list[dict[str, float]]:
+    """Rows for the printed summary: totals, age groups and flows at intervals of years."""
+    proj = result.projection
+    pop = proj.population.sum(axis=(1, 2))
+    flows = proj.components.sum(axis=(1, 2, 3))
+    rows = []
+    idx = sorted(set(range(0, len(proj.years), every)) | {len(proj.years) - 1})
+    for i in idx:
+        row = {"year": int(proj.years[i]), "total": float(pop[i].sum())}
+        for g, (lo, hi) in AGE_GROUPS.items():
+            row[g] = float(pop[i, lo : hi + 1].sum())
+        if i < len(proj.years) - 1:
+            b, d, inn, out, ref = flows[i]
+            row.update(births=b, deaths=d, net_migration=inn - out, refugees=ref)
+        rows.append(row)
+    return rows
+
+
+def growth_rate(result: RunResult) -> np.ndarray:
+    """Annual total growth rate by projection year."""
+    tot = result.projection.population.sum(axis=(1, 2, 3))
+    return tot[1:] / tot[:-1] - 1.0
