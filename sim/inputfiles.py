@@ -1,5 +1,7 @@
 """Resolved inputs as CSV files: written by ``kommunesim inputs``, read back as overrides.
 
+Overrides may also be Parquet files with the same columns (suffix ``.parquet``).
+
 Every table is long and tidy, one value per row, ages are cohort ages (age on 1 January of the
 next year; see ``sim/cohort/METHOD.md``). The same formats are accepted in a scenario's
 ``[inputs]`` table to replace any default input.
@@ -95,13 +97,23 @@ def write_inputs(inputs: ResolvedInputs, out_dir: Path) -> list[Path]:
     return written + [out_dir / "parameters.json", out_dir / "README.md"]
 
 
-def _read_csv(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
-    try:
-        df = pd.read_csv(path, dtype={"district": str, "sex": str})
-    except FileNotFoundError:
-        raise InputError(path, None, "file not found") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
-        raise InputError(path, None, f"not a readable CSV table: {exc}") from None
+def _read_table(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
+    """Read an input table from CSV or Parquet (by suffix) and check its columns."""
+    if path.suffix == ".parquet":
+        from sim.io import read_parquet
+
+        df = read_parquet(path)
+        for col in ("district", "sex"):
+            if col in df.columns:
+                df[col] = df[col].astype(str)
+    else:
+        try:
+            df = pd.read_csv(path, dtype={"district": str, "sex": str})
+        except FileNotFoundError:
+            raise InputError(path, None, "file not found") from None
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError,
+                OSError) as exc:
+            raise InputError(path, None, f"not a readable CSV table: {exc}") from None
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise InputError(path, missing[0], f"missing column; required columns: {', '.join(columns)}")
@@ -154,7 +166,7 @@ def _to_array(df: pd.DataFrame, path: Path, keys: tuple[str, ...], value: str,
 def read_base_population(path: Path) -> tuple[tuple[str, ...], np.ndarray]:
     """Base population override: district names (file order) and [D, 2, A] persons."""
     path = Path(path)
-    df = _read_csv(path, BASE_COLUMNS + ("persons",))
+    df = _read_table(path, BASE_COLUMNS + ("persons",))
     districts = list(dict.fromkeys(df["district"].astype(str)))
     levels = {"district": districts, "sex": list(SEXES), "age": list(range(N_AGES))}
     return tuple(districts), _to_array(df, path, BASE_COLUMNS, "persons", levels, None)
@@ -169,6 +181,6 @@ def apply_overrides(inputs: ResolvedInputs, scenario: Scenario) -> ResolvedInput
         path = getattr(scenario.inputs, name)
         if path is None:
             continue
-        df = _read_csv(Path(path), keys + (value,))
+        df = _read_table(Path(path), keys + (value,))
         changes[name] = _to_array(df, Path(path), keys, value, levels, upper)
     return dataclasses.replace(inputs, **changes) if changes else inputs

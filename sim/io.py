@@ -55,9 +55,8 @@ def population_table(proj: Projection) -> pd.DataFrame:
 def components_table(proj: Projection) -> pd.DataFrame:
     """Flows during ``year`` by cohort age (age on 1 January of year+1)."""
     cols = _grid(proj.years[:-1], proj.districts)
-    flat = proj.components.reshape(-1, len(COMPONENTS))
-    for i, name in enumerate(COMPONENTS):
-        cols[name] = flat[:, i]
+    for name in COMPONENTS:
+        cols[name] = proj.component(name).reshape(-1)
     return pd.DataFrame(cols)
 
 

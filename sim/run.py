@@ -82,7 +82,7 @@ def summary_rows(result: RunResult, every: int = 5) -> list[dict[str, float]]:
     """Rows for the printed summary: totals, age groups and flows at intervals of years."""
     proj = result.projection
     pop = proj.population.sum(axis=(1, 2))
-    flows = proj.components.sum(axis=(1, 2, 3))
+    flows = proj.components.sum(axis=(1, 3, 4))  # [Y, 5]
     rows = []
     idx = sorted(set(range(0, len(proj.years), every)) | {len(proj.years) - 1})
     for i in idx:

@@ -17,7 +17,7 @@ class Projection:
     Attributes:
         years: [Y+1] the 1 January dates of ``population``.
         population: [Y+1, D, 2, A] persons on 1 January.
-        components: [Y, D, 2, A, 5] flows during year t by cohort age (``COMPONENTS`` order).
+        components: [Y, D, 5, 2, A] flows during year t by cohort age (``COMPONENTS`` order).
         in_scale: [Y] the in-migration multiplier used (1 unless a growth target is set).
     """
 
@@ -29,14 +29,15 @@ class Projection:
 
     def component(self, name: str) -> np.ndarray:
         """One component [Y, D, 2, A] by name (births, deaths, in_migrants, ...)."""
-        return self.components[..., COMPONENTS.index(name)]
+        return self.components[:, :, COMPONENTS.index(name)]
 
 
 def project(inputs: ResolvedInputs) -> Projection:
     """Run the cohort-component projection for the resolved inputs."""
     n_year = len(inputs.years)
     pop = np.empty((n_year + 1,) + inputs.base_population.shape)
-    comp = np.empty((n_year,) + inputs.base_population.shape + (len(COMPONENTS),))
+    n_dist = inputs.base_population.shape[0]
+    comp = np.empty((n_year, n_dist, len(COMPONENTS)) + inputs.base_population.shape[1:])
     scale = np.empty(n_year)
     project_kernel(inputs.base_population, inputs.fertility, inputs.p_male_birth,
                    inputs.death_probability, inputs.out_rate, inputs.in_migrants,
@@ -67,8 +68,13 @@ def project_batch(inputs: ResolvedInputs, multipliers: dict[str, np.ndarray],
     shape = (n_scen, len(inputs.years))
     ks = [np.ascontiguousarray(np.broadcast_to(multipliers.get(n, np.ones(shape)), shape),
                                dtype=float) for n in names]
-    out = np.empty((n_scen, len(inputs.years) + 1, len(inputs.districts), weights.shape[2]))
+    n_group = weights.shape[2]
+    by_group = np.asarray(weights, dtype=float).reshape(-1, n_group).T  # [G, cells]
+    group, cell = np.nonzero(by_group)  # row-major: sorted by group (CSR)
+    start = np.searchsorted(group, np.arange(n_group + 1)).astype(np.int64)
+    out = np.empty((n_scen, len(inputs.years) + 1, len(inputs.districts), n_group))
     project_batch_kernel(inputs.base_population, inputs.fertility, inputs.p_male_birth,
                          inputs.death_probability, inputs.out_rate, inputs.in_migrants,
-                         inputs.refugees, *ks, np.ascontiguousarray(weights, dtype=float), out)
+                         inputs.refugees, *ks, start, cell.astype(np.int64),
+                         by_group[group, cell].copy(), out)
     return out

@@ -1,0 +1,181 @@
+"""The command line: outputs of `run` and `inputs`, and bad input -> one line, exit 2, no output."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import folder_is_empty_or_missing
+
+from sim.cli import app
+from sim.demography.ageing import age_on
+
+
+def test_run_writes_tables_plots_manifest(runner, tmp_path):
+    out = tmp_path / "res"
+    result = runner.invoke(app, ["run", "--municipality", "3222", "--horizon", "2030",
+                                 "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    names = {p.name for p in out.iterdir()}
+    assert {"population.parquet", "components.parquet", "manifest.json", "pyramid.png",
+            "total_population.png", "age_groups.png"} <= names
+    pop = pd.read_parquet(out / "population.parquet")
+    comp = pd.read_parquet(out / "components.parquet")
+    assert list(pop.columns) == ["year", "district", "sex", "age", "persons"]
+    assert list(comp.columns) == ["year", "district", "sex", "age", "births", "deaths",
+                                  "in_migrants", "out_migrants", "refugees"]
+    assert pop[pop.year == 2024].persons.sum() == pytest.approx(48_188)
+    assert (pop.persons >= 0).all()
+    # Balance identity from the written tables alone.
+    cube = pop.pivot_table(index=["year", "sex"], columns="age", values="persons").sort_index()
+    for year in range(2024, 2030):
+        for sex in ("male", "female"):
+            start = cube.loc[(year, sex)].to_numpy()
+            end = cube.loc[(year + 1, sex)].to_numpy()
+            c = comp[(comp.year == year) & (comp.sex == sex)].sort_values("age")
+            flows = (c.births + c.in_migrants + c.refugees - c.deaths - c.out_migrants).to_numpy()
+            np.testing.assert_allclose(end, age_on(start) + flows, rtol=1e-12, atol=1e-9)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["scenario"]["municipality"] == "3222"
+    assert len(manifest["resolved_input_sha256"]) == 64
+    assert "Lørenskog" in result.output
+
+
+def test_same_scenario_same_bits(runner, tmp_path):
+    for name in ("a", "b"):
+        assert runner.invoke(app, ["run", "-m", "3205", "--horizon", "2028", "--no-plots",
+                                   "--out", str(tmp_path / name)]).exit_code == 0
+    a = pd.read_parquet(tmp_path / "a" / "population.parquet")
+    b = pd.read_parquet(tmp_path / "b" / "population.parquet")
+    assert a.equals(b)
+
+
+def test_inputs_command_writes_documented_csv(runner, tmp_path):
+    out = tmp_path / "inputs"
+    result = runner.invoke(app, ["inputs", "-m", "3205", "--horizon", "2030", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    for name in ("base_population", "fertility", "death_probability", "out_rate",
+                 "in_migrants", "refugees"):
+        assert (out / f"{name}.csv").exists()
+        assert name in (out / "README.md").read_text()
+    params = json.loads((out / "parameters.json").read_text())
+    assert 0.5 < params["p_male_birth"] < 0.52
+
+
+def _scenario(tmp_path, text: str):
+    path = tmp_path / "scenario.toml"
+    path.write_text(text)
+    return path
+
+
+BAD_SCENARIOS = {
+    "unknown key": ('municipality = "3222"\nhorizont = 2040\n', "horizont"),
+    "wrong type": ('municipality = "3222"\nhorizon = "soon"\n', "horizon"),
+    "negative rate": ('municipality = "3222"\n[fertility]\ntfr = { 2030 = -1.5 }\n', "fertility.tfr"),
+    "horizon before base": ('municipality = "3222"\nbase_year = 2024\nhorizon = 2020\n', "horizon"),
+    "unknown municipality": ('municipality = "9999"\n', "municipality"),
+    "base year without data": ('municipality = "3222"\nbase_year = 2030\nhorizon = 2040\n',
+                               "base_year"),
+    "bad toml": ('municipality = "3222\n', None),
+    "negative out multiplier": ('municipality = "3222"\n[migration]\n'
+                                'out_rate_multiplier = { 2030 = -1 }\n', "migration.out_rate_multiplier"),
+    "district shares": ('municipality = "3222"\n[[districts]]\nname = "A"\nshare = 0.5\n',
+                        "districts"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_SCENARIOS)
+def test_bad_scenario_one_line_exit_2_no_output(runner, tmp_path, case):
+    text, field = BAD_SCENARIOS[case]
+    path = _scenario(tmp_path, text)
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["run", str(path), "--out", str(out)])
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1, result.output
+    assert str(path) in lines[0].replace("\n", "")
+    if field:
+        assert f"'{field}'" in lines[0]
+    assert "Traceback" not in result.output
+    assert folder_is_empty_or_missing(out)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.tmp")]
+
+
+def _write_override(tmp_path, name, mutate):
+    """Export the default inputs, mutate one table, and return a scenario using it."""
+    from sim.config import scenario_from_dict
+    from sim.inputfiles import write_inputs
+    from sim.inputs import resolve
+
+    inputs = resolve(scenario_from_dict({"municipality": "3222", "horizon": 2027}))
+    folder = tmp_path / "inputs"
+    write_inputs(inputs, folder)
+    csv = folder / f"{name}.csv"
+    df = pd.read_csv(csv)
+    df = mutate(df)
+    if df is not None:
+        df.to_csv(csv, index=False)
+    return _scenario(tmp_path, f'municipality = "3222"\nhorizon = 2027\n[inputs]\n'
+                               f'{name} = "inputs/{name}.csv"\n'), csv
+
+
+def _set(col, value, row=5):
+    def mutate(df):
+        if isinstance(value, str):
+            df[col] = df[col].astype(object)
+        df.loc[row, col] = value
+        return df
+    return mutate
+
+
+BAD_FILES = {
+    "probability above 1": ("death_probability", _set("probability", 1.5), "probability"),
+    "negative rate": ("out_rate", _set("rate", -0.1), "rate"),
+    "age table with gaps": ("base_population", lambda df: df[df.age != 17], "district,sex,age"),
+    "unknown district": ("in_migrants", _set("district", "Atlantis"), "district"),
+    "not a number": ("fertility", _set("births_per_woman", "abc"), "births_per_woman"),
+    "missing column": ("refugees", lambda df: df.drop(columns="persons"), "persons"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_FILES)
+def test_bad_override_file(runner, tmp_path, case):
+    name, mutate, field = BAD_FILES[case]
+    scenario, csv = _write_override(tmp_path, name, mutate)
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["run", str(scenario), "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1, result.output
+    assert str(csv) in lines[0] and f"'{field}'" in lines[0]
+    assert folder_is_empty_or_missing(out)
+
+
+def test_corrupt_csv_and_parquet(runner, tmp_path):
+    out = tmp_path / "out"
+    corrupt = tmp_path / "population.csv"
+    corrupt.write_bytes(b"\x00\x01garbage\xff\xfe;;;\n\x00")
+    result = runner.invoke(app, ["run", "-m", "3222", "--population", str(corrupt),
+                                 "--out", str(out)])
+    assert result.exit_code == 2
+    assert "population.csv" in result.output and len(result.output.strip().splitlines()) == 1
+    parquet = tmp_path / "inputs" / "in_migrants.parquet"
+    parquet.parent.mkdir()
+    parquet.write_bytes(b"PAR1 this is not parquet")
+    scenario = _scenario(tmp_path, 'municipality = "3222"\n[inputs]\n'
+                                   'in_migrants = "inputs/in_migrants.parquet"\n')
+    result = runner.invoke(app, ["run", str(scenario), "--out", str(out)])
+    assert result.exit_code == 2
+    assert "in_migrants.parquet" in result.output and "Parquet" in result.output
+    assert folder_is_empty_or_missing(out)
+
+
+def test_parquet_override_accepted(runner, tmp_path):
+    scenario, csv = _write_override(tmp_path, "refugees", lambda df: None)
+    pq_path = csv.with_suffix(".parquet")
+    pd.read_csv(csv).to_parquet(pq_path)
+    scenario.write_text(scenario.read_text().replace("refugees.csv", "refugees.parquet"))
+    result = runner.invoke(app, ["run", str(scenario), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
