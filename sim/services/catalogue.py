@@ -1,0 +1,254 @@
+"""The service catalogue: frozen, validated services read from TOML, with one-line errors.
+
+A catalogue lists services (barnehage, grunnskole, hjemmetjenester, ...). Each service serves
+non-overlapping age groups with a coverage (dekningsgrad: the share of the age group's
+population that uses the service), has a unit cost per user in NOK of ``price_year``, staff
+(årsverk) per user and optional facilities with places by district.
+
+Format (see ``catalogue_3205.toml`` for a commented example)::
+
+    municipality = "3205"
+    name = "Lillestrøm"
+
+    [services.barnehage]
+    label = "Barnehage"
+    sector = "barnehage"
+    unit_cost_nok = 232_809
+    price_year = 2024
+    staff_per_user = 0.172
+    age_groups = [
+      { ages = [1, 2], coverage = 0.821 },
+      { ages = [3, 5], coverage = 0.9432 },
+    ]
+    facilities = [{ name = "Nordby", district = "Nord", places = 120 }]
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Union, get_args, get_origin
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from sim.config import read_toml
+from sim.errors import InputError
+
+N_AGES = 106
+MAX_AGE = N_AGES - 1
+CATALOGUE_DIR = Path(__file__).parent
+SERVICE_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class AgeGroup(_Frozen):
+    """An age group served, with its coverage (share of the group's population using it)."""
+
+    ages: tuple[int, int] = Field(description="first and last age, inclusive, within 0..105")
+    coverage: float = Field(ge=0, le=1, description="users per inhabitant of the age group")
+    unit_cost_nok: float | None = Field(
+        None, ge=0, description="unit cost for this group; default: the service's unit cost")
+    note: str | None = None
+
+    @field_validator("ages")
+    @classmethod
+    def _ages(cls, ages: tuple[int, int]) -> tuple[int, int]:
+        lo, hi = ages
+        if not 0 <= lo <= hi <= MAX_AGE:
+            raise ValueError(f"ages [{lo}, {hi}] not allowed: need 0 <= first <= last <= "
+                             f"{MAX_AGE} (105 is the open group 105+)")
+        return ages
+
+    @property
+    def label(self) -> str:
+        """The group as text: ``"1-5"``, ``"0"``, ``"90+"``."""
+        lo, hi = self.ages
+        if hi == MAX_AGE and lo > 0:
+            return f"{lo}+"
+        return str(lo) if lo == hi else f"{lo}-{hi}"
+
+
+class Facility(_Frozen):
+    """A facility (building, unit) with a number of places in one district."""
+
+    name: str = Field(min_length=1)
+    district: str = Field(min_length=1)
+    places: float = Field(ge=0, description="users the facility can serve at a time")
+    opens: int | None = Field(None, description="first year (1 January) the places count")
+    closes: int | None = Field(None, description="first year the places no longer count")
+
+
+class Service(_Frozen):
+    """One municipal service."""
+
+    label: str = Field(min_length=1)
+    sector: str = Field(min_length=1, description="sector for totals and demografikostnader, "
+                        "e.g. barnehage, grunnskole, pleie og omsorg")
+    unit_cost_nok: float = Field(ge=0, description="net operating cost per user per year")
+    price_year: int = Field(ge=2000, le=2100, description="the year whose kroner the cost is in")
+    staff_per_user: float = Field(ge=0, description="årsverk per user")
+    age_groups: tuple[AgeGroup, ...] = Field(min_length=1)
+    facilities: tuple[Facility, ...] = ()
+    note: str | None = None
+
+    @field_validator("age_groups")
+    @classmethod
+    def _no_overlap(cls, groups: tuple[AgeGroup, ...]) -> tuple[AgeGroup, ...]:
+        ordered = sorted(groups, key=lambda g: g.ages)
+        for a, b in zip(ordered, ordered[1:], strict=False):
+            if b.ages[0] <= a.ages[1]:
+                raise ValueError(f"age groups {a.label} and {b.label} overlap; the age groups "
+                                 "of a service must not overlap")
+        return groups
+
+
+class Catalogue(_Frozen):
+    """A municipality's service catalogue."""
+
+    municipality: str = Field(pattern=r"^\d{4}$", description="kommunenummer")
+    name: str | None = None
+    services: dict[str, Service]
+    source: str | None = Field(None, description="file the catalogue was read from (set on load)")
+
+    @field_validator("services")
+    @classmethod
+    def _services(cls, services: dict[str, Service]) -> dict[str, Service]:
+        if not services:
+            raise ValueError("the catalogue needs at least one service, e.g. [services.barnehage]")
+        for key in services:
+            if not SERVICE_KEY.match(key):
+                raise ValueError(f"service name '{key}' not allowed: use lower-case letters, "
+                                 "digits and _ (starting with a letter)")
+        return services
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """Service names in catalogue order."""
+        return tuple(self.services)
+
+
+def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model class that owns the last element of ``loc`` (skipping dict keys, indices)."""
+    parts = list(loc[:-1])
+    cur: Any = model
+    while parts:
+        part = parts.pop(0)
+        field = cur.model_fields.get(str(part)) if isinstance(cur, type) else None
+        if field is None:
+            return None
+        ann = field.annotation
+        if get_origin(ann) is Union:
+            ann = next(a for a in get_args(ann) if a is not type(None))
+        if get_origin(ann) in (dict, tuple):
+            if parts:
+                parts.pop(0)
+            args = get_args(ann)
+            ann = args[1] if get_origin(ann) is dict else args[0]
+        cur = ann
+    return cur if isinstance(cur, type) and issubclass(cur, BaseModel) else None
+
+
+def _input_error(exc: ValidationError, source: str | Path) -> InputError:
+    err = exc.errors()[0]
+    loc = tuple(err["loc"])
+    field = ".".join(str(p) for p in loc) or "(top level)"
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        owner = _model_at(Catalogue, loc)
+        allowed = sorted(k for k in (owner.model_fields if owner else {}) if k != "source")
+        message = f"unknown key; allowed keys: {', '.join(allowed)}"
+    elif kind == "missing":
+        message = "required key is missing"
+    else:
+        message = err["msg"].removeprefix("Value error, ")
+        if "input" in err and not isinstance(err["input"], dict | list):
+            message += f" (got {err['input']!r})"
+    return InputError(source, field, message)
+
+
+def catalogue_from_dict(data: dict[str, Any], source: str | Path = "catalogue") -> Catalogue:
+    """Validate a dict into a ``Catalogue`` (raises ``InputError`` naming source and field)."""
+    try:
+        return Catalogue.model_validate({**data, "source": str(source)})
+    except ValidationError as exc:
+        raise _input_error(exc, source) from None
+
+
+def load_catalogue(path: str | Path) -> Catalogue:
+    """Load and validate a service catalogue TOML file."""
+    return catalogue_from_dict(read_toml(path), path)
+
+
+def available_defaults() -> tuple[str, ...]:
+    """Kommunenummer with a built-in default catalogue."""
+    return tuple(sorted(p.stem.removeprefix("catalogue_")
+                        for p in CATALOGUE_DIR.glob("catalogue_*.toml")))
+
+
+def default_catalogue(kommunenummer: str) -> Catalogue:
+    """The built-in catalogue for a municipality (``3205`` Lillestrøm, ``3222`` Lørenskog)."""
+    path = CATALOGUE_DIR / f"catalogue_{kommunenummer}.toml"
+    if not path.exists():
+        raise InputError("municipality", None, f"no default service catalogue for "
+                         f"'{kommunenummer}'; available: {', '.join(available_defaults())}")
+    return load_catalogue(path)
+
+
+def check_districts(catalogue: Catalogue, districts: tuple[str, ...] | list[str],
+                    source: str | Path | None = None) -> None:
+    """Raise ``InputError`` if a facility names a district not in ``districts``."""
+    known = tuple(districts)
+    for key, service in catalogue.services.items():
+        for i, fac in enumerate(service.facilities):
+            if fac.district not in known:
+                raise InputError(source or catalogue.source, f"services.{key}.facilities.{i}."
+                                 "district", f"unknown district '{fac.district}'; districts "
+                                 f"in the projection: {', '.join(known)}")
+
+
+def group_table(catalogue: Catalogue) -> list[tuple[int, str, AgeGroup, float]]:
+    """All (service index, service key, age group, unit cost) in catalogue order."""
+    rows = []
+    for k, (key, service) in enumerate(catalogue.services.items()):
+        for group in service.age_groups:
+            cost = service.unit_cost_nok if group.unit_cost_nok is None else group.unit_cost_nok
+            rows.append((k, key, group, cost))
+    return rows
+
+
+def coverage_weights(catalogue: Catalogue) -> np.ndarray:
+    """Coverage by sex and age for each service, [2, 106, K] (users = population @ weights).
+
+    Coverage is the same for both sexes. Ages outside a service's groups get 0.
+    """
+    weights = np.zeros((2, N_AGES, len(catalogue.services)))
+    for k, _key, group, _cost in group_table(catalogue):
+        lo, hi = group.ages
+        weights[:, lo : hi + 1, k] = group.coverage
+    return weights
+
+
+def capacity(catalogue: Catalogue, districts: tuple[str, ...], years: np.ndarray) -> np.ndarray:
+    """Places [Y, D, K] by year, district and service; NaN for services without facilities.
+
+    A service with facilities has known capacity in every district (0 where it has none).
+    """
+    years = np.asarray(years)
+    out = np.full((len(years), len(districts), len(catalogue.services)), np.nan)
+    index = {d: i for i, d in enumerate(districts)}
+    for k, service in enumerate(catalogue.services.values()):
+        if not service.facilities:
+            continue
+        out[:, :, k] = 0.0
+        for fac in service.facilities:
+            open_ = np.ones(len(years), dtype=bool)
+            if fac.opens is not None:
+                open_ &= years >= fac.opens
+            if fac.closes is not None:
+                open_ &= years < fac.closes
+            out[open_, index[fac.district], k] += fac.places
+    return out

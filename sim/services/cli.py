@@ -1,0 +1,43 @@
+"""``kommunesim services``: check a service catalogue (registered by the main CLI)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sim.errors import InputError
+from sim.services.catalogue import check_districts, load_catalogue
+
+services_app = typer.Typer(no_args_is_help=True, help="Service catalogues (demand, cost).")
+
+
+@services_app.callback()
+def _main() -> None:
+    """Service catalogues: coverage, unit costs, staff and capacity by service."""
+
+
+@services_app.command("check")
+def check(
+    catalogue: Annotated[Path, typer.Argument(help="service catalogue TOML file")],
+    districts: Annotated[list[str] | None, typer.Option(
+        "--districts", help="district names facilities may use (repeat the option)")] = None,
+) -> None:
+    """Validate a service catalogue and print a short summary."""
+    try:
+        cat = load_catalogue(catalogue)
+        if districts:
+            check_districts(cat, districts, catalogue)
+    except InputError as exc:
+        print(f"error: {exc.line()}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    title = f"{cat.name or ''} ({cat.municipality})".strip()
+    typer.echo(f"{catalogue}: OK, {len(cat.services)} services for {title}")
+    for key, s in cat.services.items():
+        groups = ", ".join(f"{g.label}: {g.coverage:.3g}" for g in s.age_groups)
+        places = sum(f.places for f in s.facilities)
+        cap = f", {places:g} places in {len(s.facilities)} facilities" if s.facilities else ""
+        typer.echo(f"  {key:<22} {s.unit_cost_nok:>11,.0f} NOK/user ({s.price_year}), "
+                   f"{s.staff_per_user:.3g} årsverk/user; coverage {groups}{cap}")

@@ -1,0 +1,264 @@
+"""Service demand, cost and demographic cost change (demografikostnader) from a projection.
+
+Pure functions over population arrays ``[Y+1, D, 2, A]`` (persons on 1 January of ``years``,
+districts, sex 0 male 1 female, ages 0..105). Results are tidy pandas tables.
+
+* Demand: users = Σ_age population × coverage (coverage from the catalogue, optionally scaled by
+  a multiplier path per service or per age group), staff = users × staff per user, cost = users ×
+  unit cost × (1 + real unit-cost growth) ** (year − first year). Costs are in the service's
+  ``price_year`` kroner (fixed prices; no inflation).
+* Demografikostnader (the TBU method as described in DESIGN.md): for every year, the change in
+  each age group's count since the previous 1 January × the cost per inhabitant of that age
+  group (= unit cost × coverage), with coverage and unit cost held at their catalogue (base)
+  values, so only demography moves the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sim.config import interpolate_path
+from sim.errors import InputError
+from sim.services.catalogue import (
+    N_AGES,
+    Catalogue,
+    capacity,
+    check_districts,
+    group_table,
+)
+
+CoveragePath = Mapping[str, Mapping[int, float]]
+"""Coverage multipliers by year for a service (``"institusjon"``) or one of its age groups
+(``"institusjon/90+"``): ``{"institusjon": {2024: 1.0, 2040: 0.8}}``; linear between the
+years given, constant outside. Service and group multipliers multiply."""
+
+SERVICE_COLUMNS = ("year", "district", "service", "sector", "users", "staff", "cost_nok",
+                   "price_year", "capacity", "gap", "inhabitants", "cost_per_inhabitant_nok")
+DK_COLUMNS = ("year", "service", "sector", "age_group", "change_persons", "cost_change_nok",
+              "price_year")
+
+
+def _check_population(population: np.ndarray, years, districts=None) -> np.ndarray:
+    pop = np.asarray(population, dtype=float)
+    if pop.ndim != 4 or pop.shape[2:] != (2, N_AGES):
+        raise ValueError(f"population must be [Y+1, D, 2, {N_AGES}], got {pop.shape}")
+    if len(years) != pop.shape[0]:
+        raise ValueError(f"{len(years)} years for {pop.shape[0]} population rows")
+    if districts is not None and len(districts) != pop.shape[1]:
+        raise ValueError(f"{len(districts)} districts for {pop.shape[1]} population columns")
+    return pop
+
+
+def group_indicator(catalogue: Catalogue) -> np.ndarray:
+    """0/1 weights [2, 106, G] summing the population into every (service, age group)."""
+    groups = group_table(catalogue)
+    ind = np.zeros((2, N_AGES, len(groups)))
+    for g, (_k, _key, group, _cost) in enumerate(groups):
+        lo, hi = group.ages
+        ind[:, lo : hi + 1, g] = 1.0
+    return ind
+
+
+def coverage_multipliers(catalogue: Catalogue, years, coverage_path: CoveragePath | None,
+                         source: str = "coverage_path") -> np.ndarray:
+    """Multipliers [Y, G] on each (service, age group) coverage; 1 where no path is given."""
+    groups = group_table(catalogue)
+    mult = np.ones((len(years), len(groups)))
+    if not coverage_path:
+        return mult
+    names = {}
+    for g, (_k, key, group, _cost) in enumerate(groups):
+        names.setdefault(key, []).append(g)
+        names[f"{key}/{group.label}"] = [g]
+    for name, path in coverage_path.items():
+        if name not in names:
+            raise InputError(source, name, "unknown service or age group; allowed: "
+                             + ", ".join(names))
+        if not path:
+            raise InputError(source, name, "needs at least one year, e.g. {2030 = 0.9}")
+        for year, value in path.items():
+            if value < 0:
+                raise InputError(source, f"{name}.{year}", f"multiplier {value} must be >= 0")
+        values = interpolate_path(dict(sorted(path.items())), np.asarray(years))
+        for g in names[name]:
+            mult[:, g] *= values
+    for g, (_k, key, group, _cost) in enumerate(groups):
+        cov = group.coverage * mult[:, g]
+        if (cov > 1 + 1e-12).any():
+            i = int(np.argmax(cov))
+            raise InputError(source, f"{key}/{group.label}", f"coverage {group.coverage:g} × "
+                             f"multiplier = {cov[i]:.4g} in {years[i]}; coverage must be <= 1")
+    return mult
+
+
+def _growth_factors(catalogue: Catalogue, years, unit_cost_growth) -> np.ndarray:
+    """Unit-cost factors [Y, K]: (1 + g) ** (year − first year)."""
+    keys = catalogue.keys
+    if isinstance(unit_cost_growth, Mapping):
+        unknown = set(unit_cost_growth) - set(keys)
+        if unknown:
+            raise InputError("unit_cost_growth", sorted(unknown)[0],
+                             f"unknown service; allowed: {', '.join(keys)}")
+        rates = np.array([float(unit_cost_growth.get(k, 0.0)) for k in keys])
+    else:
+        rates = np.full(len(keys), float(unit_cost_growth))
+    if (rates <= -1).any():
+        raise InputError("unit_cost_growth", None, "annual growth must be > -1 (e.g. 0.01)")
+    t = np.asarray(years, dtype=float) - float(years[0])
+    return (1.0 + rates)[None, :] ** t[:, None]
+
+
+def service_demand(population: np.ndarray, years, districts, catalogue: Catalogue,
+                   coverage_path: CoveragePath | None = None,
+                   unit_cost_growth: float | Mapping[str, float] = 0.0) -> pd.DataFrame:
+    """Users, staff, cost and capacity gap per year, district and service.
+
+    Args:
+        population: [Y+1, D, 2, A] persons on 1 January of ``years``.
+        years: the Y+1 1-January years of ``population``.
+        districts: the D district names (facilities must name one of them).
+        catalogue: the service catalogue.
+        coverage_path: what-if coverage multipliers by year per service or ``service/age``.
+        unit_cost_growth: annual real unit-cost growth (0.01 = 1 %), one rate or per service.
+
+    Returns:
+        One row per year, district and service with ``SERVICE_COLUMNS``: ``gap`` = users −
+        capacity where the service has facilities, NaN otherwise; ``cost_per_inhabitant_nok``
+        = cost / all inhabitants of the district.
+    """
+    years = np.asarray(years)
+    districts = tuple(districts)
+    pop = _check_population(population, years, districts)
+    check_districts(catalogue, districts)
+    groups = group_table(catalogue)
+    n_k = len(catalogue.services)
+    counts = np.einsum("ydsa,sag->ydg", pop, group_indicator(catalogue))
+    cov = np.array([g.coverage for _k, _key, g, _c in groups])
+    users_g = counts * (cov[None, :] * coverage_multipliers(catalogue, years, coverage_path))[
+        :, None, :]
+    unit = np.array([c for *_x, c in groups])
+    to_service = np.zeros((len(groups), n_k))
+    for g, (k, *_rest) in enumerate(groups):
+        to_service[g, k] = 1.0
+    users = users_g @ to_service
+    growth = _growth_factors(catalogue, years, unit_cost_growth)
+    cost = (users_g * unit) @ to_service * growth[:, None, :]
+    services = list(catalogue.services.values())
+    staff = users * np.array([s.staff_per_user for s in services])
+    cap = capacity(catalogue, districts, years)
+    inhabitants = pop.sum(axis=(2, 3))
+    n_y, n_d = len(years), len(districts)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_inh = np.where(inhabitants[:, :, None] > 0, cost / inhabitants[:, :, None], np.nan)
+    frame = pd.DataFrame({
+        "year": np.repeat(years, n_d * n_k),
+        "district": np.tile(np.repeat(np.array(districts, dtype=object), n_k), n_y),
+        "service": np.tile(np.array(catalogue.keys, dtype=object), n_y * n_d),
+        "sector": np.tile(np.array([s.sector for s in services], dtype=object), n_y * n_d),
+        "users": users.ravel(),
+        "staff": staff.ravel(),
+        "cost_nok": cost.ravel(),
+        "price_year": np.tile(np.array([s.price_year for s in services]), n_y * n_d),
+        "capacity": cap.ravel(),
+        "gap": (users - cap).ravel(),
+        "inhabitants": np.repeat(inhabitants.ravel(), n_k),
+        "cost_per_inhabitant_nok": per_inh.ravel(),
+    })
+    return frame
+
+
+def municipality_totals(demand: pd.DataFrame) -> pd.DataFrame:
+    """Sum a ``service_demand`` table over districts (capacity NaN stays NaN)."""
+    agg = demand.groupby(["year", "service", "sector", "price_year"], sort=False).agg(
+        users=("users", "sum"), staff=("staff", "sum"), cost_nok=("cost_nok", "sum"),
+        capacity=("capacity", lambda s: s.sum(min_count=len(s))),
+        inhabitants=("inhabitants", "sum")).reset_index()
+    agg["gap"] = agg["users"] - agg["capacity"]
+    agg["cost_per_inhabitant_nok"] = agg["cost_nok"] / agg["inhabitants"]
+    return agg
+
+
+def demografikostnader(population: np.ndarray, years, catalogue: Catalogue) -> pd.DataFrame:
+    """Demographic cost change by year, service and age group (TBU method).
+
+    For year ``years[t]`` (t >= 1) and each (service, age group):
+    ``change_persons`` = N(1 Jan years[t]) − N(1 Jan years[t-1]) summed over districts and sex,
+    ``cost_change_nok`` = change_persons × coverage × unit cost, with the catalogue's (base)
+    coverage and unit cost held constant.
+
+    Args:
+        population: [Y+1, D, 2, A] (or [Y+1, 2, A]) persons on 1 January of ``years``.
+        years: the Y+1 1-January years.
+        catalogue: the service catalogue (base-year coverage and unit costs).
+
+    Returns:
+        Rows for years[1:], columns ``DK_COLUMNS``. ``demografikostnader_totals`` sums them.
+    """
+    years = np.asarray(years)
+    pop = np.asarray(population, dtype=float)
+    if pop.ndim == 3:
+        pop = pop[:, None]
+    pop = _check_population(pop, years)
+    groups = group_table(catalogue)
+    counts = np.einsum("ydsa,sag->yg", pop, group_indicator(catalogue))
+    change = np.diff(counts, axis=0)
+    per_inh = np.array([g.coverage * c for _k, _key, g, c in groups])
+    services = catalogue.services
+    n_y, n_g = change.shape
+    return pd.DataFrame({
+        "year": np.repeat(years[1:], n_g),
+        "service": np.tile(np.array([key for _k, key, _g, _c in groups], dtype=object), n_y),
+        "sector": np.tile(np.array([services[key].sector for _k, key, _g, _c in groups],
+                                   dtype=object), n_y),
+        "age_group": np.tile(np.array([g.label for _k, _key, g, _c in groups], dtype=object),
+                             n_y),
+        "change_persons": change.ravel(),
+        "cost_change_nok": (change * per_inh).ravel(),
+        "price_year": np.tile(np.array([services[key].price_year for _k, key, _g, _c in groups]),
+                              n_y),
+    })
+
+
+def demografikostnader_totals(dk: pd.DataFrame, by: str | None = None) -> pd.DataFrame:
+    """Yearly total of a ``demografikostnader`` table (optionally also ``by`` sector/service).
+
+    Columns: year, [by,] cost_change_nok, cumulative_cost_change_nok (since the first year).
+    """
+    keys = ["year"] if by is None else ["year", by]
+    out = dk.groupby(keys, sort=True)["cost_change_nok"].sum().reset_index()
+    if by is None:
+        out["cumulative_cost_change_nok"] = out["cost_change_nok"].cumsum()
+    else:
+        out["cumulative_cost_change_nok"] = out.groupby(by)["cost_change_nok"].cumsum()
+    return out
+
+
+def services_tables(projection, catalogue: Catalogue,
+                    coverage_path: CoveragePath | None = None,
+                    unit_cost_growth: float | Mapping[str, float] = 0.0,
+                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ``services.parquet`` and ``demografikostnader.parquet`` tables of a projection.
+
+    Args:
+        projection: a ``sim.cohort.engine.Projection`` (years, districts, population).
+        catalogue: the service catalogue.
+        coverage_path: see ``service_demand``.
+        unit_cost_growth: see ``service_demand``.
+    """
+    demand = service_demand(projection.population, projection.years, projection.districts,
+                            catalogue, coverage_path, unit_cost_growth)
+    return demand, demografikostnader(projection.population, projection.years, catalogue)
+
+
+def write_services(out_dir: str | Path, projection, catalogue: Catalogue) -> list[Path]:
+    """Write ``services.parquet`` and ``demografikostnader.parquet`` into ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / "services.parquet", out / "demografikostnader.parquet"]
+    for table, path in zip(services_tables(projection, catalogue), paths, strict=True):
+        table.to_parquet(path, index=False)
+    return paths
