@@ -1,0 +1,1 @@
+"""Experiments: scenario and sweep files, the sweep runner and reports."""

@@ -1,0 +1,1 @@
+"""kommunesim: population and service-demand projections for Norwegian municipalities."""

@@ -7,68 +7,26 @@ linearly between the years given and held constant outside them.
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import numpy as np
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-)
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
 from sim.errors import InputError
+from sim.schema import (
+    MAX_YEAR,
+    MIN_YEAR,
+    Frozen,
+    NonNegPath,
+    PositivePath,
+    YearPath,
+    interpolate_path,
+    read_toml,
+    validation_error,
+)
 
-MIN_YEAR, MAX_YEAR = 2000, 2100
-
-
-class Frozen(BaseModel):
-    """Base: immutable, unknown keys are errors, no silent type coercion from strings."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=False)
-
-
-def _check_path(path: dict[int, float]) -> dict[int, float]:
-    if not path:
-        raise ValueError("a year path needs at least one year, e.g. {2030 = 1.5}")
-    for year in path:
-        if not MIN_YEAR <= year <= MAX_YEAR:
-            raise ValueError(f"year {year} outside {MIN_YEAR}..{MAX_YEAR}")
-    return dict(sorted(path.items()))
-
-
-YearPath = Annotated[dict[int, float], AfterValidator(_check_path)]
-"""Values by year; linear between given years, constant before the first and after the last."""
-
-
-def _nonneg_path(path: dict[int, float]) -> dict[int, float]:
-    for year, value in path.items():
-        if value < 0:
-            raise ValueError(f"{year} = {value}: must be >= 0")
-    return path
-
-
-def _positive_path(path: dict[int, float]) -> dict[int, float]:
-    for year, value in path.items():
-        if value <= 0:
-            raise ValueError(f"{year} = {value}: must be > 0")
-    return path
-
-
-NonNegPath = Annotated[YearPath, AfterValidator(_nonneg_path)]
-PositivePath = Annotated[YearPath, AfterValidator(_positive_path)]
-
-
-def interpolate_path(path: dict[int, float], years: np.ndarray) -> np.ndarray:
-    """Evaluate a year path at ``years`` (linear between points, flat outside)."""
-    xs = np.array(list(path.keys()), dtype=float)
-    ys = np.array(list(path.values()), dtype=float)
-    return np.interp(np.asarray(years, dtype=float), xs, ys)
+__all__ = ["Scenario", "interpolate_path", "load_scenario", "scenario_from_dict"]
 
 
 class Fertility(Frozen):
@@ -185,51 +143,9 @@ class Scenario(Frozen):
         return np.arange(self.base_year, self.horizon)
 
 
-def _field_name(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(p) for p in loc) or "(top level)"
-
-
-def _message(err: dict[str, Any], model: type[BaseModel], loc: tuple[Any, ...]) -> str:
-    kind = err["type"]
-    if kind == "extra_forbidden":
-        parent: Any = model
-        for part in loc[:-1]:
-            field = parent.model_fields.get(str(part)) if hasattr(parent, "model_fields") else None
-            ann = getattr(field, "annotation", None)
-            parent = next((a for a in getattr(ann, "__args__", (ann,))
-                           if isinstance(a, type) and issubclass(a, BaseModel)), None)
-            if parent is None:
-                break
-        allowed = sorted(parent.model_fields) if parent is not None else []
-        allowed = [a for a in allowed if a != "source"]
-        return f"unknown key; allowed keys: {', '.join(allowed)}"
-    if kind == "missing":
-        return "required key is missing"
-    return err["msg"].removeprefix("Value error, ")
-
-
-def validation_error(exc: ValidationError, source: str | Path, model: type[BaseModel]) -> InputError:
-    """Turn the first pydantic error into an ``InputError`` naming file and field."""
-    err = exc.errors()[0]
-    loc = tuple(err["loc"])
-    return InputError(source, _field_name(loc), _message(err, model, loc))
-
-
-def read_toml(path: str | Path) -> dict[str, Any]:
-    """Read a TOML file, raising ``InputError`` for a missing or malformed file."""
-    path = Path(path)
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError:
-        raise InputError(path, None, "file not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(path, None, f"not valid TOML: {exc}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(path, None, f"cannot read: {exc}") from None
-
-
-def scenario_from_dict(data: dict[str, Any], source: str | Path = "scenario") -> Scenario:
+def scenario_from_dict(
+    data: dict[str, Any], source: str | Path = "scenario",
+) -> Scenario:
     """Validate a dict into a ``Scenario``; relative input paths resolve against the file's folder."""
     try:
         scenario = Scenario.model_validate({**data, "source": str(source)})
@@ -241,6 +157,38 @@ def scenario_from_dict(data: dict[str, Any], source: str | Path = "scenario") ->
     return scenario.model_copy(update={"inputs": InputFiles(**files)})
 
 
+def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in top.items():
+        out[key] = (_deep_merge(out[key], value)
+                    if isinstance(value, dict) and isinstance(out.get(key), dict) else value)
+    return out
+
+
+def read_scenario_dict(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """Read a scenario TOML, following ``extends = "other.toml"`` (the file's keys win).
+
+    Relative paths in ``[inputs]`` are made absolute against the file that names them.
+    """
+    path = Path(path).resolve()
+    if path in _seen:
+        raise InputError(path, "extends", "circular 'extends' chain")
+    data = read_toml(path)
+    inputs = data.get("inputs")
+    if isinstance(inputs, dict):
+        data["inputs"] = {k: (str(path.parent / v) if isinstance(v, str)
+                              and not Path(v).is_absolute() else v) for k, v in inputs.items()}
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise InputError(path, "extends", "must be a path to another scenario TOML file")
+    parent_path = path.parent / parent
+    if not parent_path.exists():
+        raise InputError(path, "extends", f"file not found: {parent_path}")
+    return _deep_merge(read_scenario_dict(parent_path, (*_seen, path)), data)
+
+
 def load_scenario(path: str | Path) -> Scenario:
-    """Load and validate a scenario TOML file."""
-    return scenario_from_dict(read_toml(path), path)
+    """Load and validate a scenario TOML file (following ``extends``)."""
+    return scenario_from_dict(read_scenario_dict(path), path)

@@ -116,7 +116,8 @@ def _read_table(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
             raise InputError(path, None, f"not a readable CSV table: {exc}") from None
     missing = [c for c in columns if c not in df.columns]
     if missing:
-        raise InputError(path, missing[0], f"missing column; required columns: {', '.join(columns)}")
+        raise InputError(path, missing[0],
+                         f"missing column; required columns: {', '.join(columns)}")
     extra = [c for c in df.columns if c not in columns]
     if extra:
         raise InputError(path, extra[0], f"unknown column; allowed: {', '.join(columns)}")

@@ -1,4 +1,4 @@
-"""One projection from scenario to results folder: resolve, project, write tables, plots, manifest."""
+"""One projection from scenario to results folder: resolve, project, write tables and plots."""
 
 from __future__ import annotations
 

@@ -73,14 +73,16 @@ def _scenario(tmp_path, text: str):
 BAD_SCENARIOS = {
     "unknown key": ('municipality = "3222"\nhorizont = 2040\n', "horizont"),
     "wrong type": ('municipality = "3222"\nhorizon = "soon"\n', "horizon"),
-    "negative rate": ('municipality = "3222"\n[fertility]\ntfr = { 2030 = -1.5 }\n', "fertility.tfr"),
+    "negative rate": ('municipality = "3222"\n[fertility]\ntfr = { 2030 = -1.5 }\n',
+                      "fertility.tfr"),
     "horizon before base": ('municipality = "3222"\nbase_year = 2024\nhorizon = 2020\n', "horizon"),
     "unknown municipality": ('municipality = "9999"\n', "municipality"),
     "base year without data": ('municipality = "3222"\nbase_year = 2030\nhorizon = 2040\n',
                                "base_year"),
     "bad toml": ('municipality = "3222\n', None),
     "negative out multiplier": ('municipality = "3222"\n[migration]\n'
-                                'out_rate_multiplier = { 2030 = -1 }\n', "migration.out_rate_multiplier"),
+                                'out_rate_multiplier = { 2030 = -1 }\n',
+                                "migration.out_rate_multiplier"),
     "district shares": ('municipality = "3222"\n[[districts]]\nname = "A"\nshare = 0.5\n',
                         "districts"),
 }

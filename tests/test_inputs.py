@@ -95,7 +95,8 @@ def test_e0_path_is_hit():
     # survivorship ratios reproduce e0: e0 = sum of L_x = product chain of (1 - q)
     for s, target in ((0, 83.0), (1, 86.0)):
         q = inputs.death_probability[0, 0, s]
-        # L0 = 1 - q0, L_x = L_{x-1}(1 - q_x); T_104 = sum L_0..L_104; open: T105 = L104 (1-q105)/q105
+        # L0 = 1 - q0, L_x = L_{x-1}(1 - q_x); e0 = sum L_0..L_104 + T105,
+        # open group: T105 = L104 (1 - q105) / q105
         L = np.cumprod(1 - q[:105])
         e0 = L.sum() + L[-1] * (1 - q[105]) / q[105]
         assert e0 == pytest.approx(target, abs=1e-6)

@@ -1,0 +1,1 @@
+"""Deterministic cohort-component engine (numba kernels); equations in METHOD.md."""

@@ -1,4 +1,4 @@
-"""The cohort-component engine: ``project(inputs) -> Projection`` (deterministic expected values)."""
+"""The cohort-component engine: ``project(inputs) -> Projection`` (expected values)."""
 
 from __future__ import annotations
 

@@ -62,7 +62,8 @@ def hfd_tfr(year: int) -> float:
 def cohort_age_rates(asfr: np.ndarray) -> np.ndarray:
     """Fertility by cohort age ``x`` (age on 1 January next year) from ASFR by age at birth.
 
-    Works on the last axis: ``phi[..., x] = (asfr[..., x-1] + asfr[..., x]) / 2``, ``phi[..., 0] = 0``.
+    Works on the last axis: ``phi[..., x] = (asfr[..., x-1] + asfr[..., x]) / 2``,
+    ``phi[..., 0] = 0``.
     The sum over ages is preserved when ``asfr`` is zero at the last age.
     """
     phi = np.zeros_like(asfr, dtype=float)

@@ -77,7 +77,7 @@ def test_cohort_kernel_speed():
     t_numpy = _best(lambda: numpy_reference(inputs), number=20)
     np.testing.assert_allclose(numpy_reference(inputs), project(inputs).population[-1],
                                rtol=1e-10)
-    print(f"\n[cohort] 30-year projection, 1 district x 2 sexes x 106 ages")
+    print("\n[cohort] 30-year projection, 1 district x 2 sexes x 106 ages")
     print(f"  kernel           {t_kernel * 1e6:8.1f} us  = {n_year / t_kernel / 1e6:6.2f} M "
           "projection-years/s")
     print(f"  project() call   {t_project * 1e6:8.1f} us  (from Python: argument dispatch and "

@@ -1,0 +1,110 @@
+"""Shared building blocks of the TOML schemas: frozen models, year paths, error formatting.
+
+Every config model (scenario, service catalogue, budget, sweep, housing) derives from ``Frozen``
+and reports errors through ``validation_error`` so bad input always reads the same way.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
+
+from sim.errors import InputError
+
+MIN_YEAR, MAX_YEAR = 2000, 2100
+
+
+class Frozen(BaseModel):
+    """Base: immutable, unknown keys are errors, no silent type coercion from strings."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=False)
+
+
+def _check_path(path: dict[int, float]) -> dict[int, float]:
+    if not path:
+        raise ValueError("a year path needs at least one year, e.g. {2030 = 1.5}")
+    for year in path:
+        if not MIN_YEAR <= year <= MAX_YEAR:
+            raise ValueError(f"year {year} outside {MIN_YEAR}..{MAX_YEAR}")
+    return dict(sorted(path.items()))
+
+
+YearPath = Annotated[dict[int, float], AfterValidator(_check_path)]
+"""Values by year; linear between given years, constant before the first and after the last."""
+
+
+def _nonneg_path(path: dict[int, float]) -> dict[int, float]:
+    for year, value in path.items():
+        if value < 0:
+            raise ValueError(f"{year} = {value}: must be >= 0")
+    return path
+
+
+def _positive_path(path: dict[int, float]) -> dict[int, float]:
+    for year, value in path.items():
+        if value <= 0:
+            raise ValueError(f"{year} = {value}: must be > 0")
+    return path
+
+
+NonNegPath = Annotated[YearPath, AfterValidator(_nonneg_path)]
+PositivePath = Annotated[YearPath, AfterValidator(_positive_path)]
+
+
+def interpolate_path(path: dict[int, float], years: np.ndarray) -> np.ndarray:
+    """Evaluate a year path at ``years`` (linear between points, flat outside)."""
+    xs = np.array(list(path.keys()), dtype=float)
+    ys = np.array(list(path.values()), dtype=float)
+    return np.interp(np.asarray(years, dtype=float), xs, ys)
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in loc) or "(top level)"
+
+
+def _message(err: dict[str, Any], model: type[BaseModel], loc: tuple[Any, ...]) -> str:
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        parent: Any = model
+        for part in loc[:-1]:
+            field = parent.model_fields.get(str(part)) if hasattr(parent, "model_fields") else None
+            ann = getattr(field, "annotation", None)
+            parent = next((a for a in getattr(ann, "__args__", (ann,))
+                           if isinstance(a, type) and issubclass(a, BaseModel)), None)
+            if parent is None:
+                break
+        allowed = sorted(parent.model_fields) if parent is not None else []
+        allowed = [a for a in allowed if a != "source"]
+        return f"unknown key; allowed keys: {', '.join(allowed)}"
+    if kind == "missing":
+        return "required key is missing"
+    return err["msg"].removeprefix("Value error, ")
+
+
+def validation_error(
+    exc: ValidationError, source: str | Path, model: type[BaseModel],
+) -> InputError:
+    """Turn the first pydantic error into an ``InputError`` naming file and field."""
+    err = exc.errors()[0]
+    loc = tuple(err["loc"])
+    return InputError(source, _field_name(loc), _message(err, model, loc))
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """Read a TOML file, raising ``InputError`` for a missing or malformed file."""
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise InputError(path, None, "file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(path, None, f"not valid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(path, None, f"cannot read: {exc}") from None
+
+
