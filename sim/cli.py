@@ -18,7 +18,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Population and service-demand projections for Norwegian municipalities.")
 data_app = typer.Typer(no_args_is_help=True, help="Import population data (SSB table 07459).")
 app.add_typer(data_app, name="data")
-console = Console()
+console = Console() if Console().is_terminal else Console(width=160)
 DEFAULT_MUNICIPALITY = "3222"
 
 
@@ -93,6 +93,20 @@ def _print_summary(result, rows) -> None:
         table.add_row(*[(str(row[k]) if k == "year" else
                          f"{row[k]:,.0f}" if k in row else "") for k in keys])
     console.print(table)
+
+
+@app.command("services")
+@clean_errors
+def services_cmd(
+    catalogue: Annotated[Path, typer.Argument(help="service catalogue TOML")],
+    check: Annotated[bool, typer.Option("--check", help="validate and summarise")] = True,
+    districts: Annotated[list[str] | None, typer.Option(
+        "--districts", help="district names facilities may use (repeat the option)")] = None,
+) -> None:
+    """Validate a service catalogue (coverage, costs, age groups, districts) and summarise it."""
+    from sim.services.cli import check as check_catalogue
+
+    check_catalogue(catalogue, districts)
 
 
 @app.command("inputs")

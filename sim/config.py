@@ -80,6 +80,18 @@ class Refugees(Frozen):
         None, description="refugees settled per year (incl. family reunification)")
 
 
+class Services(Frozen):
+    """Service catalogue and what-if knobs for demand and cost."""
+
+    catalogue: Path | None = Field(
+        None, description="service catalogue TOML; default: the municipality's built-in one")
+    coverage_path: dict[str, PositivePath] | None = Field(
+        None, description="coverage multipliers by year per service ('institusjon') or "
+        "age group ('institusjon/90+')")
+    unit_cost_growth: float = Field(
+        0.0, gt=-0.5, lt=0.5, description="annual real unit-cost growth (0.01 = 1 %)")
+
+
 class District(Frozen):
     """A district: share of the base population and of arrivals."""
 
@@ -113,6 +125,7 @@ class Scenario(Frozen):
     mortality: Mortality = Mortality()
     migration: Migration = Migration()
     refugees: Refugees = Refugees()
+    services: Services = Services()
     districts: tuple[District, ...] = ()
     inputs: InputFiles = InputFiles()
     source: str | None = Field(None, description="file the scenario was read from (set on load)")
@@ -146,7 +159,7 @@ class Scenario(Frozen):
 def scenario_from_dict(
     data: dict[str, Any], source: str | Path = "scenario",
 ) -> Scenario:
-    """Validate a dict into a ``Scenario``; relative input paths resolve against the file's folder."""
+    """Validate a dict into a ``Scenario``; relative paths resolve against the file's folder."""
     try:
         scenario = Scenario.model_validate({**data, "source": str(source)})
     except ValidationError as exc:
@@ -154,7 +167,14 @@ def scenario_from_dict(
     base = Path(source).parent
     files = {k: (base / v if v is not None and not Path(v).is_absolute() else v)
              for k, v in scenario.inputs.model_dump().items()}
-    return scenario.model_copy(update={"inputs": InputFiles(**files)})
+    update: dict[str, Any] = {"inputs": InputFiles(**files)}
+    cat = scenario.services.catalogue
+    if cat is not None and not cat.is_absolute():
+        update["services"] = scenario.services.model_copy(update={"catalogue": base / cat})
+    return scenario.model_copy(update=update)
+
+
+_PATH_KEYS = {*InputFiles.model_fields, "catalogue"}
 
 
 def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
@@ -174,10 +194,11 @@ def read_scenario_dict(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[s
     if path in _seen:
         raise InputError(path, "extends", "circular 'extends' chain")
     data = read_toml(path)
-    inputs = data.get("inputs")
-    if isinstance(inputs, dict):
-        data["inputs"] = {k: (str(path.parent / v) if isinstance(v, str)
-                              and not Path(v).is_absolute() else v) for k, v in inputs.items()}
+    for section in ("inputs", "services"):
+        table = data.get(section)
+        if isinstance(table, dict):
+            data[section] = {k: (str(path.parent / v) if k in _PATH_KEYS and isinstance(v, str)
+                                 and not Path(v).is_absolute() else v) for k, v in table.items()}
     parent = data.pop("extends", None)
     if parent is None:
         return data

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from sim import plots
 from sim.cohort.engine import Projection, project
@@ -14,26 +15,61 @@ from sim.config import Scenario
 from sim.demography import AGE_GROUPS
 from sim.inputs import ResolvedInputs, resolve
 from sim.io import components_table, package_version, population_table, write_atomically
+from sim.services import (
+    Catalogue,
+    check_districts,
+    default_catalogue,
+    load_catalogue,
+    services_tables,
+)
+from sim.services import plots as service_plots
+from sim.services.catalogue import available_defaults
 
 
 @dataclass(frozen=True)
 class RunResult:
-    """A finished cohort projection with its inputs and timings (seconds)."""
+    """A finished cohort projection with its inputs, service tables and timings (seconds).
+
+    ``services``/``demografikostnader`` are None when the municipality has no catalogue.
+    """
 
     scenario: Scenario
     inputs: ResolvedInputs
     projection: Projection
+    catalogue: Catalogue | None = None
+    services: pd.DataFrame | None = None
+    demografikostnader: pd.DataFrame | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
 
+def scenario_catalogue(scenario: Scenario, districts: tuple[str, ...]) -> Catalogue | None:
+    """The scenario's service catalogue (file or built-in default), checked against districts."""
+    path = scenario.services.catalogue
+    if path is None:
+        if scenario.municipality not in available_defaults():
+            return None
+        catalogue = default_catalogue(scenario.municipality)
+    else:
+        catalogue = load_catalogue(path)
+    check_districts(catalogue, districts, path or "default catalogue")
+    return catalogue
+
+
 def run(scenario: Scenario) -> RunResult:
-    """Resolve and project a scenario (raises ``InputError`` on bad input)."""
+    """Resolve, project and compute service demand for a scenario (``InputError`` on bad input)."""
     t0 = time.perf_counter()
     inputs = resolve(scenario)
+    catalogue = scenario_catalogue(scenario, inputs.districts)
     t1 = time.perf_counter()
     proj = project(inputs)
     t2 = time.perf_counter()
-    return RunResult(scenario, inputs, proj, {"resolve_s": t1 - t0, "project_s": t2 - t1})
+    services = dk = None
+    if catalogue is not None:
+        services, dk = services_tables(proj, catalogue, scenario.services.coverage_path,
+                                       scenario.services.unit_cost_growth)
+    t3 = time.perf_counter()
+    return RunResult(scenario, inputs, proj, catalogue, services, dk,
+                     {"resolve_s": t1 - t0, "project_s": t2 - t1, "services_s": t3 - t2})
 
 
 def manifest(result: RunResult, files: list[str]) -> dict:
@@ -51,6 +87,8 @@ def manifest(result: RunResult, files: list[str]) -> dict:
         "resolved_input_sha256": result.inputs.digest,
         "estimated_parameters": result.inputs.parameters,
         "in_migration_scale": result.projection.in_scale.tolist(),
+        "service_catalogue": (result.catalogue.source if result.catalogue is not None
+                              else "none (no catalogue for this municipality)"),
         "timings_s": result.timings,
         "files": files,
     }
@@ -71,6 +109,15 @@ def write_run(result: RunResult, out_dir: str | Path, with_plots: bool = True) -
                                    w.path("total_population.png"))
             plots.age_groups(result.projection, f"{name}, aldersgrupper",
                              w.path("age_groups.png"))
+        if result.services is not None:
+            w.parquet("services.parquet", result.services)
+            w.parquet("demografikostnader.parquet", result.demografikostnader)
+            if with_plots:
+                service_plots.plot_demand(result.services, w.path("services_demand.png"))
+                service_plots.plot_cost_per_inhabitant(result.services,
+                                                       w.path("services_cost_per_inhabitant.png"))
+                service_plots.plot_demografikostnader(result.demografikostnader,
+                                                      w.path("demografikostnader.png"))
         result.timings["write_s"] = time.perf_counter() - t
         files = [*w.files, "manifest.json"]
         w.json("manifest.json", manifest(result, files))
