@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 import numpy as np
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
@@ -66,23 +67,39 @@ def _field_name(loc: tuple[Any, ...]) -> str:
     return ".".join(str(p) for p in loc) or "(top level)"
 
 
+def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model class that owns the last element of ``loc`` (skipping dict keys and indices)."""
+    parts = list(loc[:-1])
+    cur: Any = model
+    while parts:
+        part = parts.pop(0)
+        field = cur.model_fields.get(str(part)) if isinstance(cur, type) else None
+        if field is None:
+            return None
+        ann = field.annotation
+        if get_origin(ann) in (Union, UnionType):
+            ann = next(a for a in get_args(ann) if a is not type(None))
+        if get_origin(ann) in (dict, tuple):
+            if parts:
+                parts.pop(0)
+            args = get_args(ann)
+            ann = args[1] if get_origin(ann) is dict else args[0]
+        cur = ann
+    return cur if isinstance(cur, type) and issubclass(cur, BaseModel) else None
+
+
 def _message(err: dict[str, Any], model: type[BaseModel], loc: tuple[Any, ...]) -> str:
     kind = err["type"]
     if kind == "extra_forbidden":
-        parent: Any = model
-        for part in loc[:-1]:
-            field = parent.model_fields.get(str(part)) if hasattr(parent, "model_fields") else None
-            ann = getattr(field, "annotation", None)
-            parent = next((a for a in getattr(ann, "__args__", (ann,))
-                           if isinstance(a, type) and issubclass(a, BaseModel)), None)
-            if parent is None:
-                break
-        allowed = sorted(parent.model_fields) if parent is not None else []
-        allowed = [a for a in allowed if a != "source"]
+        owner = _model_at(model, loc)
+        allowed = sorted(k for k in (owner.model_fields if owner else {}) if k != "source")
         return f"unknown key; allowed keys: {', '.join(allowed)}"
     if kind == "missing":
         return "required key is missing"
-    return err["msg"].removeprefix("Value error, ")
+    message = err["msg"].removeprefix("Value error, ")
+    if "input" in err and not isinstance(err["input"], dict | list):
+        message += f" (got {err['input']!r})"
+    return message
 
 
 def validation_error(

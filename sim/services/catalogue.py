@@ -27,13 +27,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Union, get_args, get_origin
+from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
-from sim.config import read_toml
 from sim.errors import InputError
+from sim.schema import Frozen, read_toml, validation_error
 
 N_AGES = 106
 MAX_AGE = N_AGES - 1
@@ -41,11 +41,7 @@ CATALOGUE_DIR = Path(__file__).parent
 SERVICE_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class AgeGroup(_Frozen):
+class AgeGroup(Frozen):
     """An age group served, with its coverage (share of the group's population using it)."""
 
     ages: tuple[int, int] = Field(description="first and last age, inclusive, within 0..105")
@@ -72,7 +68,7 @@ class AgeGroup(_Frozen):
         return str(lo) if lo == hi else f"{lo}-{hi}"
 
 
-class Facility(_Frozen):
+class Facility(Frozen):
     """A facility (building, unit) with a number of places in one district."""
 
     name: str = Field(min_length=1)
@@ -82,7 +78,7 @@ class Facility(_Frozen):
     closes: int | None = Field(None, description="first year the places no longer count")
 
 
-class Service(_Frozen):
+class Service(Frozen):
     """One municipal service."""
 
     label: str = Field(min_length=1)
@@ -106,7 +102,7 @@ class Service(_Frozen):
         return groups
 
 
-class Catalogue(_Frozen):
+class Catalogue(Frozen):
     """A municipality's service catalogue."""
 
     municipality: str = Field(pattern=r"^\d{4}$", description="kommunenummer")
@@ -131,51 +127,12 @@ class Catalogue(_Frozen):
         return tuple(self.services)
 
 
-def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    """The model class that owns the last element of ``loc`` (skipping dict keys, indices)."""
-    parts = list(loc[:-1])
-    cur: Any = model
-    while parts:
-        part = parts.pop(0)
-        field = cur.model_fields.get(str(part)) if isinstance(cur, type) else None
-        if field is None:
-            return None
-        ann = field.annotation
-        if get_origin(ann) is Union:
-            ann = next(a for a in get_args(ann) if a is not type(None))
-        if get_origin(ann) in (dict, tuple):
-            if parts:
-                parts.pop(0)
-            args = get_args(ann)
-            ann = args[1] if get_origin(ann) is dict else args[0]
-        cur = ann
-    return cur if isinstance(cur, type) and issubclass(cur, BaseModel) else None
-
-
-def _input_error(exc: ValidationError, source: str | Path) -> InputError:
-    err = exc.errors()[0]
-    loc = tuple(err["loc"])
-    field = ".".join(str(p) for p in loc) or "(top level)"
-    kind = err["type"]
-    if kind == "extra_forbidden":
-        owner = _model_at(Catalogue, loc)
-        allowed = sorted(k for k in (owner.model_fields if owner else {}) if k != "source")
-        message = f"unknown key; allowed keys: {', '.join(allowed)}"
-    elif kind == "missing":
-        message = "required key is missing"
-    else:
-        message = err["msg"].removeprefix("Value error, ")
-        if "input" in err and not isinstance(err["input"], dict | list):
-            message += f" (got {err['input']!r})"
-    return InputError(source, field, message)
-
-
 def catalogue_from_dict(data: dict[str, Any], source: str | Path = "catalogue") -> Catalogue:
     """Validate a dict into a ``Catalogue`` (raises ``InputError`` naming source and field)."""
     try:
         return Catalogue.model_validate({**data, "source": str(source)})
     except ValidationError as exc:
-        raise _input_error(exc, source) from None
+        raise validation_error(exc, source, Catalogue) from None
 
 
 def load_catalogue(path: str | Path) -> Catalogue:

@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.config import interpolate_path
 from sim.errors import InputError
+from sim.schema import interpolate_path
 from sim.services.catalogue import (
     N_AGES,
     Catalogue,
