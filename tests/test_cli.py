@@ -181,3 +181,32 @@ def test_parquet_override_accepted(runner, tmp_path):
     scenario.write_text(scenario.read_text().replace("refugees.csv", "refugees.parquet"))
     result = runner.invoke(app, ["run", str(scenario), "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
+
+
+def test_data_import_then_run(runner, tmp_path):
+    """An SSB export imported with the CLI runs like an embedded municipality."""
+    from pathlib import Path
+
+    fixture = Path(__file__).parent / "fixtures" / "ssb" / "07459_lorenskog_wide_cp1252.csv"
+    data = tmp_path / "data"
+    result = runner.invoke(app, ["data", "import", str(fixture), "--out", str(data)])
+    assert result.exit_code == 0, result.output
+    written = data / "population_3222.csv"
+    assert written.exists()
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["run", "-m", "3222", "--population", str(written),
+                                 "--horizon", "2027", "--no-plots", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    pop = pd.read_parquet(out / "population.parquet")
+    assert pop[pop.year == 2024].persons.sum() == pytest.approx(48_188)
+
+
+def test_data_import_bad_file(runner, tmp_path):
+    bad = tmp_path / "07459.csv"
+    bad.write_text('"region";"kjønn";"alder";"år";"Personer"\n"3222 Lørenskog";"Menn";"0 år";'
+                   '"2024";"..";\n')
+    out = tmp_path / "data"
+    result = runner.invoke(app, ["data", "import", str(bad), "--out", str(out)])
+    assert result.exit_code == 2
+    assert "07459.csv" in result.output and len(result.output.strip().splitlines()) == 1
+    assert folder_is_empty_or_missing(out)
