@@ -92,6 +92,14 @@ class Services(Frozen):
         0.0, gt=-0.5, lt=0.5, description="annual real unit-cost growth (0.01 = 1 %)")
 
 
+class Budget(Frozen):
+    """The long-term budget model (see sim/budget)."""
+
+    config: Path | None = Field(
+        None, description="budget TOML; default: the municipality's built-in one, if any")
+    enabled: bool = Field(True, description="project the budget when a config is available")
+
+
 class District(Frozen):
     """A district: share of the base population and of arrivals."""
 
@@ -126,6 +134,7 @@ class Scenario(Frozen):
     migration: Migration = Migration()
     refugees: Refugees = Refugees()
     services: Services = Services()
+    budget: Budget = Budget()
     districts: tuple[District, ...] = ()
     inputs: InputFiles = InputFiles()
     source: str | None = Field(None, description="file the scenario was read from (set on load)")
@@ -171,10 +180,13 @@ def scenario_from_dict(
     cat = scenario.services.catalogue
     if cat is not None and not cat.is_absolute():
         update["services"] = scenario.services.model_copy(update={"catalogue": base / cat})
+    bud = scenario.budget.config
+    if bud is not None and not bud.is_absolute():
+        update["budget"] = scenario.budget.model_copy(update={"config": base / bud})
     return scenario.model_copy(update=update)
 
 
-_PATH_KEYS = {*InputFiles.model_fields, "catalogue"}
+_PATH_KEYS = {*InputFiles.model_fields, "catalogue", "config"}
 
 
 def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
@@ -194,7 +206,7 @@ def read_scenario_dict(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[s
     if path in _seen:
         raise InputError(path, "extends", "circular 'extends' chain")
     data = read_toml(path)
-    for section in ("inputs", "services"):
+    for section in ("inputs", "services", "budget"):
         table = data.get(section)
         if isinstance(table, dict):
             data[section] = {k: (str(path.parent / v) if k in _PATH_KEYS and isinstance(v, str)

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from sim import plots
+from sim.budget import (
+    BudgetConfig,
+    BudgetResult,
+    available_budget_defaults,
+    default_budget_config,
+    load_budget_config,
+    project_budget,
+    write_budget,
+)
 from sim.cohort.engine import Projection, project
 from sim.config import Scenario
 from sim.demography import AGE_GROUPS
+from sim.errors import InputError
 from sim.inputs import ResolvedInputs, resolve
 from sim.io import components_table, package_version, population_table, write_atomically
 from sim.services import (
@@ -30,7 +40,8 @@ from sim.services.catalogue import available_defaults
 class RunResult:
     """A finished cohort projection with its inputs, service tables and timings (seconds).
 
-    ``services``/``demografikostnader`` are None when the municipality has no catalogue.
+    ``services``/``demografikostnader`` are None when the municipality has no catalogue,
+    ``budget`` when it has no budget config (or the scenario disables it).
     """
 
     scenario: Scenario
@@ -39,6 +50,7 @@ class RunResult:
     catalogue: Catalogue | None = None
     services: pd.DataFrame | None = None
     demografikostnader: pd.DataFrame | None = None
+    budget: BudgetResult | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -68,8 +80,31 @@ def run(scenario: Scenario) -> RunResult:
         services, dk = services_tables(proj, catalogue, scenario.services.coverage_path,
                                        scenario.services.unit_cost_growth)
     t3 = time.perf_counter()
-    return RunResult(scenario, inputs, proj, catalogue, services, dk,
-                     {"resolve_s": t1 - t0, "project_s": t2 - t1, "services_s": t3 - t2})
+    result = RunResult(scenario, inputs, proj, catalogue, services, dk, None,
+                       {"resolve_s": t1 - t0, "project_s": t2 - t1, "services_s": t3 - t2})
+    config = scenario_budget_config(scenario, services is not None)
+    if config is not None:
+        result = replace(result, budget=project_budget(result, config))
+        result.timings["budget_s"] = time.perf_counter() - t3
+    return result
+
+
+def scenario_budget_config(scenario: Scenario, have_services: bool) -> BudgetConfig | None:
+    """The scenario's budget config (file or built-in default), or None when there is none.
+
+    A budget needs service costs: a config given explicitly without a catalogue is an error.
+    """
+    if not scenario.budget.enabled:
+        return None
+    path = scenario.budget.config
+    if path is None:
+        if not have_services or scenario.municipality not in available_budget_defaults():
+            return None
+        return default_budget_config(scenario.municipality)
+    if not have_services:
+        raise InputError(scenario.source, "budget.config",
+                         "the budget needs service costs: give services.catalogue too")
+    return load_budget_config(path)
 
 
 def manifest(result: RunResult, files: list[str]) -> dict:
@@ -89,6 +124,8 @@ def manifest(result: RunResult, files: list[str]) -> dict:
         "in_migration_scale": result.projection.in_scale.tolist(),
         "service_catalogue": (result.catalogue.source if result.catalogue is not None
                               else "none (no catalogue for this municipality)"),
+        "budget": ({"config": str(result.scenario.budget.config or "built-in default"),
+                    **result.budget.parameters} if result.budget is not None else None),
         "timings_s": result.timings,
         "files": files,
     }
@@ -118,6 +155,8 @@ def write_run(result: RunResult, out_dir: str | Path, with_plots: bool = True) -
                                                        w.path("services_cost_per_inhabitant.png"))
                 service_plots.plot_demografikostnader(result.demografikostnader,
                                                       w.path("demografikostnader.png"))
+        if result.budget is not None:
+            write_budget(w, result.budget, with_plots=with_plots)
         result.timings["write_s"] = time.perf_counter() - t
         files = [*w.files, "manifest.json"]
         w.json("manifest.json", manifest(result, files))

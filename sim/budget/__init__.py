@@ -1,0 +1,23 @@
+"""Long-term economic plan: revenue (inntektssystem), costs, investments, debt and rules."""
+
+from sim.budget.config import (
+    BudgetConfig,
+    available_budget_defaults,
+    budget_from_dict,
+    default_budget_config,
+    load_budget_config,
+)
+from sim.budget.model import BudgetResult, kob_gap, project_budget
+from sim.budget.output import write_budget
+
+__all__ = [
+    "BudgetConfig",
+    "BudgetResult",
+    "available_budget_defaults",
+    "budget_from_dict",
+    "default_budget_config",
+    "kob_gap",
+    "load_budget_config",
+    "project_budget",
+    "write_budget",
+]
