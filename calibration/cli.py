@@ -1,0 +1,106 @@
+"""Command-line functions: ``fit``, ``calibrate`` and ``validate`` (typer).
+
+The main CLI registers ``calibrate_cmd`` and ``validate_cmd`` as ``kommunesim calibrate`` and
+``kommunesim validate``; ``python -m calibration.cli`` runs them standalone.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sim.cli import clean_errors
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Fit, calibrate and back-test kommunesim projections.")
+
+MunicipalityArg = Annotated[str, typer.Argument(help="kommunenummer, e.g. 3222")]
+PopulationOpt = Annotated[Path | None, typer.Option(
+    help="population history CSV in the package format (other municipalities)")]
+
+
+@app.command("fit")
+@clean_errors
+def fit_cmd(
+    municipality: MunicipalityArg,
+    base_year: Annotated[int, typer.Option(help="last population year of the window")] = 2024,
+    out: Annotated[Path, typer.Option(help="folder for <knr>.toml and <knr>_fit.json")] = Path(
+        "calibration/fitted"),
+    population: PopulationOpt = None,
+) -> None:
+    """Fit the default levels and write the partial scenario and its fit errors."""
+    from calibration.fit import fit_defaults
+
+    res = fit_defaults(municipality, base_year=base_year, out_dir=out, population=population)
+    p = res.report["parameters"]
+    typer.echo(f"fertility.level = {res.fit.fertility_level:.4f} "
+               f"(births MAPE {p['fertility.level']['mape_pct']} %), mortality.level = "
+               f"{res.fit.mortality_level:.4f} (deaths MAPE {p['mortality.level']['mape_pct']} %), "
+               f"in_per_year = {res.fit.in_per_year:.0f}")
+    typer.echo(f"wrote {res.toml_path} and {res.json_path}")
+
+
+@app.command("calibrate")
+@clean_errors
+def calibrate_cmd(
+    municipality: MunicipalityArg,
+    targets: Annotated[Path | None, typer.Option(
+        help="targets TOML (default: calibration/targets/<knr>.toml)")] = None,
+    out: Annotated[Path, typer.Option(help="folder for the calibrated scenario and report")] =
+        Path("results/calibration"),
+    population: PopulationOpt = None,
+) -> None:
+    """Fit the targets file's knobs to its targets; write scenario, JSON and Markdown."""
+    from calibration.calibrate import calibrate, calibration_markdown, write_calibration
+    from calibration.common import TARGETS_DIR
+
+    path = targets or TARGETS_DIR / f"{municipality}.toml"
+    res = calibrate(municipality, path, population)
+    files = write_calibration(res, out)
+    typer.echo(calibration_markdown(res))
+    typer.echo("wrote " + ", ".join(str(f) for f in files))
+
+
+@app.command("validate")
+@clean_errors
+def validate_cmd(
+    municipality: Annotated[list[str] | None, typer.Argument(
+        help="kommunenummer (several allowed); default 3205 3222")] = None,
+    out: Annotated[Path, typer.Option(help="folder for validation.md and plots")] = Path(
+        "results/validation"),
+    population: PopulationOpt = None,
+    calibrate_targets: Annotated[bool, typer.Option(
+        help="also calibrate to calibration/targets/<knr>.toml when present")] = True,
+) -> None:
+    """Back-test (2022->2024, 2023->2024, 2014->2024) and write out/validation.md with plots."""
+    from calibration.calibrate import calibrate
+    from calibration.common import FITTED_DIR, TARGETS_DIR
+    from calibration.report import write_validation_report
+    from calibration.validate import reproduce_year, validate
+
+    knrs = municipality or ["3205", "3222"]
+    results, cals, reps = [], [], {}
+    for knr in knrs:
+        res = validate(knr, population)
+        results.append(res)
+        bt = next((b for b in res.backtests if b.name == "short 2022"), None)
+        for b in res.backtests:
+            if b.name == "short 2022":
+                e = b.errors[-1]
+                typer.echo(f"{knr} {b.variant}: total error 1 Jan {e.year} from 2022 = "
+                           f"{e.total_error_pct:+.2f} %, age-group MAPE {e.age_group_mape:.2f} %")
+        if bt is None:
+            typer.echo(f"{knr}: " + "; ".join(res.skipped))
+        if population is None and (FITTED_DIR / f"{knr}.toml").exists():
+            reps[knr] = [reproduce_year(knr, 2023, use_fitted=False), reproduce_year(knr, 2023)]
+        target = TARGETS_DIR / f"{knr}.toml"
+        if calibrate_targets and population is None and target.exists():
+            cals.append(calibrate(knr, target))
+    path = write_validation_report(results, cals, out, reps)
+    typer.echo(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,95 @@
+"""Shared helpers for fitting, calibration and back-tests.
+
+Everything here reuses ``sim.inputs`` (``resolve``, ``estimate_levels``) and the cohort engine;
+nothing re-estimates rates on its own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.config import Scenario, scenario_from_dict
+from sim.data.population import (
+    available_years,
+    municipality_defaults,
+    population_array,
+    population_table,
+)
+from sim.demography import AGE_GROUPS
+
+CALIBRATION_DIR = Path(__file__).resolve().parent
+FITTED_DIR = CALIBRATION_DIR / "fitted"
+TARGETS_DIR = CALIBRATION_DIR / "targets"
+
+IN_LEVEL_RULES = ("mean", "last")
+"""How the projected in-migration level is taken from the estimation window: ``mean`` = the
+window's mean (the package default in ``sim.inputs``), ``last`` = the last window year
+(jump-off)."""
+
+
+def table_for(population: str | Path | None) -> pd.DataFrame:
+    """The population table (embedded SSB 07459, or an imported one in the package format)."""
+    return population_table(population)
+
+
+def history(table: pd.DataFrame, knr: str, years: range | list[int]) -> np.ndarray:
+    """Observed populations [len(years), 2, 106] on 1 January."""
+    return np.stack([population_array(table, knr, y) for y in years])
+
+
+def defaults_for(knr: str) -> dict[str, Any]:
+    """The municipality's defaults (``municipalities.toml``), empty for imported ones."""
+    return municipality_defaults().get(knr, {})
+
+
+def recorded_refugees(knr: str, until: int | None = None) -> dict[int, float]:
+    """Settled refugees recorded in ``municipalities.toml`` (``refugees_settled``), up to ``until``.
+
+    Used as the back-test settlement plan: it is information about the past only. Years not
+    recorded count as 0 (before 2019 refugees are not separated from in-migration anywhere).
+    """
+    rec = {int(y): float(v) for y, v in defaults_for(knr).get("refugees_settled", {}).items()}
+    if until is not None:
+        rec = {y: v for y, v in rec.items() if y <= until}
+    return rec
+
+
+def settled_plan(knr: str, first: int, last: int) -> dict[int, float]:
+    """A year path with the recorded settlement for every year ``first..last`` (0 if unknown)."""
+    rec = recorded_refugees(knr)
+    return {y: rec.get(y, 0.0) for y in range(first, last + 1)}
+
+
+def make_scenario(data: dict[str, Any], source: str = "calibration") -> Scenario:
+    """Validate a scenario dict (the same validation as a scenario file)."""
+    return scenario_from_dict(data, source)
+
+
+def merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge two scenario dicts (``top`` wins), as ``extends`` does."""
+    out = dict(base)
+    for key, value in top.items():
+        out[key] = (merge(out[key], value)
+                    if isinstance(value, dict) and isinstance(out.get(key), dict) else value)
+    return out
+
+
+def group_totals(pop: np.ndarray) -> dict[str, float]:
+    """Persons by planning age group (``sim.demography.AGE_GROUPS``) of a [2, 106] population."""
+    by_age = pop.sum(axis=0)
+    return {g: float(by_age[lo : hi + 1].sum()) for g, (lo, hi) in AGE_GROUPS.items()}
+
+
+def pct(model: float, observed: float) -> float:
+    """Relative error in percent, (model - observed) / observed * 100."""
+    return float((model - observed) / observed * 100.0) if observed else float("nan")
+
+
+def has_years(table: pd.DataFrame, knr: str, first: int, last: int) -> bool:
+    """True if every year ``first..last`` has a population for the municipality."""
+    have = set(available_years(table, knr))
+    return all(y in have for y in range(first, last + 1))
