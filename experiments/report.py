@@ -1,0 +1,327 @@
+"""Sweep analysis: fan charts, tornado charts, sensitivity indices, one self-contained HTML.
+
+``report(DIR)`` writes PNGs and ``report.html`` (images embedded as base64) into ``DIR/report``;
+``summary(DIR)`` returns quantiles per indicator and year; ``sensitivity(DIR)`` the indices:
+
+* Sobol (Saltelli) designs: first-order and total Sobol indices (SALib ``sobol.analyze``);
+* Latin hypercube: squared standardised regression coefficients (SRC², with the R² of the
+  linear fit: where R² is low the indices explain little);
+* grids: main-effect shares, Var(E[Y | axis]) / Var(Y), exact for a full factorial.
+
+The tornado chart shows, per axis, the range of the mean indicator over the axis's values (grid)
+or over quintiles of its samples (lhs, sobol), around the mean over all scenarios.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from experiments.sweep import read_results  # noqa: E402
+from sim.errors import InputError  # noqa: E402
+
+__all__ = ["report", "sensitivity", "summary"]
+
+FAMILIES = {"population": "Befolkning", "users": "Brukere per tjeneste",
+            "staff": "Årsverk per tjeneste", "cost_nok": "Kostnad (NOK)",
+            "demografikostnader_nok": "Demografikostnader (NOK, kumulativt)"}
+TORNADO = ("population.total", "cost_nok.total", "demografikostnader_nok.total")
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+
+
+def _manifest(out: Path) -> dict[str, Any]:
+    path = out / "manifest.json"
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError(out, None, "not a sweep folder (no manifest.json)") from None
+    except (OSError, ValueError) as exc:
+        raise InputError(path, None, f"unreadable manifest: {exc}") from None
+
+
+def _ok(manifest: dict[str, Any]) -> list[int]:
+    return [e["scenario"] for e in manifest["scenarios"] if e["status"] == "ok"]
+
+
+def _report_year(manifest: dict[str, Any], df: pd.DataFrame, year: int | None) -> int:
+    years = sorted(df["year"].unique())
+    year = year or manifest["sweep"].get("report_year") or int(years[-1])
+    if year not in years:
+        raise InputError("command line", "year", f"{year} not in the sweep's output years "
+                         f"{years[0]}..{years[-1]}")
+    return int(year)
+
+
+def summary(out: str | Path, csv: bool = False, year: int | None = None) -> pd.DataFrame:
+    """Quantiles over scenarios per indicator and year (failed scenarios left out).
+
+    With ``csv`` also writes ``summary.csv`` and ``sensitivity.csv`` (at the report year) into
+    ``out``. Columns: indicator, year, n, mean, std, min, p5, p25, p50, p75, p95, max.
+    """
+    out = Path(out)
+    manifest = _manifest(out)
+    df = read_results(out)
+    df = df[df["scenario"].isin(_ok(manifest))]
+    grouped = df.groupby(["indicator", "year"], sort=True)["value"]
+    table = grouped.agg(["count", "mean", "std", "min"]).rename(columns={"count": "n"})
+    for q in QUANTILES:
+        table[f"p{round(q * 100)}"] = grouped.quantile(q)
+    table["max"] = grouped.max()
+    table = table.reset_index()
+    if csv:
+        table.to_csv(out / "summary.csv", index=False)
+        sensitivity(out, year, df=df, manifest=manifest).to_csv(out / "sensitivity.csv",
+                                                                 index=False)
+    return table
+
+
+def _at_year(df: pd.DataFrame, year: int) -> pd.DataFrame:
+    """Scenario x indicator values in ``year``."""
+    return df[df["year"] == year].pivot(index="scenario", columns="indicator", values="value")
+
+
+def sensitivity(out: str | Path, year: int | None = None, df: pd.DataFrame | None = None,
+                manifest: dict[str, Any] | None = None) -> pd.DataFrame:
+    """Sensitivity of every indicator in ``year`` to every axis (see the module docstring).
+
+    Columns: indicator, axis, method, index, value (and ``r2`` for regression).
+    """
+    out = Path(out)
+    manifest = manifest or _manifest(out)
+    if df is None:
+        df = read_results(out)
+        df = df[df["scenario"].isin(_ok(manifest))]
+    year = _report_year(manifest, df, year)
+    wide = _at_year(df, year)
+    design = pd.read_parquet(out / "design.parquet").set_index("scenario")
+    axes = manifest["design"]["axes"]
+    method = manifest["design"]["method"]
+    complete = len(wide) == manifest["design"]["n_scenarios"]
+    rows = []
+    if method == "sobol" and complete:
+        from SALib.analyze import sobol
+
+        sweep = manifest["sweep"]
+        problem = {"num_vars": len(axes), "names": axes,
+                   "bounds": [sweep["axes"][a]["range"] for a in axes]}
+        for ind in wide.columns:
+            y = wide[ind].to_numpy()
+            if np.std(y) == 0:
+                continue
+            res = sobol.analyze(problem, y, calc_second_order=False,
+                                seed=int(sweep["seed"]) % 2**32)
+            for k, a in enumerate(axes):
+                rows += [dict(indicator=ind, axis=a, method="sobol", index="ST",
+                              value=float(res["ST"][k]), conf=float(res["ST_conf"][k])),
+                         dict(indicator=ind, axis=a, method="sobol", index="S1",
+                              value=float(res["S1"][k]), conf=float(res["S1_conf"][k]))]
+    elif method == "grid":
+        labels = design.loc[wide.index, [f"{a}:label" for a in axes]]
+        for ind in wide.columns:
+            y = wide[ind]
+            var = float(y.var(ddof=0))
+            if var == 0:
+                continue
+            for a in axes:
+                means = y.groupby(labels[f"{a}:label"]).transform("mean")
+                rows.append(dict(indicator=ind, axis=a, method="grid", index="main_effect",
+                                 value=float(means.var(ddof=0) / var)))
+    else:
+        x = design.loc[wide.index, axes].to_numpy(float)
+        xs = (x - x.mean(axis=0)) / np.where(x.std(axis=0) > 0, x.std(axis=0), 1.0)
+        design_matrix = np.c_[np.ones(len(xs)), xs]
+        for ind in wide.columns:
+            y = wide[ind].to_numpy()
+            if np.std(y) == 0:
+                continue
+            ys = (y - y.mean()) / y.std()
+            beta, *_ = np.linalg.lstsq(design_matrix, ys, rcond=None)
+            r2 = 1.0 - np.sum((ys - design_matrix @ beta) ** 2) / np.sum(ys**2)
+            for k, a in enumerate(axes):
+                rows.append(dict(indicator=ind, axis=a, method="regression", index="SRC2",
+                                 value=float(beta[k + 1] ** 2), r2=float(r2)))
+    table = pd.DataFrame(rows, columns=["indicator", "axis", "method", "index", "value",
+                                        *(["conf"] if method == "sobol" and complete else []),
+                                        *(["r2"] if method not in ("grid", "sobol") or
+                                          (method == "sobol" and not complete) else [])])
+    table.insert(0, "year", year)
+    return table
+
+
+# --- charts --------------------------------------------------------------------------------
+
+def _family(ind: str) -> str:
+    return ind.split(".", 1)[0]
+
+
+def _fan(df: pd.DataFrame, indicators: list[str], title: str, path: Path) -> None:
+    n = len(indicators)
+    cols = min(n, 4)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.7 * rows), squeeze=False)
+    for ax, ind in zip(axes.ravel(), indicators, strict=False):
+        wide = df[df["indicator"] == ind].pivot(index="year", columns="scenario",
+                                                values="value")
+        years = wide.index.to_numpy()
+        q = np.quantile(wide.to_numpy(), QUANTILES, axis=1)
+        if wide.shape[1] <= 60:
+            ax.plot(years, wide.to_numpy(), color="grey", lw=0.5, alpha=0.5)
+        ax.fill_between(years, q[0], q[4], color="#4C72B0", alpha=0.2, label="5-95 %")
+        ax.fill_between(years, q[1], q[3], color="#4C72B0", alpha=0.35, label="25-75 %")
+        ax.plot(years, q[2], color="#1F3A68", lw=1.5, label="median")
+        ax.set_title(ind.split(".", 1)[1] if "." in ind else ind, fontsize=9)
+        ax.tick_params(labelsize=7)
+        ax.yaxis.set_major_formatter(matplotlib.ticker.EngFormatter(sep=""))
+        ax.grid(alpha=0.3)
+    for ax in axes.ravel()[n:]:
+        ax.set_visible(False)
+    axes.ravel()[0].legend(fontsize=7, loc="best")
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _effects(y: pd.Series, design: pd.DataFrame, axis: str, method: str) -> pd.Series:
+    """Mean of ``y`` per value (grid) or per quintile (sampled) of ``axis``."""
+    if method == "grid":
+        key = design.loc[y.index, f"{axis}:label"]
+    else:
+        key = pd.qcut(design.loc[y.index, axis], 5, labels=False, duplicates="drop")
+    return y.groupby(key).mean()
+
+
+def _tornado(wide: pd.DataFrame, design: pd.DataFrame, axes: list[str], method: str,
+             indicators: list[str], year: int, path: Path) -> None:
+    fig, plots = plt.subplots(len(indicators), 1, figsize=(8, 1.2 + 0.6 * len(axes) *
+                                                           len(indicators)), squeeze=False)
+    for ax, ind in zip(plots.ravel(), indicators, strict=True):
+        y = wide[ind]
+        centre = y.mean()
+        bars = []
+        for a in axes:
+            eff = _effects(y, design, a, method)
+            lo_key, hi_key = eff.idxmin(), eff.idxmax()
+            bars.append((a, eff.min() - centre, eff.max() - centre, lo_key, hi_key))
+        bars.sort(key=lambda b: b[2] - b[1])
+        for k, (_a, lo, hi, lo_key, hi_key) in enumerate(bars):
+            ax.barh(k, hi - lo, left=lo, color="#DD8452" if method == "grid" else "#4C72B0")
+            if method == "grid":
+                ax.text(lo, k, f"{lo_key} ", ha="right", va="center", fontsize=7)
+                ax.text(hi, k, f" {hi_key}", ha="left", va="center", fontsize=7)
+        ax.set_yticks(range(len(bars)), [b[0] for b in bars], fontsize=8)
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set_title(f"{ind} {year}: avvik fra snittet {centre:,.0f}", fontsize=9)
+        ax.xaxis.set_major_formatter(matplotlib.ticker.EngFormatter(sep=""))
+        lim = max(max(abs(b[1]), abs(b[2])) for b in bars) * 1.35 or 1.0
+        ax.set_xlim(-lim, lim)
+        ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _heatmap(sens: pd.DataFrame, index: str, path: Path) -> None:
+    table = sens[sens["index"] == index].pivot(index="indicator", columns="axis",
+                                               values="value")
+    fig, ax = plt.subplots(figsize=(2.0 + 1.6 * table.shape[1], 0.9 + 0.28 * table.shape[0]))
+    im = ax.imshow(table.to_numpy(), cmap="viridis", vmin=0, vmax=1, aspect="auto")
+    ax.set_xticks(range(table.shape[1]), table.columns, rotation=20, ha="right", fontsize=8)
+    ax.set_yticks(range(table.shape[0]), table.index, fontsize=7)
+    for (r, c), v in np.ndenumerate(table.to_numpy()):
+        if np.isfinite(v):
+            ax.text(c, r, f"{v:.2f}", ha="center", va="center", fontsize=6,
+                    color="white" if v < 0.6 else "black")
+    fig.colorbar(im, ax=ax, label=index)
+    ax.set_title(f"Sensitivitet ({index}): hvilken antakelse betyr mest for hva", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def report(out: str | Path, year: int | None = None) -> Path:
+    """Write PNG charts and a self-contained ``report.html`` into ``out/report``; returns it."""
+    out = Path(out)
+    manifest = _manifest(out)
+    ok = _ok(manifest)
+    if not ok:
+        raise InputError(out, None, "no successful scenarios to report on")
+    df = read_results(out)
+    df = df[df["scenario"].isin(ok)]
+    year = _report_year(manifest, df, year)
+    design = pd.read_parquet(out / "design.parquet").set_index("scenario")
+    axes, method = manifest["design"]["axes"], manifest["design"]["method"]
+    folder = out / "report"
+    folder.mkdir(exist_ok=True)
+    images: list[tuple[str, Path]] = []
+    names = sorted(df["indicator"].unique())
+    for fam, title in FAMILIES.items():
+        members = [n for n in names if _family(n) == fam]
+        if members:
+            path = folder / f"fan_{fam}.png"
+            _fan(df, members, f"{title}: vifte over {len(ok)} scenarioer", path)
+            images.append((title, path))
+    wide = _at_year(df, year)
+    torn = [i for i in TORNADO if i in wide.columns]
+    if torn:
+        path = folder / "tornado.png"
+        _tornado(wide, design, axes, method, torn, year, path)
+        images.insert(0, (f"Tornado {year}", path))
+    sens = sensitivity(out, year, df=df, manifest=manifest)
+    main_index = {"sobol": "ST", "grid": "main_effect"}.get(method, "SRC2")
+    if method == "sobol" and "conf" not in sens.columns:
+        main_index = "SRC2"
+    if not sens.empty:
+        path = folder / "sensitivity.png"
+        _heatmap(sens, main_index, path)
+        images.insert(1, (f"Sensitivitet {year}", path))
+    sens.to_csv(folder / "sensitivity.csv", index=False)
+    html_path = folder / "report.html"
+    html_path.write_text(_html(manifest, images, sens, main_index, wide, year, len(ok)),
+                         encoding="utf-8")
+    return html_path
+
+
+def _html(manifest, images, sens, main_index, wide, year, n_ok) -> str:
+    sweep = manifest["sweep"]
+    axes_desc = "".join(f"<li><code>{html.escape(a)}</code>: "
+                        f"{html.escape(json.dumps(sweep['axes'][a], ensure_ascii=False))}</li>"
+                        for a in manifest["design"]["axes"])
+    failed = [e for e in manifest["scenarios"] if e["status"] == "failed"]
+    fail_html = "".join(f"<li>{e['scenario']} ({html.escape(str(e['labels']))}): "
+                        f"{html.escape(e['error'])}</li>" for e in failed[:50])
+    note = "" if manifest.get("complete") else \
+        "<p class=warn>Sweepen er ikke fullført: rapporten bruker bare ferdige deler.</p>"
+    imgs = "".join(
+        f"<h2>{html.escape(t)}</h2><img alt='{html.escape(t)}' src='data:image/png;base64,"
+        f"{base64.b64encode(p.read_bytes()).decode()}'>" for t, p in images)
+    stats = wide.describe(percentiles=[0.05, 0.5, 0.95]).T[["mean", "5%", "50%", "95%"]]
+    sens_main = sens[sens["index"] == main_index].pivot(index="indicator", columns="axis",
+                                                        values="value") if not sens.empty \
+        else pd.DataFrame()
+    return f"""<!doctype html><html lang="no"><head><meta charset="utf-8">
+<title>{html.escape(sweep['name'])}</title><style>
+body{{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}}
+table{{border-collapse:collapse;font-size:12px}}td,th{{border:1px solid #ccc;padding:2px 6px;
+text-align:right}}img{{max-width:100%}}.warn{{color:#b00}}</style></head><body>
+<h1>{html.escape(sweep['name'])}</h1>
+<p>{n_ok} av {manifest['design']['n_scenarios']} scenarioer fullført
+({manifest['n_failed']} feilet); design: <b>{manifest['design']['method']}</b>;
+seed {sweep['seed']}; motor {html.escape(manifest['engine'])};
+kommunesim {html.escape(str(manifest['kommunesim_version']))}.</p>{note}
+<h2>Akser</h2><ul>{axes_desc}</ul>
+{f"<h2>Feilede scenarioer</h2><ul>{fail_html}</ul>" if failed else ""}
+<h2>Sensitivitet {year} ({main_index})</h2>{sens_main.to_html(float_format="%.3f")}
+{imgs}
+<h2>Indikatorer {year} over scenarioene</h2>{stats.to_html(float_format="{:,.0f}".format)}
+</body></html>"""

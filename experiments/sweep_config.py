@@ -1,0 +1,486 @@
+"""Sweep files (TOML): a base scenario, axes over scenario keys, a design and the outputs kept.
+
+A sweep is validated on load like a scenario: bad input raises one ``InputError`` naming the file,
+the field and what is allowed. ``plan_sweep`` turns it into a ``SweepPlan``: the design (one row
+per scenario, reproducible from the sweep's seed) and a function that builds scenario ``i``.
+
+Format (see ``experiments/sweeps/*.toml``)::
+
+    name = "Lørenskog: refugees x growth"
+    seed = 20250101            # one SeedSequence for the sweep (design and scenario seeds)
+    engine = "cohort"          # only "cohort" for now
+    chunk_size = 16            # scenarios per task (and per Parquet part)
+    base = "../scenarios/lorenskog_main.toml"   # or an inline [base] table (may use extends)
+
+    [design]
+    method = "grid"            # grid | lhs | sobol
+    # samples = 64             # lhs: scenarios; sobol: base samples N (N * (axes + 2) runs)
+
+    [axes."migration.in_multiplier"]        # grid: named values (scalars or year paths)
+    values = { low = 0.85, main = 1.0, high = 1.15 }
+
+    [axes."fertility.tfr"]                  # lhs/sobol: a range (a scalar, or x scale path)
+    range = [1.2, 1.9]
+
+    [outputs]
+    indicators = ["population", "age_groups", "users", "cost"]
+    years = [2030, 2040, 2050] # optional; default every year
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from sim.config import Scenario, read_scenario_dict, scenario_from_dict
+from sim.errors import InputError
+from sim.schema import MAX_YEAR, MIN_YEAR, Frozen, YearPath, read_toml, validation_error
+
+__all__ = [
+    "ENGINES", "OUTPUTS", "Axis", "Sweep", "SweepPlan", "axis_keys", "load_sweep",
+    "plan_sweep", "sweep_from_dict",
+]
+
+ENGINES = ("cohort",)
+OUTPUTS = {
+    "population": "total population (population.total)",
+    "age_groups": "population by planning age group (population.<group>)",
+    "users": "users per service (users.<service>)",
+    "staff": "staff (årsverk) per service (staff.<service>)",
+    "cost": "cost per service and total (cost_nok.<service>, cost_nok.total)",
+    "demografikostnader": "cumulative demographic cost change since the base year, TBU method "
+                          "(demografikostnader_nok.total)",
+}
+DEFAULT_OUTPUTS = ("population", "age_groups", "users", "cost", "demografikostnader")
+_NOT_AXES = {"source", "seed"}
+
+
+class Axis(Frozen):
+    """One axis: named ``values`` (grid) or a ``range`` (lhs/sobol)."""
+
+    values: dict[str, Any] | list[Any] | None = Field(
+        None, description="grid values: {name = value} or a list; scalars or year paths")
+    range: tuple[float, float] | None = Field(
+        None, description="[low, high] sampled uniformly (lhs, sobol)")
+    scale: YearPath | None = Field(
+        None, description="with range: the value is this year path times the sample")
+
+    @field_validator("values")
+    @classmethod
+    def _values(cls, values: dict[str, Any] | list[Any] | None):
+        if values is not None and len(values) == 0:
+            raise ValueError("needs at least one value")
+        return values
+
+    @field_validator("range")
+    @classmethod
+    def _range(cls, rng: tuple[float, float] | None):
+        if rng is not None and not rng[0] < rng[1]:
+            raise ValueError(f"empty range [{rng[0]:g}, {rng[1]:g}]: needs low < high")
+        return rng
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Axis:
+        if (self.values is None) == (self.range is None):
+            raise ValueError("give either 'values' (grid) or 'range' (lhs, sobol)")
+        if self.scale is not None and self.range is None:
+            raise ValueError("'scale' needs a 'range'")
+        return self
+
+    def named_values(self) -> list[tuple[str, Any]]:
+        """(label, value) pairs of a grid axis, in file order."""
+        if isinstance(self.values, dict):
+            return list(self.values.items())
+        return [(_label(v, i), v) for i, v in enumerate(self.values or [])]
+
+
+def _label(value: Any, i: int) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return f"v{i}"
+    return str(value)
+
+
+class Design(Frozen):
+    """How scenarios are drawn from the axes."""
+
+    method: Literal["grid", "lhs", "sobol"] = "grid"
+    samples: int | None = Field(
+        None, ge=1, description="lhs: number of scenarios; sobol: base sample size N (a power "
+        "of 2; N * (axes + 2) scenarios)")
+
+
+class Outputs(Frozen):
+    """Indicators kept per scenario and year (municipality totals)."""
+
+    indicators: tuple[str, ...] = DEFAULT_OUTPUTS
+    years: tuple[int, ...] | None = Field(None, description="years kept; default every year")
+
+    @field_validator("indicators")
+    @classmethod
+    def _known(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        if not names:
+            raise ValueError(f"needs at least one output; allowed: {', '.join(OUTPUTS)}")
+        for name in names:
+            if name not in OUTPUTS:
+                raise ValueError(f"unknown output '{name}'; allowed: {', '.join(OUTPUTS)}")
+        return names
+
+    @field_validator("years")
+    @classmethod
+    def _years(cls, years: tuple[int, ...] | None) -> tuple[int, ...] | None:
+        if years is not None:
+            if not years:
+                raise ValueError("needs at least one year (or leave out for every year)")
+            for y in years:
+                if not MIN_YEAR <= y <= MAX_YEAR:
+                    raise ValueError(f"year {y} outside {MIN_YEAR}..{MAX_YEAR}")
+            return tuple(sorted(set(years)))
+        return years
+
+
+class Sweep(Frozen):
+    """A sweep: base scenario, axes, design, outputs."""
+
+    name: str = Field("sweep", min_length=1)
+    engine: str = Field("cohort", description="projection engine; only 'cohort' for now")
+    seed: int = Field(20240101, ge=0, description="entropy of the sweep's SeedSequence")
+    chunk_size: int = Field(16, ge=1, le=100_000, description="scenarios per task and part")
+    base: str | dict[str, Any] = Field(description="scenario TOML path or inline table")
+    design: Design = Design()
+    axes: dict[str, Axis] = Field(description="scenario keys by dotted path")
+    outputs: Outputs = Outputs()
+    report_year: int | None = Field(None, ge=MIN_YEAR, le=MAX_YEAR,
+                                    description="year for tornado and sensitivity; default last")
+    source: str | None = None
+
+    @field_validator("engine")
+    @classmethod
+    def _engine(cls, engine: str) -> str:
+        check_engine(engine)
+        return engine
+
+    @field_validator("axes")
+    @classmethod
+    def _axes(cls, axes: dict[str, Axis]) -> dict[str, Axis]:
+        if not axes:
+            raise ValueError("needs at least one axis, e.g. [axes.\"migration.in_multiplier\"]")
+        return axes
+
+
+def check_engine(engine: str) -> None:
+    """Raise ``ValueError`` unless the engine can run sweeps."""
+    if engine == "abm":
+        raise ValueError("the agent-based engine ('abm') cannot run sweeps yet; allowed: cohort")
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine '{engine}'; allowed: {', '.join(ENGINES)}")
+
+
+# --- scenario keys -------------------------------------------------------------------------
+
+def _leaves(model: type, prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, field in model.model_fields.items():
+        if not prefix and name in _NOT_AXES:
+            continue
+        ann = field.annotation
+        sub = next((a for a in getattr(ann, "__args__", (ann,))
+                    if isinstance(a, type) and issubclass(a, Frozen)), None)
+        if sub is not None and not str(ann).startswith("tuple"):
+            out.update(_leaves(sub, f"{prefix}{name}."))
+        else:
+            out[f"{prefix}{name}"] = field
+    return out
+
+
+_SCENARIO_LEAVES = _leaves(Scenario)
+
+
+def axis_keys() -> tuple[str, ...]:
+    """Scenario keys an axis may address."""
+    return tuple(_SCENARIO_LEAVES)
+
+
+def _is_path(key: str) -> bool:
+    return str(_SCENARIO_LEAVES[key].annotation).startswith(
+        "typing.Optional[typing.Annotated[dict[int, float]")
+
+
+def _leaf_of(key: str) -> str | None:
+    """The scenario field an axis key addresses (a key inside a dict field is allowed)."""
+    if key in _SCENARIO_LEAVES:
+        return key
+    parts = key.split(".")
+    for n in range(len(parts) - 1, 0, -1):
+        head = ".".join(parts[:n])
+        if head in _SCENARIO_LEAVES:
+            return head if "dict" in str(_SCENARIO_LEAVES[head].annotation) else None
+    return None
+
+
+def _set(data: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
+    parts = key.split(".")
+    out = dict(data)
+    node = out
+    for part in parts[:-1]:
+        child = node.get(part)
+        node[part] = dict(child) if isinstance(child, dict) else {}
+        node = node[part]
+    node[parts[-1]] = value
+    return out
+
+
+def _as_value(key: str, value: Any) -> Any:
+    """Scalars given for a year-path field become a constant path."""
+    leaf = _leaf_of(key)
+    scalar = isinstance(value, int | float) and not isinstance(value, bool)
+    path_like = (leaf == key and _is_path(key)) or leaf == "services.coverage_path"
+    return {MIN_YEAR: float(value)} if scalar and path_like else value
+
+
+# --- loading -------------------------------------------------------------------------------
+
+def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in top.items():
+        out[key] = (_deep_merge(out[key], value)
+                    if isinstance(value, dict) and isinstance(out.get(key), dict) else value)
+    return out
+
+
+def _base_dict(sweep: Sweep, source: Path) -> tuple[dict[str, Any], str]:
+    """The base scenario as a plain dict (``extends`` followed) and the file errors name."""
+    if isinstance(sweep.base, str):
+        path = source.parent / sweep.base
+        if not path.exists():
+            raise InputError(source, "base", f"scenario file not found: {path}")
+        return read_scenario_dict(path), str(path)
+    data = dict(sweep.base)
+    parent = data.pop("extends", None)
+    if parent is not None:
+        if not isinstance(parent, str):
+            raise InputError(source, "base.extends", "must be a path to a scenario TOML file")
+        path = source.parent / parent
+        if not path.exists():
+            raise InputError(source, "base.extends", f"file not found: {path}")
+        data = _deep_merge(read_scenario_dict(path), data)
+    return data, str(source)
+
+
+def _check_scenario(data: dict[str, Any], source: str, field: str | None) -> Scenario:
+    try:
+        return scenario_from_dict(data, source)
+    except InputError as exc:
+        if field is None:
+            raise
+        message = f"{exc.field}: {exc.message}" if exc.field else exc.message
+        raise InputError(source, field, message) from None
+
+
+def sweep_from_dict(data: dict[str, Any], source: str | Path = "sweep") -> Sweep:
+    """Validate a sweep dict (axis keys, values, design, outputs); ``InputError`` if bad."""
+    source = Path(source)
+    try:
+        sweep = Sweep.model_validate({**data, "source": str(source)})
+    except ValidationError as exc:
+        raise validation_error(exc, source, Sweep) from None
+    method = sweep.design.method
+    if method == "grid" and sweep.design.samples is not None:
+        raise InputError(source, "design.samples", "only for lhs and sobol designs; a grid "
+                         "runs every combination of the axes' values")
+    if method != "grid":
+        if sweep.design.samples is None:
+            raise InputError(source, "design.samples",
+                             f"required for method '{method}' (a number >= 1)")
+        n = sweep.design.samples
+        if method == "sobol" and n & (n - 1):
+            raise InputError(source, "design.samples",
+                             f"{n}: Sobol (Saltelli) designs need a power of 2, e.g. 16, 64, 256")
+    base, base_source = _base_dict(sweep, source)
+    base_scenario = _check_scenario(base, base_source,
+                                    "base" if base_source == str(source) else None)
+    for key, axis in sweep.axes.items():
+        field = f"axes.{key}"
+        if _leaf_of(key) is None:
+            raise InputError(source, field, "unknown scenario key; allowed: "
+                             + ", ".join(axis_keys()))
+        if method == "grid" and axis.values is None:
+            raise InputError(source, f"{field}.range", "a grid design needs 'values' "
+                             "(or set design.method = 'lhs' or 'sobol')")
+        if method != "grid" and axis.range is None:
+            raise InputError(source, f"{field}.values",
+                             f"a {method} design samples 'range = [low, high]'; "
+                             "named values need method = 'grid'")
+        for label, value in _probe_values(axis):
+            data = _set(base, key, _axis_value(key, axis, value))
+            _check_scenario(data, str(source), f"{field}.{label}")
+    years = sweep.outputs.years
+    if years is not None:
+        out = [y for y in years if not base_scenario.base_year <= y <= base_scenario.horizon]
+        if out:
+            raise InputError(source, "outputs.years", f"{out[0]} outside the base scenario's "
+                             f"{base_scenario.base_year}..{base_scenario.horizon}")
+    return sweep
+
+
+def _probe_values(axis: Axis) -> list[tuple[str, Any]]:
+    if axis.values is not None:
+        return [(("values." + label) if label else "values", v)
+                for label, v in axis.named_values()]
+    return [("range", axis.range[0]), ("range", axis.range[1])]
+
+
+def _axis_value(key: str, axis: Axis, value: Any) -> Any:
+    if axis.scale is not None:
+        return {y: float(v) * float(value) for y, v in axis.scale.items()}
+    return _as_value(key, value)
+
+
+def load_sweep(path: str | Path) -> Sweep:
+    """Load and validate a sweep TOML file."""
+    return sweep_from_dict(read_toml(path), path)
+
+
+# --- the design ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """A validated sweep with its design: everything a worker needs to build scenario ``i``.
+
+    Attributes:
+        sweep: the resolved sweep as JSON-ready dict (``base`` is the full scenario dict).
+        base: the base scenario dict.
+        base_source: the file scenario errors name.
+        keys: axis keys in file order.
+        labels: [n][axes] value labels (grid names; sampled values printed).
+        x: [n, axes] numeric design (grid: the value if numeric, else its index).
+        seeds: [n] scenario seeds (children of the sweep's SeedSequence).
+        digest: SHA-256 of the resolved sweep and design (resume checks it).
+    """
+
+    sweep: dict[str, Any]
+    base: dict[str, Any]
+    base_source: str
+    keys: tuple[str, ...]
+    labels: tuple[tuple[str, ...], ...]
+    x: np.ndarray
+    seeds: np.ndarray
+    digest: str
+
+    @property
+    def n(self) -> int:
+        """Number of scenarios."""
+        return len(self.labels)
+
+    @property
+    def chunk_size(self) -> int:
+        """Scenarios per chunk."""
+        return int(self.sweep["chunk_size"])
+
+    @property
+    def n_chunks(self) -> int:
+        """Number of chunks (tasks, Parquet parts)."""
+        return -(-self.n // self.chunk_size)
+
+    @property
+    def method(self) -> str:
+        """Design method: grid, lhs or sobol."""
+        return self.sweep["design"]["method"]
+
+    def chunk(self, c: int) -> range:
+        """Scenario indices of chunk ``c``."""
+        return range(c * self.chunk_size, min((c + 1) * self.chunk_size, self.n))
+
+    def axis(self, key: str) -> Axis:
+        """The axis for ``key``."""
+        return Axis.model_validate(self.sweep["axes"][key])
+
+    def scenario_dict(self, i: int) -> dict[str, Any]:
+        """Scenario ``i`` as a dict: the base with the design's values set."""
+        data = dict(self.base)
+        parts = []
+        for k, key in enumerate(self.keys):
+            axis = self.axis(key)
+            if axis.values is not None:
+                value = axis.named_values()[self._code(i, k)][1]
+            else:
+                value = float(self.x[i, k])
+            data = _set(data, key, _axis_value(key, axis, value))
+            parts.append(f"{key}={self.labels[i][k]}")
+        data["name"] = f"{self.base.get('name', 'scenario')} [{i}] " + ", ".join(parts)
+        data["seed"] = int(self.seeds[i])
+        return data
+
+    def _code(self, i: int, k: int) -> int:
+        labels = [label for label, _v in self.axis(self.keys[k]).named_values()]
+        return labels.index(self.labels[i][k])
+
+    def scenario(self, i: int) -> Scenario:
+        """Scenario ``i`` validated (``InputError`` naming the base file if a combination fails)."""
+        return scenario_from_dict(self.scenario_dict(i), self.base_source)
+
+    def design_rows(self) -> list[dict[str, Any]]:
+        """One dict per scenario: index, labels and numeric values per axis."""
+        return [{"scenario": i, **{k: self.labels[i][j] for j, k in enumerate(self.keys)}}
+                for i in range(self.n)]
+
+
+def _grid(sweep: Sweep) -> tuple[list[tuple[str, ...]], np.ndarray]:
+    named = [axis.named_values() for axis in sweep.axes.values()]
+    labels, rows = [], []
+    for combo in itertools.product(*[range(len(v)) for v in named]):
+        labels.append(tuple(named[k][c][0] for k, c in enumerate(combo)))
+        row = []
+        for k, c in enumerate(combo):
+            value = named[k][c][1]
+            numeric = all(isinstance(v, int | float) and not isinstance(v, bool)
+                          for _label, v in named[k])
+            row.append(float(value) if numeric else float(c))
+        rows.append(row)
+    return labels, np.array(rows, dtype=float).reshape(len(labels), len(named))
+
+
+def _samples(sweep: Sweep, seq: np.random.SeedSequence) -> np.ndarray:
+    axes = list(sweep.axes.values())
+    lo = np.array([a.range[0] for a in axes])
+    hi = np.array([a.range[1] for a in axes])
+    n = int(sweep.design.samples)
+    if sweep.design.method == "lhs":
+        from scipy.stats import qmc
+
+        unit = qmc.LatinHypercube(d=len(axes), rng=np.random.default_rng(seq)).random(n)
+        return lo + unit * (hi - lo)
+    from SALib.sample import sobol
+
+    problem = {"num_vars": len(axes), "names": list(sweep.axes), "bounds": np.c_[lo, hi].tolist()}
+    return sobol.sample(problem, n, calc_second_order=False, scramble=True,
+                        seed=int(seq.generate_state(1)[0]))
+
+
+def plan_sweep(sweep: Sweep) -> SweepPlan:
+    """The design of a validated sweep (reproducible from its seed)."""
+    source = Path(sweep.source or "sweep")
+    base, base_source = _base_dict(sweep, source)
+    keys = tuple(sweep.axes)
+    if sweep.design.method == "grid":
+        labels, x = _grid(sweep)
+    else:
+        x = _samples(sweep, np.random.SeedSequence(sweep.seed, spawn_key=(0,)))
+        labels = [tuple(f"{v:.6g}" for v in row) for row in x]
+    n = len(labels)
+    seeds = np.array([np.random.SeedSequence(sweep.seed, spawn_key=(1, i)).generate_state(1)[0]
+                      for i in range(n)], dtype=np.int64)
+    resolved = sweep.model_dump(mode="json", exclude={"source"})
+    resolved["base"] = base
+    resolved["base_source"] = base_source
+    h = hashlib.sha256(json.dumps(resolved, sort_keys=True, default=str).encode())
+    h.update(np.ascontiguousarray(x).tobytes())
+    h.update(seeds.tobytes())
+    return SweepPlan(resolved, base, base_source, keys, tuple(tuple(r) for r in labels),
+                     x, seeds, h.hexdigest())

@@ -1,0 +1,284 @@
+"""Sweep runner: equality with single runs, resume after a real kill, failures, backends."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from experiments.sweep import read_results, sweep
+from experiments.sweep_config import load_sweep, plan_sweep
+from sim.config import read_scenario_dict, scenario_from_dict
+from sim.demography import AGE_GROUPS
+from sim.errors import InputError
+from sim.run import run
+
+ROOT = Path(__file__).resolve().parents[1]
+SWEEPS = ROOT / "experiments" / "sweeps"
+SCENARIOS = ROOT / "experiments" / "scenarios"
+
+
+def expected_indicators(result) -> pd.DataFrame:
+    """Indicators computed independently from a single run's population and service tables."""
+    pop = result.projection.population
+    years = result.projection.years
+    cols = {"population.total": pop.sum(axis=(1, 2, 3))}
+    for g, (lo, hi) in AGE_GROUPS.items():
+        cols[f"population.{g}"] = pop[:, :, :, lo : hi + 1].sum(axis=(1, 2, 3))
+    frame = pd.DataFrame(cols, index=years)
+    if result.services is not None:
+        svc = result.services.groupby(["year", "service"])[["users", "cost_nok"]].sum()
+        for name in ("users", "cost_nok"):
+            wide = svc[name].unstack()
+            for k in wide.columns:
+                frame[f"{name}.{k}"] = wide[k].reindex(years).to_numpy()
+        frame["cost_nok.total"] = svc["cost_nok"].groupby("year").sum().reindex(years).values
+        dk = result.demografikostnader.groupby("year")["cost_change_nok"].sum().cumsum()
+        frame["demografikostnader_nok.total"] = dk.reindex(years).fillna(0.0).to_numpy()
+    frame.index.name = "year"
+    long = frame.reset_index().melt(id_vars="year", var_name="indicator", value_name="value")
+    return long.sort_values(["indicator", "year"]).reset_index(drop=True)
+
+
+def check_against_runs(out: Path, plan, scenarios=None) -> None:
+    got = read_results(out)
+    assert set(got["scenario"]) == set(range(plan.n) if scenarios is None else scenarios)
+    for i in sorted(set(got["scenario"])):
+        mine = got[got["scenario"] == i].sort_values(["indicator", "year"]).reset_index(drop=True)
+        exp = expected_indicators(run(plan.scenario(i)))
+        exp = exp[exp["indicator"].isin(mine["indicator"]) & exp["year"].isin(mine["year"])]
+        assert sorted(exp["indicator"].unique()) == sorted(mine["indicator"].unique())
+        np.testing.assert_array_equal(mine["year"].to_numpy(), exp["year"].to_numpy())
+        np.testing.assert_allclose(mine["value"].to_numpy(), exp["value"].to_numpy(),
+                                   rtol=1e-10, atol=1e-6, err_msg=f"scenario {i}")
+
+
+def test_grid_sweep_equals_individual_runs(tmp_path):
+    path = SWEEPS / "lorenskog_refugees_growth.toml"
+    res = sweep(path, tmp_path / "out", workers=1, progress=False)
+    assert res.n_scenarios == 12 and res.n_failed == 0
+    plan = plan_sweep(load_sweep(path))
+    check_against_runs(tmp_path / "out", plan)
+    # the scenarios themselves: "twice" x "high" is the main file with those two keys changed
+    i = plan.labels.index(("twice", "high"))
+    data = read_scenario_dict(SCENARIOS / "lorenskog_main.toml")
+    data["refugees"]["settled_per_year"] = {2024: 380, 2025: 310, 2026: 200, 2028: 100}
+    data["migration"]["in_multiplier"] = {2024: 1.15}
+    exp = run(scenario_from_dict(data, "by hand"))
+    got = read_results(tmp_path / "out", ["population.total"])
+    got = got[got["scenario"] == i]["value"].to_numpy()
+    np.testing.assert_allclose(got, exp.projection.population.sum(axis=(1, 2, 3)), rtol=1e-12)
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_mixed_axes_batched_and_alone_equal_runs(tmp_path):
+    """TFR path, capped out-rates, mortality (resolved per value) and a growth target."""
+    sw = write(tmp_path / "mixed.toml", f"""
+name = "mixed"
+chunk_size = 5
+[base]
+extends = "{SCENARIOS / 'lillestrom_main.toml'}"
+horizon = 2034
+[base.services]
+unit_cost_growth = 0.01
+[design]
+method = "grid"
+[axes."fertility.tfr"]
+values = {{ flat = 1.3, path = {{ 2024 = 1.44, 2030 = 1.8 }} }}
+[axes."migration.out_rate_multiplier"]
+values = [0.8, 1.25]
+[axes."mortality.improvement_multiplier"]
+values = [0.5, 1.0]
+[axes."services.coverage_path.institusjon"]
+values = {{ same = 1.0, less = {{ 2024 = 1.0, 2034 = 0.8 }} }}
+""")
+    res = sweep(sw, tmp_path / "out", workers=1, progress=False)
+    assert res.n_failed == 0 and res.n_scenarios == 16
+    check_against_runs(tmp_path / "out", plan_sweep(load_sweep(sw)))
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["complete"] and manifest["n_batched"] > 0
+
+    growth = write(tmp_path / "growth.toml", f"""
+base = "{SCENARIOS / 'lorenskog_main.toml'}"
+[axes."migration.growth_target_pct"]
+values = [0.5, 1.5]
+[outputs]
+indicators = ["population", "cost"]
+years = [2030, 2050]
+""")
+    sweep(growth, tmp_path / "g", workers=1, progress=False)
+    check_against_runs(tmp_path / "g", plan_sweep(load_sweep(growth)))
+
+
+FAILING = """
+name = "failing"
+chunk_size = 3
+base = "{base}"
+[axes."migration.estimation_years"]
+values = {{ ok = [2019, 2024], future = [2030, 2031] }}
+[axes."migration.in_multiplier"]
+values = [0.9, 1.0, 1.1]
+"""
+
+
+def test_failing_scenario_recorded_others_complete(tmp_path):
+    sw = write(tmp_path / "f.toml", FAILING.format(base=SCENARIOS / "lorenskog_main.toml"))
+    res = sweep(sw, tmp_path / "out", workers=1, progress=False)
+    assert res.n_scenarios == 6 and res.n_failed == 3
+    errors = pd.read_parquet(tmp_path / "out" / "errors.parquet")
+    assert len(errors) == 3
+    assert set(errors["migration.estimation_years"]) == {"future"}
+    assert errors["error"].str.contains("migration.estimation_years").all()
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    status = {e["scenario"]: e["status"] for e in manifest["scenarios"]}
+    plan = plan_sweep(load_sweep(sw))
+    ok = [i for i in range(6) if plan.labels[i][0] == "ok"]
+    assert all(status[i] == "ok" for i in ok) and manifest["n_failed"] == 3
+    check_against_runs(tmp_path / "out", plan, scenarios=ok)
+
+
+def test_resume_after_injected_abort(tmp_path):
+    path = SWEEPS / "lorenskog_fertility_mortality_sobol.toml"
+    full = tmp_path / "full"
+    sweep(path, full, workers=1, progress=False)
+
+    def abort(chunk, n):
+        if n == 2:
+            raise RuntimeError("killed")
+
+    part = tmp_path / "part"
+    with pytest.raises(RuntimeError):
+        sweep(path, part, workers=1, progress=False, on_chunk=abort)
+    assert len(list(part.glob("part-*.parquet"))) == 2
+    with pytest.raises(InputError, match="--resume"):
+        sweep(path, part, workers=1, progress=False)
+    seen = []
+    res = sweep(path, part, workers=1, progress=False, resume=True,
+                on_chunk=lambda c, n: seen.append(c))
+    plan = plan_sweep(load_sweep(path))
+    assert res.chunks_computed == plan.n_chunks - 2 == len(seen)
+    pd.testing.assert_frame_equal(read_results(part), read_results(full), check_exact=True)
+    again = sweep(path, part, workers=1, progress=False, resume=True)
+    assert again.chunks_computed == 0
+
+
+KILL_SCRIPT = """
+import sys, time
+from experiments.sweep import sweep
+sweep(sys.argv[1], sys.argv[2], workers=1, progress=False,
+      on_chunk=lambda c, n: time.sleep(0.4))
+"""
+
+
+def test_resume_after_real_kill(tmp_path):
+    sw = write(tmp_path / "s.toml", f"""
+name = "kill me"
+chunk_size = 1
+base = "{SCENARIOS / 'lorenskog_main.toml'}"
+[axes."refugees.settled_per_year"]
+values = [0, 100, 200, 400]
+[axes."migration.in_multiplier"]
+values = [0.85, 1.0, 1.15]
+""")
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(sw), str(out)],
+                            cwd=ROOT, start_new_session=True)
+    try:
+        deadline = time.time() + 60
+        while not (out / "part-00000.parquet").exists():
+            assert time.time() < deadline and proc.poll() is None, "sweep did not start"
+            time.sleep(0.02)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    n_before = len(list(out.glob("part-*.parquet")))
+    assert 1 <= n_before < 12
+    res = sweep(sw, out, workers=1, progress=False, resume=True)
+    assert res.chunks_computed == 12 - n_before
+    full = tmp_path / "full"
+    sweep(sw, full, workers=1, progress=False)
+    got = read_results(out)
+    assert not got.duplicated(["scenario", "year", "indicator"]).any()
+    pd.testing.assert_frame_equal(got, read_results(full), check_exact=True)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["complete"] and manifest["n_ok"] == 12
+
+
+def test_resume_refuses_a_different_sweep(tmp_path):
+    a = SWEEPS / "lorenskog_refugees_growth.toml"
+    sweep(a, tmp_path / "out", workers=1, progress=False)
+    with pytest.raises(InputError, match="different sweep"):
+        sweep(SWEEPS / "lillestrom_refugees_growth.toml", tmp_path / "out", workers=1,
+              progress=False, resume=True)
+
+
+def test_design_reproducible_from_seed():
+    sw = load_sweep(SWEEPS / "lorenskog_fertility_mortality_sobol.toml")
+    a, b = plan_sweep(sw), plan_sweep(sw)
+    np.testing.assert_array_equal(a.x, b.x)
+    assert a.digest == b.digest and a.n == 16 * (3 + 2)
+    other = plan_sweep(sw.model_copy(update={"seed": 1}))
+    assert not np.array_equal(a.x, other.x)
+
+
+def test_lhs_design_within_ranges(tmp_path):
+    sw = write(tmp_path / "lhs.toml", f"""
+base = "{SCENARIOS / 'lorenskog_main.toml'}"
+[design]
+method = "lhs"
+samples = 10
+[axes."fertility.tfr"]
+range = [1.2, 1.9]
+[axes."refugees.settled_per_year"]
+range = [0, 2]
+scale = {{ 2024 = 190, 2026 = 100 }}
+""")
+    plan = plan_sweep(load_sweep(sw))
+    assert plan.n == 10
+    assert (plan.x[:, 0] >= 1.2).all() and (plan.x[:, 0] <= 1.9).all()
+    # one sample per tenth of each range (Latin hypercube)
+    assert sorted(np.floor((plan.x[:, 1] / 2) * 10).astype(int).tolist()) == list(range(10))
+    sc = plan.scenario(0)
+    assert sc.refugees.settled_per_year[2024] == pytest.approx(190 * plan.x[0, 1])
+
+
+def test_engine_abm_rejected(tmp_path):
+    with pytest.raises(InputError, match="abm"):
+        sweep(SWEEPS / "lorenskog_refugees_growth.toml", tmp_path / "o", engine="abm",
+              progress=False)
+
+
+def test_local_pool_equals_in_process(tmp_path):
+    path = SWEEPS / "lorenskog_fertility_mortality_sobol.toml"
+    sweep(path, tmp_path / "one", workers=1, progress=False)
+    sweep(path, tmp_path / "two", workers=2, progress=False)
+    pd.testing.assert_frame_equal(read_results(tmp_path / "one"), read_results(tmp_path / "two"),
+                                  check_exact=True)
+
+
+@pytest.mark.slow
+def test_dask_local_cluster_equals_local_pool(tmp_path):
+    from distributed import LocalCluster
+
+    path = SWEEPS / "lorenskog_fertility_mortality_sobol.toml"
+    sweep(path, tmp_path / "local", workers=2, progress=False)
+    with LocalCluster(processes=True, n_workers=2, threads_per_worker=1,
+                      dashboard_address=None) as cluster:
+        res = sweep(path, tmp_path / "dask", backend="dask",
+                    scheduler=cluster.scheduler_address, progress=False)
+    assert res.n_failed == 0
+    a, b = read_results(tmp_path / "local"), read_results(tmp_path / "dask")
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+    assert a["value"].to_numpy().tobytes() == b["value"].to_numpy().tobytes()
