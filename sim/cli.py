@@ -109,6 +109,25 @@ def services_cmd(
     check_catalogue(catalogue, districts)
 
 
+@app.command("budget")
+@clean_errors
+def budget_cmd(
+    scenario: ScenarioArg = None,
+    municipality: MunicipalityOpt = None,
+    config: Annotated[Path | None, typer.Option(
+        "--config", help="budget TOML (default: the municipality's built-in one)")] = None,
+    out: Annotated[Path, typer.Option(help="results folder")] = Path("results/budget"),
+    plots: Annotated[bool, typer.Option(help="write PNG plots")] = True,
+) -> None:
+    """Project a scenario with its long-term budget (revenue, costs, debt, rules); write XLSX."""
+    from sim.budget.cli import budget_command
+
+    result, files = budget_command(scenario, municipality, config, out, with_plots=plots)
+    summary = result.budget.rules_summary
+    console.print(summary.to_string(index=False))
+    console.print(f"wrote {len(files)} files to {out}/")
+
+
 @app.command("inputs")
 @clean_errors
 def inputs_cmd(
@@ -154,6 +173,22 @@ def data_import(
                       f"{int(part[part.year == years[-1]].persons.sum()):,} persons in {years[-1]}"
                       f" -> {path}")
         console.print(f"  run it: kommunesim run --municipality {knr} --population {path}")
+
+
+def _register_subcommands() -> None:
+    """Commands whose code lives in experiments/ and calibration/ (imported lazily inside)."""
+    from calibration.cli import calibrate_cmd, fit_cmd, validate_cmd
+    from experiments.cli import report_cmd, summary_cmd, sweep_cmd
+
+    app.command("sweep")(sweep_cmd)
+    app.command("report")(report_cmd)
+    app.command("summary")(summary_cmd)
+    app.command("calibrate")(calibrate_cmd)
+    app.command("validate")(validate_cmd)
+    app.command("fit")(fit_cmd)
+
+
+_register_subcommands()
 
 
 def main() -> None:  # pragma: no cover - console entry point helper
