@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -71,14 +72,33 @@ def run_cmd(
     population: PopulationOpt = None,
     out: Annotated[Path, typer.Option(help="results folder")] = Path("results/run"),
     plots: Annotated[bool, typer.Option(help="write PNG plots")] = True,
+    engine: Annotated[str, typer.Option(help="cohort (expected values) or abm (persons)")] =
+        "cohort",
+    runs: Annotated[int, typer.Option(min=1, help="ABM replicates")] = 20,
+    workers: Annotated[int, typer.Option(min=1, help="ABM worker processes")] = 1,
+    seed: Annotated[int | None, typer.Option(help="master seed (default: the scenario's)")] =
+        None,
 ) -> None:
-    """Project a scenario; write population, components, plots and manifest into OUT."""
-    from sim.run import run, summary_rows, write_run
+    """Project a scenario; write population, components, services, plots and manifest to OUT."""
+    from sim.run import run, run_abm_scenario, summary_rows, write_abm_run, write_run
 
+    if engine not in ("cohort", "abm"):
+        raise InputError("command line", "--engine", f"'{engine}' unknown; allowed: cohort, abm")
     sc = build_scenario(scenario, municipality, horizon, base_year, population)
-    result = run(sc)
-    files = write_run(result, out, with_plots=plots)
-    _print_summary(result, summary_rows(result))
+    if engine == "abm":
+        result = run_abm_scenario(sc, runs, workers, seed)
+        files = write_abm_run(result, out, with_plots=plots)
+        tot = result.abm.population.reshape(runs, len(result.abm.years), -1).sum(axis=2)
+        p5, p50, p95 = np.quantile(tot, [0.05, 0.5, 0.95], axis=0)
+        for i in sorted({0, len(result.abm.years) // 2, len(result.abm.years) - 1}):
+            console.print(f"{result.abm.years[i]}: total population P5 {p5[i]:,.0f}  "
+                          f"P50 {p50[i]:,.0f}  P95 {p95[i]:,.0f}  ({runs} runs)")
+    else:
+        if seed is not None:
+            sc = sc.model_copy(update={"seed": seed})
+        result = run(sc)
+        files = write_run(result, out, with_plots=plots)
+        _print_summary(result, summary_rows(result))
     console.print(f"wrote {len(files)} files to {out}/")
 
 

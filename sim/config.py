@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
+from sim.abm.config import AbmConfig
+from sim.abm.housing import HousingProgramme
 from sim.errors import InputError
 from sim.schema import (
     MAX_YEAR,
@@ -135,6 +137,9 @@ class Scenario(Frozen):
     refugees: Refugees = Refugees()
     services: Services = Services()
     budget: Budget = Budget()
+    abm: AbmConfig = AbmConfig()
+    housing: HousingProgramme | None = Field(
+        None, description="housing programme (dwellings completed by type and district); ABM only")
     districts: tuple[District, ...] = ()
     inputs: InputFiles = InputFiles()
     source: str | None = Field(None, description="file the scenario was read from (set on load)")

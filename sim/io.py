@@ -34,7 +34,8 @@ def package_version() -> str:
         return "unknown"
 
 
-def _grid(years, districts) -> dict[str, np.ndarray]:
+def grid(years, districts) -> dict[str, np.ndarray]:
+    """Key columns (year, district, sex, age) of a tidy table over [Y, D, 2, A], in C order."""
     y, d, s, a = np.meshgrid(np.asarray(years), np.arange(len(districts)), np.arange(2),
                              np.arange(N_AGES), indexing="ij")
     return {
@@ -47,14 +48,14 @@ def _grid(years, districts) -> dict[str, np.ndarray]:
 
 def population_table(proj: Projection) -> pd.DataFrame:
     """Persons on 1 January: year, district, sex, age, persons."""
-    cols = _grid(proj.years, proj.districts)
+    cols = grid(proj.years, proj.districts)
     cols["persons"] = proj.population.reshape(-1)
     return pd.DataFrame(cols)
 
 
 def components_table(proj: Projection) -> pd.DataFrame:
     """Flows during ``year`` by cohort age (age on 1 January of year+1)."""
-    cols = _grid(proj.years[:-1], proj.districts)
+    cols = grid(proj.years[:-1], proj.districts)
     for name in COMPONENTS:
         cols[name] = proj.component(name).reshape(-1)
     return pd.DataFrame(cols)

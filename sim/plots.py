@@ -70,3 +70,22 @@ def age_groups(proj: Projection, title: str, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def fan_total(population: np.ndarray, years: np.ndarray, title: str, path: Path) -> None:
+    """Total population over runs: median, P5-P95 band and every run faintly ([R, Y+1, ...])."""
+    totals = population.reshape(population.shape[0], population.shape[1], -1).sum(axis=2)
+    p5, p50, p95 = np.quantile(totals, [0.05, 0.5, 0.95], axis=0)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for run in totals[:200]:
+        ax.plot(years, run, color="#4C72B0", alpha=0.05, lw=0.8)
+    ax.fill_between(years, p5, p95, color="#4C72B0", alpha=0.25, label="P5-P95")
+    ax.plot(years, p50, color="#4C72B0", lw=2, label="median")
+    ax.set_ylabel("innbyggere 1. januar")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    ax.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

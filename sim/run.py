@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from sim import plots
+from sim.abm.montecarlo import AbmResult, run_abm, write_abm
 from sim.budget import (
     BudgetConfig,
     BudgetResult,
@@ -105,6 +106,80 @@ def scenario_budget_config(scenario: Scenario, have_services: bool) -> BudgetCon
         raise InputError(scenario.source, "budget.config",
                          "the budget needs service costs: give services.catalogue too")
     return load_budget_config(path)
+
+
+@dataclass(frozen=True)
+class AbmRunResult:
+    """Monte Carlo replicates of the agent-based engine for a scenario.
+
+    Services are computed on the mean over runs (demand is linear in the population, so this
+    equals the mean of the runs' demand).
+    """
+
+    scenario: Scenario
+    inputs: ResolvedInputs
+    abm: AbmResult
+    catalogue: Catalogue | None = None
+    services: pd.DataFrame | None = None
+    demografikostnader: pd.DataFrame | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def run_abm_scenario(scenario: Scenario, runs: int, workers: int = 1,
+                     seed: int | None = None) -> AbmRunResult:
+    """Resolve a scenario and run ``runs`` ABM replicates (seed: the scenario's by default)."""
+    t0 = time.perf_counter()
+    inputs = resolve(scenario)
+    if np.any(~np.isnan(inputs.growth_target)):
+        raise InputError(scenario.source, "migration.growth_target_pct",
+                         "growth targets are not supported by the ABM engine; use in_per_year")
+    catalogue = scenario_catalogue(scenario, inputs.districts)
+    t1 = time.perf_counter()
+    result = run_abm(inputs, runs, seed=seed, workers=workers, config=scenario.abm,
+                     housing=scenario.housing)
+    t2 = time.perf_counter()
+    services = dk = None
+    if catalogue is not None:
+        services, dk = services_tables(result.mean_projection(), catalogue,
+                                       scenario.services.coverage_path,
+                                       scenario.services.unit_cost_growth)
+    return AbmRunResult(scenario, inputs, result, catalogue, services, dk,
+                        {"resolve_s": t1 - t0, "abm_s": t2 - t1,
+                         "services_s": time.perf_counter() - t2})
+
+
+def write_abm_run(result: AbmRunResult, out_dir: str | Path,
+                  with_plots: bool = True) -> list[Path]:
+    """Write per-run tables, quantiles, services of the mean, plots and manifest atomically."""
+    name = f"{result.inputs.municipality_name}: {result.scenario.name}"
+
+    def fill(w) -> None:
+        write_abm(w, result.abm)
+        mean = result.abm.mean_projection()
+        if result.services is not None:
+            w.parquet("services.parquet", result.services)
+            w.parquet("demografikostnader.parquet", result.demografikostnader)
+        if with_plots:
+            plots.pyramid(mean, f"{name}, befolkningspyramide (ABM, mean of "
+                          f"{result.abm.runs} runs)", w.path("pyramid.png"))
+            plots.fan_total(result.abm.population, result.abm.years,
+                            f"{name}: folketall, {result.abm.runs} runs (P5-P95)",
+                            w.path("total_population_fan.png"))
+        files = [*w.files, "manifest.json"]
+        w.json("manifest.json", {
+            "kommunesim_version": package_version(),
+            "engine": "abm",
+            "runs": result.abm.runs,
+            "run_seeds": [str(s) for s in result.abm.seeds],
+            "bytes_per_person": result.abm.bytes_per_person.tolist(),
+            "scenario": result.scenario.model_dump(mode="json"),
+            "resolved_input_sha256": result.inputs.digest,
+            "seed": result.inputs.seed,
+            "timings_s": {**result.timings, **result.abm.timings},
+            "files": files,
+        })
+
+    return write_atomically(out_dir, fill)
 
 
 def manifest(result: RunResult, files: list[str]) -> dict:

@@ -210,3 +210,25 @@ def test_data_import_bad_file(runner, tmp_path):
     assert result.exit_code == 2
     assert "07459.csv" in result.output and len(result.output.strip().splitlines()) == 1
     assert folder_is_empty_or_missing(out)
+
+
+def test_run_abm_engine_writes_runs_and_quantiles(runner, tmp_path):
+    out = tmp_path / "abm"
+    result = runner.invoke(app, ["run", "-m", "3222", "--horizon", "2026", "--engine", "abm",
+                                 "--runs", "3", "--no-plots", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    pop = pd.read_parquet(out / "population.parquet")
+    assert sorted(pop.run.unique()) == [0, 1, 2]
+    # Every run starts from the SSB base population.
+    assert (pop[pop.year == 2024].groupby("run").persons.sum() == 48_188).all()
+    q = pd.read_parquet(out / "population_quantiles.parquet")
+    assert {"mean", "p5", "p50", "p95"} <= set(q.columns)
+    assert (q.p5 <= q.p50).all() and (q.p50 <= q.p95).all()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["engine"] == "abm" and manifest["runs"] == 3
+
+
+def test_unknown_engine_exit_2(runner, tmp_path):
+    result = runner.invoke(app, ["run", "--engine", "magic", "--out", str(tmp_path / "x")])
+    assert result.exit_code == 2 and "--engine" in result.output
+    assert not (tmp_path / "x").exists()

@@ -22,7 +22,7 @@ from sim.abm.rng import run_seed
 from sim.cohort.engine import Projection
 from sim.cohort.kernel import COMPONENTS
 from sim.inputs import ResolvedInputs
-from sim.io import _grid
+from sim.io import grid
 
 QUANTILES = (0.05, 0.5, 0.95)
 
@@ -119,7 +119,7 @@ def run_abm(inputs: ResolvedInputs, runs: int, seed: int | None = None, workers:
 
 def population_table(result: AbmResult) -> pd.DataFrame:
     """Persons on 1 January per run: year, district, sex, age, persons, run."""
-    cols = _grid(result.years, result.districts)
+    cols = grid(result.years, result.districts)
     n_cell = len(cols["year"])
     df = pd.DataFrame({k: np.tile(v, result.runs) for k, v in cols.items()})
     df["persons"] = result.population.reshape(-1).astype(np.float64)
@@ -129,7 +129,7 @@ def population_table(result: AbmResult) -> pd.DataFrame:
 
 def components_table(result: AbmResult) -> pd.DataFrame:
     """Flows during ``year`` by cohort age per run (the cohort table plus ``run``)."""
-    cols = _grid(result.years[:-1], result.districts)
+    cols = grid(result.years[:-1], result.districts)
     n_cell = len(cols["year"])
     df = pd.DataFrame({k: np.tile(v, result.runs) for k, v in cols.items()})
     comp = result.components  # [R, Y, D, 5, 2, A]
@@ -146,7 +146,7 @@ def population_quantiles(result: AbmResult, quantiles=QUANTILES) -> np.ndarray:
 
 def quantiles_table(result: AbmResult) -> pd.DataFrame:
     """Per year, district, sex and age: mean, p5, p50, p95 of persons over runs."""
-    cols = _grid(result.years, result.districts)
+    cols = grid(result.years, result.districts)
     qs = population_quantiles(result)
     df = pd.DataFrame(cols)
     df["mean"] = result.population.mean(axis=0).reshape(-1)
