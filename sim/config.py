@@ -8,7 +8,7 @@ linearly between the years given and held constant outside them.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
@@ -28,6 +28,9 @@ from sim.schema import (
     validation_error,
 )
 
+LAST_HMD_YEAR = 2023
+LAST_HFD_YEAR = 2022
+
 __all__ = ["Scenario", "interpolate_path", "load_scenario", "scenario_from_dict"]
 
 
@@ -39,8 +42,11 @@ class Fertility(Frozen):
     level: float | None = Field(
         None, gt=0, le=3, description="municipal fertility relative to the TFR path; "
         "default: estimated from the municipality's births")
-    schedule_years: tuple[int, int] = Field(
-        (2018, 2022), description="HFD years averaged for the age schedule")
+    schedule_years: tuple[int, int] | None = Field(
+        None, description="HFD years averaged for the age schedule; default: the five years "
+        "before the base year (at most 2018-2022)")
+    level_years: Literal["all", "last"] = Field(
+        "all", description="fit the level to all window years with births, or the last one")
     sex_ratio_at_birth: float = Field(1.055, gt=0.9, lt=1.2, description="boys per girl")
 
 
@@ -53,7 +59,11 @@ class Mortality(Frozen):
         1.0, ge=0, le=5, description="scales UN WPP 2024 improvement (0 = none)")
     level: float | None = Field(
         None, gt=0, le=3, description="mortality relative to Norway; default from municipality")
-    base_years: tuple[int, int] = Field((2019, 2023), description="HMD years averaged")
+    base_years: tuple[int, int] | None = Field(
+        None, description="HMD years averaged; default: the five years before the base year "
+        "(at most 2019-2023)")
+    level_years: Literal["all", "last"] = Field(
+        "all", description="fit the level to all window years with deaths, or the last one")
 
 
 class Migration(Frozen):
@@ -70,6 +80,8 @@ class Migration(Frozen):
     estimation_years: tuple[int, int] | None = Field(
         None, description="1 January populations (first, last) used to estimate migration; "
         "default: the five years up to the base year")
+    in_level: Literal["mean", "last"] = Field(
+        "mean", description="default in-migration level: the window's mean or its last year")
     gross_out_rate: float | None = Field(
         None, ge=0, le=0.5, description="out-migrants per inhabitant per year used for the gross "
         "split; default from the municipality's data")
@@ -163,6 +175,18 @@ class Scenario(Frozen):
             if len(set(names)) != len(names):
                 raise ValueError("district names must be unique")
         return districts
+
+    @property
+    def mortality_base_years(self) -> tuple[int, int]:
+        """HMD years of the base mortality: given, or the five years before the base year."""
+        end = min(self.base_year, LAST_HMD_YEAR + 1) - 1
+        return self.mortality.base_years or (end - 4, end)
+
+    @property
+    def fertility_schedule_years(self) -> tuple[int, int]:
+        """HFD years of the age schedule: given, or the five years before the base year."""
+        end = min(self.base_year, LAST_HFD_YEAR + 1) - 1
+        return self.fertility.schedule_years or (end - 4, end)
 
     @property
     def years(self) -> np.ndarray:

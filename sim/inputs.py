@@ -14,6 +14,7 @@ from functools import cached_property
 from typing import Any
 
 import numpy as np
+from scipy.optimize import brentq
 
 from sim.config import Scenario, interpolate_path
 from sim.data.population import (
@@ -29,7 +30,6 @@ from sim.demography import fertility as fert
 from sim.demography import migration as mig
 from sim.demography import mortality as mort
 from sim.demography import refugees as refu
-from sim.demography.ageing import age_on
 from sim.errors import InputError
 from sim.inputfiles import apply_overrides, read_base_population
 
@@ -122,28 +122,64 @@ def _history(table, knr: str, first: int, last: int) -> np.ndarray:
     return np.stack([population_array(table, knr, y) for y in range(first, last + 1)])
 
 
+def _default_tfr(base_year: int) -> dict[int, float]:
+    """Default TFR path: SSB's main path from 2024.
+
+    Before 2024 (back-tests): Norway's last observed TFR before the base year, held constant,
+    so a projection uses no information from its future.
+    """
+    if base_year >= min(fert.SSB_MAIN_TFR):
+        return fert.SSB_MAIN_TFR
+    return {base_year: fert.national_tfr(base_year - 1)}
+
+
 def _path_or(default: dict[int, float] | None, given: dict[int, float] | None) -> dict | None:
     return given if given is not None else default
 
 
 @dataclass(frozen=True)
 class Estimates:
-    """Levels estimated from a municipality's history (see ``estimate_levels``)."""
+    """Levels estimated from a municipality's history (see ``estimate_levels``).
+
+    Per-year arrays are over the window's transition years ``migration.years``.
+    """
 
     window: tuple[int, int]
     mortality_level: float
     fertility_level: float
     migration: mig.MigrationEstimate
     in_profile: np.ndarray       # [2, A], sums to 1, refugees removed
-    in_per_year: float           # mean gross in-migrants excl. refugees
+    in_per_year: float           # the default gross in-migration level excl. refugees
     births: np.ndarray           # [T] births per year, observed or estimated
     births_observed: np.ndarray  # [T] bool
+    births_national: np.ndarray  # [T] births the engine gives at Norway's TFR (level 1)
+    deaths_observed: np.ndarray  # [T] published deaths (NaN where unknown)
+    deaths_model: np.ndarray     # [T] deaths the engine gives at the fitted level
+    in_migrants: np.ndarray      # [T] gross in-migrants excluding settled refugees
+    refugees_settled: np.ndarray  # [T] settled refugees taken out of the in-migrants
+
+
+def _fit_years(have: np.ndarray, which: str) -> np.ndarray:
+    """Mask of the years a level is fitted on: all with data, or only the last with data."""
+    if which == "all" or not have.any():
+        return have.copy()
+    mask = np.zeros_like(have)
+    mask[np.flatnonzero(have)[-1]] = True
+    return mask
 
 
 def estimate_levels(
     scenario: Scenario, table, knr: str, defaults: dict[str, Any],
 ) -> Estimates:
-    """Estimate mortality and fertility levels and gross migration from the history window."""
+    """Estimate mortality and fertility levels and gross migration from the history window.
+
+    * Mortality: the level at which the engine's own deaths (death probabilities x exposure of
+      the estimated flows) equal the published deaths, summed over the fitted years.
+    * Fertility: published (or estimated) births / births the engine gives at Norway's observed
+      TFR of each year, over the fitted years.
+    * In-migration: gross in-migrants without the settled refugees; the default level is the
+      window mean or its last year (``migration.in_level``).
+    """
     have = available_years(table, knr)
     first, last = scenario.migration.estimation_years or (
         max(have[0], scenario.base_year - ESTIMATION_YEARS), scenario.base_year)
@@ -157,53 +193,59 @@ def estimate_levels(
                          f"{have[0]}..{have[-1]}, asked {first}..{last}")
     pops = _history(table, knr, first, last)
     years = np.arange(first, last)
-    mx_hist = mort.mx_path(years, scenario.mortality.base_years)
-    d_nat = _death_probabilities(mx_hist)
+    mx_hist = mort.mx_path(years, scenario.mortality_base_years)
     p_male = fert.p_male_birth(scenario.fertility.sex_ratio_at_birth)
 
-    births_obs = np.array([defaults.get("births", {}).get(int(y), np.nan) for y in years])
+    def series(key: str, fill: float = np.nan) -> np.ndarray:
+        return np.array([defaults.get(key, {}).get(int(y), fill) for y in years], dtype=float)
+
+    births_obs, deaths_obs = series("births"), series("deaths")
     gross_out = scenario.migration.gross_out_rate
     if gross_out is None:
         gross_out = defaults.get("gross_out_rate", GENERIC_GROSS_OUT_RATE)
 
-    # Mortality level: observed deaths / deaths expected at national rates (mid-year exposure).
-    deaths_obs = np.array([defaults.get("deaths", {}).get(int(y), np.nan) for y in years])
+    def migration_at(level: float) -> tuple[np.ndarray, mig.MigrationEstimate]:
+        q = _death_probabilities(level * mx_hist)
+        est = mig.estimate_gross_migration(pops, years, q, gross_out, None, p_male)
+        if np.any(~np.isnan(births_obs)):
+            births = np.where(np.isnan(births_obs), est.births.sum(axis=1), births_obs)
+            est = mig.estimate_gross_migration(pops, years, q, gross_out, births, p_male)
+        return q, est
+
+    def engine_deaths(level: float) -> np.ndarray:
+        q, est = migration_at(level)
+        return (q * est.exposure).sum(axis=(1, 2))
+
     level = scenario.mortality.level
     if level is None:
         level = 1.0
-        ok = ~np.isnan(deaths_obs)
-        if ok.any():
-            aged = np.stack([age_on(p) for p in pops[:-1]])
-            mid = 0.5 * (aged + pops[1:])
-            expected = (d_nat * mid).sum(axis=(1, 2))
-            level = float(deaths_obs[ok].sum() / expected[ok].sum())
-    d_hist = _death_probabilities(level * mx_hist)
-
-    est = mig.estimate_gross_migration(pops, years, d_hist, gross_out, None, p_male)
+        fit = _fit_years(~np.isnan(deaths_obs), scenario.mortality.level_years)
+        if fit.any():
+            target = deaths_obs[fit].sum()
+            level = float(brentq(lambda lv: engine_deaths(lv)[fit].sum() - target, 0.05, 3.0,
+                                 xtol=1e-12))
+    q, est = migration_at(level)
     births = est.births.sum(axis=1)
-    if np.any(~np.isnan(births_obs)):
-        est_obs = mig.estimate_gross_migration(
-            pops, years, d_hist, gross_out, np.where(np.isnan(births_obs), births, births_obs),
-            p_male)
-        est = est_obs
-        births = est.births.sum(axis=1)
 
-    # Fertility level: births / births expected at the national TFR of each year.
-    schedule = fert.national_schedule(*scenario.fertility.schedule_years)
-    women = est.exposure[:, 1, :] * (1.0 - 0.5 * (d_hist[:, 1, :] + est.out_rate[:, 1, :]))
-    expected_births = sum(
-        fert.expected_births(fert.cohort_age_rates(fert.national_tfr(int(y)) * schedule), women[i])
-        for i, y in enumerate(years))
-    fert_level = scenario.fertility.level or float(births.sum() / expected_births)
+    schedule = fert.national_schedule(*scenario.fertility_schedule_years)
+    women = est.exposure[:, 1, :] * (1.0 - 0.5 * (q[:, 1, :] + est.out_rate[:, 1, :]))
+    national = np.array([
+        fert.expected_births(fert.cohort_age_rates(fert.national_tfr(int(y)) * schedule),
+                             women[i]) for i, y in enumerate(years)])
+    observed = ~np.isnan(births_obs)
+    use = (_fit_years(observed, scenario.fertility.level_years) if observed.any()
+           else np.ones_like(observed))
+    fert_level = scenario.fertility.level or float(births[use].sum() / national[use].sum())
 
-    # In-migration without the refugees settled in the window.
-    settled = np.array([defaults.get("refugees_settled", {}).get(int(y), 0.0) for y in years])
-    ref_profile = refu.default_profile()
-    inflow = np.clip(est.in_migrants - settled[:, None, None] * ref_profile, 0.0, None)
+    settled = series("refugees_settled", 0.0)
+    inflow = np.clip(est.in_migrants - settled[:, None, None] * refu.default_profile(), 0.0, None)
     total = inflow.sum()
     in_profile = inflow.sum(axis=0) / total if total > 0 else np.zeros((2, N_AGES))
-    return Estimates((first, last), level, fert_level, est, in_profile,
-                     float(total / len(years)), births, ~np.isnan(births_obs))
+    per_year = inflow.sum(axis=(1, 2))
+    in_level = float(per_year.mean() if scenario.migration.in_level == "mean" else per_year[-1])
+    return Estimates((first, last), level, fert_level, est, in_profile, in_level, births,
+                     observed, national, deaths_obs, (q * est.exposure).sum(axis=(1, 2)),
+                     per_year, settled)
 
 
 def resolve(scenario: Scenario) -> ResolvedInputs:
@@ -227,7 +269,7 @@ def resolve(scenario: Scenario) -> ResolvedInputs:
     est = estimate_levels(scenario, table, knr, defaults)
 
     # Mortality.
-    mx = mort.mx_path(years, scenario.mortality.base_years, est.mortality_level,
+    mx = mort.mx_path(years, scenario.mortality_base_years, est.mortality_level,
                       scenario.mortality.improvement_multiplier)
     for s, path in enumerate((scenario.mortality.e0_male, scenario.mortality.e0_female)):
         if path is not None:
@@ -241,8 +283,9 @@ def resolve(scenario: Scenario) -> ResolvedInputs:
     dprob = _death_probabilities(mx)
 
     # Fertility.
-    tfr = interpolate_path(_path_or(fert.SSB_MAIN_TFR, scenario.fertility.tfr), years)
-    schedule = fert.national_schedule(*scenario.fertility.schedule_years)
+    tfr = interpolate_path(_path_or(_default_tfr(scenario.base_year), scenario.fertility.tfr),
+                           years)
+    schedule = fert.national_schedule(*scenario.fertility_schedule_years)
     phi = fert.cohort_age_rates(est.fertility_level * tfr[:, None] * schedule[None, :])
 
     # Migration.

@@ -68,13 +68,36 @@ def project_batch(inputs: ResolvedInputs, multipliers: dict[str, np.ndarray],
     shape = (n_scen, len(inputs.years))
     ks = [np.ascontiguousarray(np.broadcast_to(multipliers.get(n, np.ones(shape)), shape),
                                dtype=float) for n in names]
-    n_group = weights.shape[2]
-    by_group = np.asarray(weights, dtype=float).reshape(-1, n_group).T  # [G, cells]
-    group, cell = np.nonzero(by_group)  # row-major: sorted by group (CSR)
-    start = np.searchsorted(group, np.arange(n_group + 1)).astype(np.int64)
-    out = np.empty((n_scen, len(inputs.years) + 1, len(inputs.districts), n_group))
+    seg = weight_segments(weights)
+    out = np.empty((n_scen, len(inputs.years) + 1, len(inputs.districts), weights.shape[2]))
     project_batch_kernel(inputs.base_population, inputs.fertility, inputs.p_male_birth,
                          inputs.death_probability, inputs.out_rate, inputs.in_migrants,
-                         inputs.refugees, *ks, start, cell.astype(np.int64),
-                         by_group[group, cell].copy(), out)
+                         inputs.refugees, *ks, *seg, out)
     return out
+
+
+def weight_segments(weights: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Indicator weights [2, A, G] as runs of equal non-zero weight over consecutive ages.
+
+    Returns (sex, first age, last age, weight, indicator) arrays, one entry per run.
+    """
+    rows = []
+    n_sex, n_age, n_group = weights.shape
+    for g in range(n_group):
+        for s in range(n_sex):
+            w = weights[s, :, g]
+            a = 0
+            while a < n_age:
+                if w[a] == 0.0:
+                    a += 1
+                    continue
+                end = a
+                while end + 1 < n_age and w[end + 1] == w[a]:
+                    end += 1
+                rows.append((s, a, end, w[a], g))
+                a = end + 1
+    if not rows:
+        rows = [(0, 0, 0, 0.0, 0)]
+    sex, lo, hi, w, g = zip(*rows, strict=True)
+    ints = (np.array(v, dtype=np.int64) for v in (sex, lo, hi))
+    return (*ints, np.array(w, dtype=float), np.array(g, dtype=np.int64))

@@ -166,52 +166,51 @@ def project_kernel(base, fert, p_male, dprob, orate, inm, ref, growth_target,
 
 
 @njit(cache=True)
-def _indicators(buf, b, dd, w_start, w_cell, w_value, out, sc, t):
-    """out[sc, t, dd, g] = sum_j cell_j x w_value[j] over group g's slice (CSR by group).
+def _indicators(buf, b, dd, cum, seg_sex, seg_lo, seg_hi, seg_w, seg_g, out, sc, t):
+    """out[sc, t, dd, g] = sum over segments of g: weight x persons of a sex in an age range.
 
-    Four partial sums in a fixed order: faster than one chain, and the same on every machine.
+    Indicator weights are piecewise constant in age (age groups, coverage by age group), so
+    each is a handful of differences of the per-sex prefix sums ``cum`` (one pass over ages).
     """
-    flat = buf[b, dd].ravel()
-    for g in range(w_start.shape[0] - 1):
-        a0 = a1 = a2 = a3 = 0.0
-        j, end = w_start[g], w_start[g + 1]
-        while j + 4 <= end:
-            a0 += flat[w_cell[j]] * w_value[j]
-            a1 += flat[w_cell[j + 1]] * w_value[j + 1]
-            a2 += flat[w_cell[j + 2]] * w_value[j + 2]
-            a3 += flat[w_cell[j + 3]] * w_value[j + 3]
-            j += 4
-        while j < end:
-            a0 += flat[w_cell[j]] * w_value[j]
-            j += 1
-        out[sc, t, dd, g] = (a0 + a1) + (a2 + a3)
+    n_age = buf.shape[3]
+    for s in range(2):
+        acc = 0.0
+        cum[s, 0] = 0.0
+        for a in range(n_age):
+            acc += buf[b, dd, s, a]
+            cum[s, a + 1] = acc
+    out[sc, t, dd, :] = 0.0
+    for j in range(seg_g.shape[0]):
+        s = seg_sex[j]
+        out[sc, t, dd, seg_g[j]] += seg_w[j] * (cum[s, seg_hi[j] + 1] - cum[s, seg_lo[j]])
 
 
 @njit(cache=True)
 def project_batch_kernel(base, fert, p_male, dprob, orate, inm, ref,
                          fert_k, mort_k, in_k, out_k, ref_k,
-                         w_start, w_cell, w_value, out):
+                         seg_sex, seg_lo, seg_hi, seg_w, seg_g, out):
     """Project S scenarios that share inputs and differ by multipliers; keep only indicators.
 
     Args:
         base, fert, p_male, dprob, orate, inm, ref: shared inputs as in ``project_kernel``.
         fert_k, mort_k, in_k, out_k, ref_k: [S, Y] multipliers per scenario and year.
-        w_start, w_cell, w_value: sparse indicator weights by indicator (CSR): the non-zeros of
-            indicator g are ``w_start[g]:w_start[g+1]``, each a flat cell (sex * A + age) and a
-            weight (0/1 for age groups, coverage for service users).
+        seg_sex, seg_lo, seg_hi, seg_w, seg_g: indicator weights as segments: indicator
+            ``seg_g[j]`` adds ``seg_w[j]`` x persons of sex ``seg_sex[j]`` aged
+            ``seg_lo[j]..seg_hi[j]`` (0/1 for age groups, coverage for service users).
         out: [S, Y+1, D, G] output, sum over cells of population x weight.
     """
     n_scen, n_year = fert_k.shape
     n_dist = base.shape[0]
     lo, hi = fertile_range(fert)
     buf = np.empty((2,) + base.shape)  # double buffer: year t in buf[t % 2]
+    cum = np.empty((2, base.shape[2] + 1))
     no_comp = np.empty((0, 0, 0, 0, 0))
     for sc in range(n_scen):
         buf[0] = base
         for t in range(n_year + 1):
             cur = t % 2
             for dd in range(n_dist):
-                _indicators(buf, cur, dd, w_start, w_cell, w_value, out, sc, t)
+                _indicators(buf, cur, dd, cum, seg_sex, seg_lo, seg_hi, seg_w, seg_g, out, sc, t)
             if t == n_year:
                 break
             for dd in range(n_dist):

@@ -1,0 +1,54 @@
+"""Services on a 1,000-scenario batch: extra time over the cohort batch alone (printed ratio).
+
+Service users are extra indicator columns of the batch kernel (population x coverage weights),
+so the services cost is measured as the batch with age groups + users against age groups only,
+plus turning users into staff and cost (a [S, Y, K] multiply).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from sim.cohort.engine import project_batch
+from sim.config import scenario_from_dict
+from sim.demography import age_group_weights
+from sim.inputs import resolve
+from sim.services import coverage_weights, default_catalogue
+
+
+def _best(fn, repeat: int = 3) -> float:
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def test_services_overhead_on_batch():
+    inputs = resolve(scenario_from_dict({"municipality": "3222", "horizon": 2054}))
+    catalogue = default_catalogue("3222")
+    groups = age_group_weights()
+    users = coverage_weights(catalogue)
+    both = np.concatenate([groups, users], axis=2)
+    unit_cost = np.array([s.unit_cost_nok for s in catalogue.services.values()])
+    staff = np.array([s.staff_per_user for s in catalogue.services.values()])
+    rng = np.random.default_rng(7)
+    mult = {"fertility": rng.uniform(0.8, 1.2, (1000, 30)),
+            "in_migrants": rng.uniform(0.5, 1.5, (1000, 30))}
+    project_batch(inputs, {k: v[:2] for k, v in mult.items()}, both)
+
+    def cohort_only():
+        project_batch(inputs, mult, groups)
+
+    def with_services():
+        out = project_batch(inputs, mult, both)
+        u = out[..., groups.shape[2]:]
+        return u * unit_cost, u * staff
+
+    t0, t1 = _best(cohort_only), _best(with_services)
+    print(f"\n[services] 1000 scenarios x 30 years, {users.shape[2]} services: cohort batch "
+          f"{t0 * 1e3:.0f} ms, with services {t1 * 1e3:.0f} ms -> services add "
+          f"{(t1 / t0 - 1) * 100:.0f} % (target <= 20 %)")
