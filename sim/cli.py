@@ -39,18 +39,31 @@ def clean_errors(fn):
 def build_scenario(path: Path | None, municipality: str | None, horizon: int | None,
                    base_year: int | None, population: Path | None) -> Scenario:
     """Scenario from a file (or the defaults) with command-line overrides, validated again."""
+    knr = municipality or DEFAULT_MUNICIPALITY
+    if path is None and population is None:
+        path = main_scenario_file(knr)  # the municipality's main scenario, if it has one
     scenario = load_scenario(path) if path else None
     data = scenario.model_dump(exclude={"source"}, exclude_none=True) if scenario else {
-        "name": "default (main)", "municipality": municipality or DEFAULT_MUNICIPALITY}
+        "name": "default (main)", "municipality": knr}
     cli = {"municipality": municipality, "horizon": horizon, "base_year": base_year}
     data.update({k: v for k, v in cli.items() if v is not None})
     if population is not None:
         data.setdefault("inputs", {})["population"] = str(population.resolve())
-    if scenario is None and not any(v is not None for v in cli.values()) and population is None:
-        return scenario_from_dict(data, "defaults")
-    source = str(path) if path else "command line"
-    result = scenario_from_dict(data, source)
-    return result
+    if not any(v is not None for v in cli.values()) and population is None:
+        return scenario if scenario is not None else scenario_from_dict(data, "defaults")
+    return scenario_from_dict(data, str(path) if path else "command line")
+
+
+def main_scenario_file(kommunenummer: str) -> Path | None:
+    """``experiments/scenarios/<name>_main.toml`` named in ``municipalities.toml``, if any."""
+    from importlib import resources
+
+    from sim.data.population import municipality_defaults
+
+    name = municipality_defaults().get(kommunenummer, {}).get("main_scenario")
+    if name is None:
+        return None
+    return Path(str(resources.files("experiments").joinpath("scenarios", name)))
 
 
 ScenarioArg = Annotated[Path | None, typer.Argument(help="scenario TOML (default: main defaults)")]
