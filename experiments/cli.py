@@ -1,7 +1,7 @@
 """Sweep commands for the ``kommunesim`` CLI: ``sweep``, ``report``, ``summary``.
 
-Plain functions with typer-annotated parameters, wrapped with ``sim.cli.clean_errors`` (bad input:
-one line on stderr, exit code 2). The main CLI registers them::
+Plain functions with typer-annotated parameters, wrapped with ``sim.errors.clean_errors`` (bad
+input: one line on stderr, exit code 2). The main CLI registers them::
 
     app.command("sweep")(sweep_cmd); app.command("report")(report_cmd)
     app.command("summary")(summary_cmd)
@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from sim.cli import clean_errors
+from sim.errors import clean_errors
 
 __all__ = ["report_cmd", "summary_cmd", "sweep_cmd"]
 
@@ -32,14 +32,17 @@ def sweep_cmd(
         help="Dask scheduler address, e.g. tcp://host:8786 (with --backend dask)")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="continue a killed sweep in OUT: "
                                          "compute only missing parts")] = False,
-    engine: Annotated[str | None, typer.Option(help="projection engine (cohort)")] = None,
+    engine: Annotated[str | None, typer.Option(
+        help="projection engine: cohort or abm (overrides the sweep file)")] = None,
+    runs: Annotated[int | None, typer.Option(
+        help="ABM replicates per scenario (engine abm; overrides the sweep file)")] = None,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
 ) -> None:
     """Run a sweep of scenarios; stream results to OUT as Parquet parts plus manifest.json."""
     from experiments.sweep import sweep
 
     result = sweep(sweep_file, out, backend=backend, workers=workers, scheduler=scheduler,
-                   resume=resume, engine=engine, progress=progress)
+                   resume=resume, engine=engine, runs=runs, progress=progress)
     Console().print(f"{result.n_scenarios} scenarios ({result.n_failed} failed, "
                     f"{result.chunks_computed} parts computed) in {result.elapsed_s:.1f} s "
                     f"-> {out}/")
@@ -65,7 +68,10 @@ def summary_cmd(
                                       "into DIR")] = False,
     year: Annotated[int | None, typer.Option(help="year shown (default: report year)")] = None,
 ) -> None:
-    """Quantiles over the sweep's scenarios per indicator (printed for one year)."""
+    """Quantiles over the sweep's scenarios per indicator (printed for one year).
+
+    ABM sweeps: over the scenarios' means over runs, with the mean P5/P95 over runs.
+    """
     from experiments.report import _manifest, _report_year, summary
 
     table = summary(out, csv=csv, year=year)
@@ -73,6 +79,8 @@ def summary_cmd(
     rows = table[table["year"] == year]
     view = Table(title=f"{out}: indicators {year}")
     cols = ["indicator", "n", "mean", "p5", "p50", "p95"]
+    if "run_p5" in table.columns:  # ABM: scenario means; mean P5/P95 over runs
+        cols += ["run_p5", "run_p95"]
     for c in cols:
         view.add_column(c, justify="left" if c == "indicator" else "right")
     for _, r in rows.iterrows():

@@ -10,6 +10,12 @@
 
 The tornado chart shows, per axis, the range of the mean indicator over the axis's values (grid)
 or over quintiles of its samples (lhs, sobol), around the mean over all scenarios.
+
+ABM sweeps (results with a ``run`` column): everything over scenarios (fan charts, tornado,
+sensitivity, the summary's quantiles) uses each scenario's mean over its runs; the Monte Carlo
+spread is shown per scenario as P5-P95 over runs (``run_quantiles``, the report's "Monte Carlo"
+charts, and the summary's ``run_p5``/``run_p95``: the mean over scenarios of each scenario's
+P5/P95 over runs). Cohort sweeps are read as before.
 """
 
 from __future__ import annotations
@@ -30,13 +36,15 @@ import pandas as pd  # noqa: E402
 from experiments.sweep import read_results  # noqa: E402
 from sim.errors import InputError  # noqa: E402
 
-__all__ = ["report", "sensitivity", "summary"]
+__all__ = ["report", "run_quantiles", "scenario_means", "sensitivity", "summary"]
 
 FAMILIES = {"population": "Befolkning", "users": "Brukere per tjeneste",
             "staff": "Årsverk per tjeneste", "cost_nok": "Kostnad (NOK)",
             "demografikostnader_nok": "Demografikostnader (NOK, kumulativt)"}
 TORNADO = ("population.total", "cost_nok.total", "demografikostnader_nok.total")
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+MAX_RUN_PANELS = 24
+"""Scenarios shown in the report's Monte Carlo charts (the first ones)."""
 
 
 def _manifest(out: Path) -> dict[str, Any]:
@@ -62,26 +70,68 @@ def _report_year(manifest: dict[str, Any], df: pd.DataFrame, year: int | None) -
     return int(year)
 
 
-def summary(out: str | Path, csv: bool = False, year: int | None = None) -> pd.DataFrame:
-    """Quantiles over scenarios per indicator and year (failed scenarios left out).
+def scenario_means(df: pd.DataFrame) -> pd.DataFrame:
+    """Mean over runs per scenario, indicator and year (ABM results); cohort results as given."""
+    if "run" not in df.columns:
+        return df
+    means = df.groupby(["scenario", "indicator", "year"], sort=True)["value"].mean()
+    return means.reset_index()
 
-    With ``csv`` also writes ``summary.csv`` and ``sensitivity.csv`` (at the report year) into
-    ``out``. Columns: indicator, year, n, mean, std, min, p5, p25, p50, p75, p95, max.
+
+def _run_stats(df: pd.DataFrame) -> pd.DataFrame:
+    """Per scenario, indicator and year: runs, mean, std, p5, p50, p95 over runs."""
+    grouped = df.groupby(["scenario", "indicator", "year"], sort=True)["value"]
+    table = grouped.agg(["count", "mean", "std"]).rename(columns={"count": "runs"})
+    for q in (0.05, 0.5, 0.95):
+        table[f"p{round(q * 100)}"] = grouped.quantile(q)
+    return table.reset_index()
+
+
+def run_quantiles(out: str | Path) -> pd.DataFrame:
+    """ABM sweeps: the spread over runs per scenario, indicator and year (ok scenarios).
+
+    Columns: scenario, indicator, year, runs, mean, std, p5, p50, p95.
     """
     out = Path(out)
     manifest = _manifest(out)
     df = read_results(out)
-    df = df[df["scenario"].isin(_ok(manifest))]
+    if "run" not in df.columns:
+        raise InputError(out, None, "not an ABM sweep: no runs to summarise")
+    return _run_stats(df[df["scenario"].isin(_ok(manifest))])
+
+
+def summary(out: str | Path, csv: bool = False, year: int | None = None) -> pd.DataFrame:
+    """Quantiles over scenarios per indicator and year (failed scenarios left out).
+
+    With ``csv`` also writes ``summary.csv`` and ``sensitivity.csv`` (at the report year) into
+    ``out`` (ABM sweeps also ``run_quantiles.csv``, see ``run_quantiles``). Columns: indicator,
+    year, n, mean, std, min, p5, p25, p50, p75, p95, max; ABM sweeps: over the scenarios' means
+    over runs, plus runs, run_p5 and run_p95 (mean over scenarios of the P5/P95 over runs).
+    """
+    out = Path(out)
+    manifest = _manifest(out)
+    runs_df = read_results(out)
+    runs_df = runs_df[runs_df["scenario"].isin(_ok(manifest))]
+    df = scenario_means(runs_df)
     grouped = df.groupby(["indicator", "year"], sort=True)["value"]
     table = grouped.agg(["count", "mean", "std", "min"]).rename(columns={"count": "n"})
     for q in QUANTILES:
         table[f"p{round(q * 100)}"] = grouped.quantile(q)
     table["max"] = grouped.max()
+    stats = None
+    if "run" in runs_df.columns:
+        stats = _run_stats(runs_df)
+        per = stats.groupby(["indicator", "year"], sort=True)
+        table["runs"] = per["runs"].min()
+        table["run_p5"] = per["p5"].mean()
+        table["run_p95"] = per["p95"].mean()
     table = table.reset_index()
     if csv:
         table.to_csv(out / "summary.csv", index=False)
         sensitivity(out, year, df=df, manifest=manifest).to_csv(out / "sensitivity.csv",
                                                                  index=False)
+        if stats is not None:
+            stats.to_csv(out / "run_quantiles.csv", index=False)
     return table
 
 
@@ -94,6 +144,8 @@ def sensitivity(out: str | Path, year: int | None = None, df: pd.DataFrame | Non
                 manifest: dict[str, Any] | None = None) -> pd.DataFrame:
     """Sensitivity of every indicator in ``year`` to every axis (see the module docstring).
 
+    ABM sweeps: of each scenario's mean over runs.
+
     Columns: indicator, axis, method, index, value (and ``r2`` for regression).
     """
     out = Path(out)
@@ -101,6 +153,7 @@ def sensitivity(out: str | Path, year: int | None = None, df: pd.DataFrame | Non
     if df is None:
         df = read_results(out)
         df = df[df["scenario"].isin(_ok(manifest))]
+    df = scenario_means(df)
     year = _report_year(manifest, df, year)
     wide = _at_year(df, year)
     design = pd.read_parquet(out / "design.parquet").set_index("scenario")
@@ -231,6 +284,36 @@ def _tornado(wide: pd.DataFrame, design: pd.DataFrame, axes: list[str], method: 
     plt.close(fig)
 
 
+def _run_bands(stats: pd.DataFrame, indicator: str, design: pd.DataFrame, axes: list[str],
+               title: str, path: Path) -> None:
+    """Per scenario: mean over runs with the P5-P95 band over runs (small multiples)."""
+    stats = stats[stats["indicator"] == indicator]
+    scenarios = sorted(stats["scenario"].unique())[:MAX_RUN_PANELS]
+    n = len(scenarios)
+    cols = min(n, 4)
+    rows = -(-n // cols)
+    fig, plots = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.5 * rows), squeeze=False,
+                              sharey=True)
+    for ax, i in zip(plots.ravel(), scenarios, strict=False):
+        one = stats[stats["scenario"] == i].sort_values("year")
+        ax.fill_between(one["year"], one["p5"], one["p95"], color="#55A868", alpha=0.3,
+                        label="P5-P95 over runs")
+        ax.plot(one["year"], one["mean"], color="#2D5F3A", lw=1.5, label="mean")
+        labels = ", ".join(str(design.loc[i, f"{a}:label"]) for a in axes) \
+            if i in design.index else ""
+        ax.set_title(f"[{i}] {labels}", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.yaxis.set_major_formatter(matplotlib.ticker.EngFormatter(sep=""))
+        ax.grid(alpha=0.3)
+    for ax in plots.ravel()[n:]:
+        ax.set_visible(False)
+    plots.ravel()[0].legend(fontsize=7, loc="best")
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def _heatmap(sens: pd.DataFrame, index: str, path: Path) -> None:
     table = sens[sens["index"] == index].pivot(index="indicator", columns="axis",
                                                values="value")
@@ -256,8 +339,10 @@ def report(out: str | Path, year: int | None = None) -> Path:
     ok = _ok(manifest)
     if not ok:
         raise InputError(out, None, "no successful scenarios to report on")
-    df = read_results(out)
-    df = df[df["scenario"].isin(ok)]
+    runs_df = read_results(out)
+    runs_df = runs_df[runs_df["scenario"].isin(ok)]
+    df = scenario_means(runs_df)
+    abm = "run" in runs_df.columns
     year = _report_year(manifest, df, year)
     design = pd.read_parquet(out / "design.parquet").set_index("scenario")
     axes, method = manifest["design"]["axes"], manifest["design"]["method"]
@@ -265,12 +350,22 @@ def report(out: str | Path, year: int | None = None) -> Path:
     folder.mkdir(exist_ok=True)
     images: list[tuple[str, Path]] = []
     names = sorted(df["indicator"].unique())
+    of_means = " (snitt over kjøringer)" if abm else ""
     for fam, title in FAMILIES.items():
         members = [n for n in names if _family(n) == fam]
         if members:
             path = folder / f"fan_{fam}.png"
-            _fan(df, members, f"{title}: vifte over {len(ok)} scenarioer", path)
+            _fan(df, members, f"{title}: vifte over {len(ok)} scenarioer{of_means}", path)
             images.append((title, path))
+    if abm:
+        stats = _run_stats(runs_df)
+        runs = manifest.get("runs") or int(stats["runs"].min())
+        for ind in TORNADO:
+            if ind in names:
+                path = folder / f"runs_{ind.split('.', 1)[0]}.png"
+                title = f"Monte Carlo: {ind}, P5-P95 over {runs} kjøringer per scenario"
+                _run_bands(stats, ind, design, axes, title, path)
+                images.append((title, path))
     wide = _at_year(df, year)
     torn = [i for i in TORNADO if i in wide.columns]
     if torn:
@@ -302,6 +397,13 @@ def _html(manifest, images, sens, main_index, wide, year, n_ok) -> str:
                         f"{html.escape(e['error'])}</li>" for e in failed[:50])
     note = "" if manifest.get("complete") else \
         "<p class=warn>Sweepen er ikke fullført: rapporten bruker bare ferdige deler.</p>"
+    if manifest.get("engine") == "abm":
+        crn = manifest.get("random_numbers", {})
+        note += (f"<p>Agentbasert motor: {manifest.get('runs')} kjøringer per scenario med "
+                 f"felles tilfeldige tall (master-seed {crn.get('abm_seed')} for alle "
+                 "scenarioer), så forskjeller mellom scenarioene skyldes antakelsene. Vifter, "
+                 "tornado og sensitivitet bruker snittet over kjøringene; Monte Carlo-figurene "
+                 "viser P5-P95 over kjøringene per scenario.</p>")
     imgs = "".join(
         f"<h2>{html.escape(t)}</h2><img alt='{html.escape(t)}' src='data:image/png;base64,"
         f"{base64.b64encode(p.read_bytes()).decode()}'>" for t, p in images)

@@ -17,6 +17,14 @@ multiplier, out-migration multiplier and refugee plan share one ``resolve`` and 
 changed mortality) is resolved per distinct setting; results equal single runs to rounding.
 Each scenario's numbers depend only on its own inputs, so results are bit-identical across
 backends, worker counts and chunk sizes.
+
+ABM sweeps (``engine = "abm"``, ``runs = N``): each scenario runs its N replicates in the chunk's
+process (``run_abm(..., workers=1)``: the sweep's pool or Dask parallelises over chunks, never
+nested). Every scenario uses the master seed ``abm_seed(sweep.seed)``, so run r of every
+scenario draws from the same random streams (common random numbers). Part tables then have a
+``run`` column: ``scenario, run, year, indicator, value``, the indicators of each run (the same
+names and formulas as cohort sweeps, on that run's population). Scenarios sharing the resolved
+inputs (differing only in ``abm``, ``housing`` or service settings) share one ``resolve``.
 """
 
 from __future__ import annotations
@@ -35,7 +43,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from experiments.indicators import indicator_weights, indicators
-from experiments.sweep_config import SweepPlan, check_engine, load_sweep, plan_sweep
+from experiments.sweep_config import SweepPlan, load_sweep, plan_sweep
+from sim.abm.montecarlo import run_abm
 from sim.cohort.engine import project, project_batch
 from sim.config import Scenario, interpolate_path, scenario_from_dict
 from sim.errors import InputError
@@ -51,6 +60,9 @@ FAST_KEYS = ("fertility.tfr", "migration.in_multiplier", "migration.out_rate_mul
 _OVERRIDES = ("fertility", "death_probability", "in_migrants", "out_rate", "refugees")
 SCHEMA = pa.schema([("scenario", pa.int32()), ("year", pa.int16()),
                     ("indicator", pa.string()), ("value", pa.float64())])
+ABM_SCHEMA = pa.schema([("scenario", pa.int32()), ("run", pa.int32()), ("year", pa.int16()),
+                        ("indicator", pa.string()), ("value", pa.float64())])
+_ABM_NEUTRAL = ("name", "seed", "source", "abm", "housing")
 META_KEY = b"kommunesim_chunk"
 
 
@@ -121,6 +133,8 @@ class _Cache:
 
 def run_chunk(plan: SweepPlan, c: int) -> ChunkResult:
     """Build, project and reduce the scenarios of chunk ``c`` (the task of every backend)."""
+    if plan.engine == "abm":
+        return _abm_chunk(plan, c)
     t0 = time.perf_counter()
     timings = {"resolve_s": 0.0, "project_s": 0.0, "indicators_s": 0.0}
     outputs = tuple(plan.sweep["outputs"]["indicators"])
@@ -192,6 +206,75 @@ def run_chunk(plan: SweepPlan, c: int) -> ChunkResult:
     timings["total_s"] = time.perf_counter() - t0
     return ChunkResult(c, list(plan.chunk(c)), table, dict(sorted(errors.items())), timings,
                        batched)
+
+
+def _abm_key(sc: Scenario) -> str:
+    """Key of the shared resolve: the scenario without ABM-only and output-only settings."""
+    data = sc.model_dump(mode="json", exclude=set(_ABM_NEUTRAL))
+    data["services"]["coverage_path"] = None
+    data["services"]["unit_cost_growth"] = 0.0
+    return json.dumps(data, sort_keys=True)
+
+
+def _abm_chunk(plan: SweepPlan, c: int) -> ChunkResult:
+    """ABM chunk: ``plan.runs`` replicates per scenario in this process, indicators per run."""
+    t0 = time.perf_counter()
+    timings = {"resolve_s": 0.0, "abm_s": 0.0, "indicators_s": 0.0}
+    outputs = tuple(plan.sweep["outputs"]["indicators"])
+    keep_years = plan.sweep["outputs"].get("years")
+    runs = int(plan.runs)
+    rows: dict[int, tuple[np.ndarray, list[str], np.ndarray]] = {}
+    errors: dict[int, str] = {}
+    cache = _Cache()
+    for i in plan.chunk(c):
+        try:
+            sc = plan.scenario(i)
+            got = cache.get(_abm_key(sc), plan.base_source, timings)
+            if isinstance(got, Exception):
+                raise got
+            inputs, catalogue, weights = got
+            if np.any(~np.isnan(inputs.growth_target)):
+                raise InputError(sc.source, "migration.growth_target_pct", "growth targets are "
+                                 "not supported by the ABM engine; use in_per_year")
+            t = time.perf_counter()
+            result = run_abm(inputs, runs, seed=int(plan.seeds[i]), workers=1, config=sc.abm,
+                             housing=sc.housing)
+            timings["abm_s"] += time.perf_counter() - t
+            t = time.perf_counter()
+            pop = result.population.sum(axis=2, dtype=np.int64)  # [R, Y+1, 2, A], exact
+            counts = np.einsum("rysa,sag->ryg", pop.astype(np.float64), weights)
+            per_run = [indicators(counts[r], result.years, catalogue, sc, outputs)
+                       for r in range(runs)]
+            names = per_run[0][0]
+            values = np.stack([v for _n, v in per_run])  # [R, Y+1, I]
+            years = np.asarray(result.years)
+            if keep_years is not None:
+                sel = np.isin(years, keep_years)
+                years, values = years[sel], values[:, sel]
+            rows[i] = (years, names, values)
+            timings["indicators_s"] += time.perf_counter() - t
+        except Exception as exc:  # noqa: BLE001 - a failing scenario must not stop the sweep
+            errors[i] = exc.line() if isinstance(exc, InputError) else \
+                f"{type(exc).__name__}: {exc}"
+    table = _abm_table(rows)
+    timings["total_s"] = time.perf_counter() - t0
+    return ChunkResult(c, list(plan.chunk(c)), table, dict(sorted(errors.items())), timings)
+
+
+def _abm_table(rows: dict[int, tuple[np.ndarray, list[str], np.ndarray]]) -> pa.Table:
+    if not rows:
+        return ABM_SCHEMA.empty_table()
+    cols: dict[str, list[np.ndarray]] = {f.name: [] for f in ABM_SCHEMA}
+    for i in sorted(rows):
+        years, names, values = rows[i]
+        n_r, n_y, n_i = values.shape
+        cols["scenario"].append(np.full(n_r * n_y * n_i, i, dtype=np.int32))
+        cols["run"].append(np.repeat(np.arange(n_r, dtype=np.int32), n_y * n_i))
+        cols["year"].append(np.tile(np.repeat(years.astype(np.int16), n_i), n_r))
+        cols["indicator"].append(np.tile(np.array(names, dtype=object), n_r * n_y))
+        cols["value"].append(values.ravel())
+    arrays = [pa.array(np.concatenate(cols[f.name]), type=f.type) for f in ABM_SCHEMA]
+    return pa.Table.from_arrays(arrays, schema=ABM_SCHEMA)
 
 
 def _reduce(rows, errors, i, counts, years, catalogue, scenario, outputs, keep_years, timings):
@@ -363,10 +446,25 @@ def _manifest(plan: SweepPlan, done: dict[int, dict[str, Any]], info: dict[str, 
     for meta in done.values():
         for k, v in meta["timings"].items():
             timings[k] = timings.get(k, 0.0) + v
+    abm: dict[str, Any] = {}
+    if plan.engine == "abm":
+        from sim.abm.montecarlo import run_seeds
+
+        seed = int(plan.seeds[0]) if plan.n else None
+        abm = {"runs": plan.runs, "random_numbers": {
+            "kind": "common random numbers",
+            "abm_seed": seed,
+            "run_seeds": [str(s) for s in run_seeds(seed, plan.runs)] if plan.n else [],
+            "note": "every scenario uses master seed abm_seed (run r: SeedSequence(abm_seed)"
+                    ".spawn(runs)[r]), so run r of every scenario draws from the same random "
+                    "streams: differences between scenarios come from their assumptions, not "
+                    "from different random draws. Repeat scenario i with: kommunesim run "
+                    "SCENARIO --engine abm --runs RUNS --seed ABM_SEED"}}
     return {
         "kind": "sweep",
         "kommunesim_version": package_version(),
         "engine": plan.sweep["engine"],
+        **abm,
         "sweep_sha256": plan.digest,
         "sweep": plan.sweep,
         "design": {"method": plan.method, "axes": list(plan.keys), "n_scenarios": plan.n,
@@ -406,7 +504,7 @@ class SweepResult:
 
 def sweep(path: str | Path, out: str | Path, backend: str = "local", workers: int | None = None,
           scheduler: str | None = None, resume: bool = False, engine: str | None = None,
-          progress: bool = True,
+          runs: int | None = None, progress: bool = True,
           on_chunk: Callable[[int, int], None] | None = None) -> SweepResult:
     """Run a sweep file into ``out`` (see the module docstring).
 
@@ -417,7 +515,8 @@ def sweep(path: str | Path, out: str | Path, backend: str = "local", workers: in
         workers: processes (local) / LocalCluster workers (dask); default all cores.
         scheduler: Dask scheduler address, e.g. "tcp://10.0.0.5:8786" (dask backend only).
         resume: continue a sweep in ``out``: compute only chunks without a part file.
-        engine: override the sweep file's engine ("cohort"; "abm" is rejected for now).
+        engine: override the sweep file's engine ("cohort" or "abm").
+        runs: override the sweep file's ABM replicates per scenario (engine abm only).
         progress: show a progress bar (rate and ETA) on stderr.
         on_chunk: called as ``on_chunk(chunk, n_written)`` after each part is written.
     """
@@ -430,12 +529,7 @@ def sweep(path: str | Path, out: str | Path, backend: str = "local", workers: in
     if workers is not None and workers < 1:
         raise InputError("command line", "workers", f"{workers}: must be >= 1")
     workers = workers or os.cpu_count() or 1
-    if engine is not None:
-        try:
-            check_engine(engine)
-        except ValueError as exc:
-            raise InputError("command line", "engine", str(exc)) from None
-    sw = load_sweep(path)
+    sw = load_sweep(path, engine=engine, runs=runs)
     plan = plan_sweep(sw)
     out = Path(out)
     manifest_path = out / "manifest.json"
@@ -450,8 +544,8 @@ def sweep(path: str | Path, out: str | Path, backend: str = "local", workers: in
             raise InputError(out, None, "already holds a sweep; pass --resume to continue it "
                              "or choose a new --out")
         if old.get("sweep_sha256") != plan.digest:
-            raise InputError(out, None, f"holds a different sweep than {path} (the file or its "
-                             "base scenario changed); choose a new --out")
+            raise InputError(out, None, f"holds a different sweep than {path} (the file, its "
+                             "base scenario, --engine or --runs changed); choose a new --out")
     out.mkdir(parents=True, exist_ok=True)
     done = _read_done(out, plan)
     info = {"backend": backend, "workers": workers, "scheduler": scheduler,
@@ -535,15 +629,22 @@ class _progress:
 
 
 def read_results(out: str | Path, indicators: list[str] | None = None) -> pd.DataFrame:
-    """The sweep's tidy table (optionally only some indicators), read part by part."""
+    """The sweep's tidy table (optionally only some indicators), read part by part.
+
+    Columns ``scenario, year, indicator, value`` (cohort) or ``scenario, run, year, indicator,
+    value`` (abm: one row per run), sorted by scenario, (run,) indicator, year.
+    """
     out = Path(out)
     parts = sorted(out.glob("part-*.parquet"))
     if not parts:
         raise InputError(out, None, "no sweep results (part-*.parquet) in this folder")
     import pyarrow.dataset as ds
 
-    dataset = ds.dataset([str(p) for p in parts], format="parquet", schema=SCHEMA)
+    schema = ABM_SCHEMA if "run" in pq.read_schema(parts[0]).names else SCHEMA
+    dataset = ds.dataset([str(p) for p in parts], format="parquet", schema=schema)
     flt = ds.field("indicator").isin(indicators) if indicators is not None else None
     table = dataset.to_table(filter=flt)
     df = table.to_pandas()
-    return df.sort_values(["scenario", "indicator", "year"], kind="stable").reset_index(drop=True)
+    keys = ["scenario", "run", "indicator", "year"] if schema is ABM_SCHEMA else \
+        ["scenario", "indicator", "year"]
+    return df.sort_values(keys, kind="stable").reset_index(drop=True)

@@ -8,7 +8,9 @@ Format (see ``experiments/sweeps/*.toml``)::
 
     name = "Lørenskog: refugees x growth"
     seed = 20250101            # one SeedSequence for the sweep (design and scenario seeds)
-    engine = "cohort"          # only "cohort" for now
+    engine = "cohort"          # "cohort" (expected values) or "abm" (persons; needs runs)
+    # runs = 20                # abm: replicates per scenario, all scenarios on the same
+    #                          # run seeds (common random numbers, see ``abm_seed``)
     chunk_size = 16            # scenarios per task (and per Parquet part)
     base = "../scenarios/lorenskog_main.toml"   # or an inline [base] table (may use extends)
 
@@ -22,9 +24,18 @@ Format (see ``experiments/sweeps/*.toml``)::
     [axes."fertility.tfr"]                  # lhs/sobol: a range (a scalar, or x scale path)
     range = [1.2, 1.9]
 
+    # abm only: housing programmes and ABM settings, e.g. housing.trend_in_migration_scale,
+    # housing.projects (named lists of project tables), or "housing" (whole tables; the
+    # string "none" for no programme)
+
     [outputs]
     indicators = ["population", "age_groups", "users", "cost"]
     years = [2030, 2040, 2050] # optional; default every year
+
+ABM sweeps run ``runs`` replicates per scenario with one master seed for every scenario,
+``abm_seed(sweep.seed)`` (a child of the sweep's SeedSequence): run r of every scenario uses
+the same run seed, so scenario differences come from the assumptions, not from different
+random draws (common random numbers).
 """
 
 from __future__ import annotations
@@ -44,11 +55,15 @@ from sim.errors import InputError
 from sim.schema import MAX_YEAR, MIN_YEAR, Frozen, YearPath, read_toml, validation_error
 
 __all__ = [
-    "ENGINES", "OUTPUTS", "Axis", "Sweep", "SweepPlan", "axis_keys", "load_sweep",
+    "ENGINES", "OUTPUTS", "Axis", "Sweep", "SweepPlan", "abm_seed", "axis_keys", "load_sweep",
     "plan_sweep", "sweep_from_dict",
 ]
 
-ENGINES = ("cohort",)
+ENGINES = ("cohort", "abm")
+ABM_ONLY = ("housing", "abm")
+"""Scenario sections that act only in the agent-based engine (axes on them need engine abm)."""
+_WHOLE = ("housing",)
+"""Sections an axis may replace as a whole table (``"none"``: no such section)."""
 OUTPUTS = {
     "population": "total population (population.total)",
     "age_groups": "population by planning age group (population.<group>)",
@@ -149,7 +164,9 @@ class Sweep(Frozen):
     """A sweep: base scenario, axes, design, outputs."""
 
     name: str = Field("sweep", min_length=1)
-    engine: str = Field("cohort", description="projection engine; only 'cohort' for now")
+    engine: str = Field("cohort", description="projection engine: cohort or abm")
+    runs: int | None = Field(None, ge=1, le=100_000,
+                             description="abm: replicates per scenario (required for abm)")
     seed: int = Field(20240101, ge=0, description="entropy of the sweep's SeedSequence")
     chunk_size: int = Field(16, ge=1, le=100_000, description="scenarios per task and part")
     base: str | dict[str, Any] = Field(description="scenario TOML path or inline table")
@@ -176,8 +193,6 @@ class Sweep(Frozen):
 
 def check_engine(engine: str) -> None:
     """Raise ``ValueError`` unless the engine can run sweeps."""
-    if engine == "abm":
-        raise ValueError("the agent-based engine ('abm') cannot run sweeps yet; allowed: cohort")
     if engine not in ENGINES:
         raise ValueError(f"unknown engine '{engine}'; allowed: {', '.join(ENGINES)}")
 
@@ -192,7 +207,7 @@ def _leaves(model: type, prefix: str = "") -> dict[str, Any]:
         ann = field.annotation
         sub = next((a for a in getattr(ann, "__args__", (ann,))
                     if isinstance(a, type) and issubclass(a, Frozen)), None)
-        if sub is not None and not str(ann).startswith("tuple"):
+        if sub is not None and not str(ann).startswith(("tuple", "dict")):
             out.update(_leaves(sub, f"{prefix}{name}."))
         else:
             out[f"{prefix}{name}"] = field
@@ -208,13 +223,15 @@ def axis_keys() -> tuple[str, ...]:
 
 
 def _is_path(key: str) -> bool:
+    if key not in _SCENARIO_LEAVES:
+        return False
     return str(_SCENARIO_LEAVES[key].annotation).startswith(
         "typing.Optional[typing.Annotated[dict[int, float]")
 
 
 def _leaf_of(key: str) -> str | None:
     """The scenario field an axis key addresses (a key inside a dict field is allowed)."""
-    if key in _SCENARIO_LEAVES:
+    if key in _SCENARIO_LEAVES or key in _WHOLE:
         return key
     parts = key.split(".")
     for n in range(len(parts) - 1, 0, -1):
@@ -237,7 +254,9 @@ def _set(data: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
 
 
 def _as_value(key: str, value: Any) -> Any:
-    """Scalars given for a year-path field become a constant path."""
+    """Scalars given for a year-path field become a constant path; "none" removes a section."""
+    if key in _WHOLE and value == "none":
+        return None
     leaf = _leaf_of(key)
     scalar = isinstance(value, int | float) and not isinstance(value, bool)
     path_like = (leaf == key and _is_path(key)) or leaf == "services.coverage_path"
@@ -302,14 +321,33 @@ def sweep_from_dict(data: dict[str, Any], source: str | Path = "sweep") -> Sweep
         if method == "sobol" and n & (n - 1):
             raise InputError(source, "design.samples",
                              f"{n}: Sobol (Saltelli) designs need a power of 2, e.g. 16, 64, 256")
+    abm = sweep.engine == "abm"
+    if abm and sweep.runs is None:
+        raise InputError(source, "runs", "required for engine 'abm': replicates per scenario "
+                         "(set runs = N in the sweep file or pass --runs N)")
+    if not abm and sweep.runs is not None:
+        raise InputError(source, "runs", f"only for engine 'abm' (engine is '{sweep.engine}', "
+                         "which is deterministic)")
     base, base_source = _base_dict(sweep, source)
     base_scenario = _check_scenario(base, base_source,
                                     "base" if base_source == str(source) else None)
+    if abm and base_scenario.migration.growth_target_pct is not None:
+        raise InputError(base_source, "migration.growth_target_pct", "growth targets are not "
+                         "supported by the ABM engine; use in_per_year")
     for key, axis in sweep.axes.items():
         field = f"axes.{key}"
         if _leaf_of(key) is None:
             raise InputError(source, field, "unknown scenario key; allowed: "
-                             + ", ".join(axis_keys()))
+                             + ", ".join((*axis_keys(), *_WHOLE)))
+        other = next((k for k in sweep.axes if k != key and k.startswith(key + ".")), None)
+        if other is not None:
+            raise InputError(source, field, f"overlaps axis '{other}'; sweep one of them")
+        if not abm and key.split(".", 1)[0] in ABM_ONLY:
+            raise InputError(source, field, f"'{key.split('.', 1)[0]}' acts only in the "
+                             "agent-based engine: set engine = \"abm\" and runs = N")
+        if abm and key == "migration.growth_target_pct":
+            raise InputError(source, field, "growth targets are not supported by the ABM "
+                             "engine; use migration.in_per_year")
         if method == "grid" and axis.values is None:
             raise InputError(source, f"{field}.range", "a grid design needs 'values' "
                              "(or set design.method = 'lhs' or 'sobol')")
@@ -342,9 +380,35 @@ def _axis_value(key: str, axis: Axis, value: Any) -> Any:
     return _as_value(key, value)
 
 
-def load_sweep(path: str | Path) -> Sweep:
-    """Load and validate a sweep TOML file."""
-    return sweep_from_dict(read_toml(path), path)
+def load_sweep(path: str | Path, engine: str | None = None, runs: int | None = None) -> Sweep:
+    """Load and validate a sweep TOML file; ``engine``/``runs`` override the file's."""
+    if runs is not None and runs < 1:
+        raise InputError("command line", "runs", f"{runs}: must be >= 1")
+    if engine is not None:
+        try:
+            check_engine(engine)
+        except ValueError as exc:
+            raise InputError("command line", "engine", str(exc)) from None
+    data = read_toml(path)
+    if engine is not None:
+        data["engine"] = engine
+        if engine != "abm":
+            data.pop("runs", None)
+    if runs is not None:
+        if data.get("engine", "cohort") != "abm":
+            raise InputError("command line", "runs", "only with engine abm (add --engine abm "
+                             "or set engine = \"abm\" in the sweep file)")
+        data["runs"] = runs
+    return sweep_from_dict(data, path)
+
+
+def abm_seed(seed: int) -> int:
+    """The master seed of every scenario of an ABM sweep: a child of the sweep's SeedSequence.
+
+    Run r of every scenario uses ``SeedSequence(abm_seed).spawn(runs)[r]`` (common random
+    numbers); ``kommunesim run SCENARIO --engine abm --runs N --seed abm_seed`` repeats one.
+    """
+    return int(np.random.SeedSequence(seed, spawn_key=(2,)).generate_state(1)[0])
 
 
 # --- the design ----------------------------------------------------------------------------
@@ -360,7 +424,8 @@ class SweepPlan:
         keys: axis keys in file order.
         labels: [n][axes] value labels (grid names; sampled values printed).
         x: [n, axes] numeric design (grid: the value if numeric, else its index).
-        seeds: [n] scenario seeds (children of the sweep's SeedSequence).
+        seeds: [n] scenario seeds (children of the sweep's SeedSequence; abm: every
+            scenario has the master seed ``abm_seed(seed)``, common random numbers).
         digest: SHA-256 of the resolved sweep and design (resume checks it).
     """
 
@@ -387,6 +452,16 @@ class SweepPlan:
     def n_chunks(self) -> int:
         """Number of chunks (tasks, Parquet parts)."""
         return -(-self.n // self.chunk_size)
+
+    @property
+    def engine(self) -> str:
+        """Projection engine: cohort or abm."""
+        return self.sweep["engine"]
+
+    @property
+    def runs(self) -> int | None:
+        """ABM replicates per scenario (None for cohort sweeps)."""
+        return self.sweep.get("runs")
 
     @property
     def method(self) -> str:
@@ -474,9 +549,13 @@ def plan_sweep(sweep: Sweep) -> SweepPlan:
         x = _samples(sweep, np.random.SeedSequence(sweep.seed, spawn_key=(0,)))
         labels = [tuple(f"{v:.6g}" for v in row) for row in x]
     n = len(labels)
-    seeds = np.array([np.random.SeedSequence(sweep.seed, spawn_key=(1, i)).generate_state(1)[0]
-                      for i in range(n)], dtype=np.int64)
-    resolved = sweep.model_dump(mode="json", exclude={"source"})
+    if sweep.engine == "abm":
+        seeds = np.full(n, abm_seed(sweep.seed), dtype=np.int64)
+    else:
+        seeds = np.array([np.random.SeedSequence(sweep.seed, spawn_key=(1, i))
+                          .generate_state(1)[0] for i in range(n)], dtype=np.int64)
+    resolved = sweep.model_dump(mode="json", exclude={"source"} | (
+        {"runs"} if sweep.runs is None else set()))  # cohort: the digest of earlier versions
     resolved["base"] = base
     resolved["base_source"] = base_source
     h = hashlib.sha256(json.dumps(resolved, sort_keys=True, default=str).encode())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -13,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sim.config import Scenario, load_scenario, scenario_from_dict
-from sim.errors import InputError
+from sim.errors import InputError, clean_errors
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Population and service-demand projections for Norwegian municipalities.")
@@ -21,19 +20,6 @@ data_app = typer.Typer(no_args_is_help=True, help="Import population data (SSB t
 app.add_typer(data_app, name="data")
 console = Console() if Console().is_terminal else Console(width=160)
 DEFAULT_MUNICIPALITY = "3222"
-
-
-def clean_errors(fn):
-    """Turn ``InputError`` into one red line on stderr and exit code 2."""
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except InputError as exc:
-            Console(stderr=True).print(f"[red]error:[/red] {exc.line()}", highlight=False,
-                                       soft_wrap=True)
-            raise typer.Exit(2) from None
-    return wrapper
 
 
 def build_scenario(path: Path | None, municipality: str | None, horizon: int | None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 
@@ -29,3 +30,19 @@ class InputError(Exception):
             where.append(f"field '{self.field}'")
         prefix = ": ".join(where)
         return f"{prefix}: {self.message}" if prefix else self.message
+
+
+def clean_errors(fn):
+    """Decorate a CLI command: ``InputError`` becomes one red line on stderr and exit code 2."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except InputError as exc:
+            import typer
+            from rich.console import Console
+
+            Console(stderr=True).print(f"[red]error:[/red] {exc.line()}", highlight=False,
+                                       soft_wrap=True)
+            raise typer.Exit(2) from None
+    return wrapper

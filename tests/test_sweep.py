@@ -254,10 +254,14 @@ scale = {{ 2024 = 190, 2026 = 100 }}
     assert sc.refugees.settled_per_year[2024] == pytest.approx(190 * plan.x[0, 1])
 
 
-def test_engine_abm_rejected(tmp_path):
-    with pytest.raises(InputError, match="abm"):
+def test_engine_abm_needs_runs(tmp_path):
+    with pytest.raises(InputError, match="required for engine 'abm'"):
         sweep(SWEEPS / "lorenskog_refugees_growth.toml", tmp_path / "o", engine="abm",
               progress=False)
+    with pytest.raises(InputError, match="only with engine abm"):
+        sweep(SWEEPS / "lorenskog_refugees_growth.toml", tmp_path / "o", runs=5,
+              progress=False)
+    assert not (tmp_path / "o").exists()
 
 
 def test_local_pool_equals_in_process(tmp_path):

@@ -38,7 +38,14 @@ CASES = {
                      "axes.migration.in_multiplier.values", "at least one value"),
     "bad value": ('[axes."migration.in_multiplier"]\nvalues = { neg = -1.0 }\n',
                   "axes.migration.in_multiplier.values.neg", "must be >= 0"),
-    "abm engine": ('engine = "abm"\n' + GOOD_AXIS, "engine", "cannot run sweeps yet"),
+    "abm engine without runs": ('engine = "abm"\n' + GOOD_AXIS, "runs",
+                                "required for engine 'abm'"),
+    "unknown engine": ('engine = "agent"\n' + GOOD_AXIS, "engine", "unknown engine 'agent'"),
+    "abm runs 0": ('engine = "abm"\nruns = 0\n' + GOOD_AXIS, "runs",
+                   "greater than or equal to 1"),
+    "housing axis with cohort": ('[axes."housing.trend_in_migration_scale"]\nvalues = [0.9]\n',
+                                 "axes.housing.trend_in_migration_scale",
+                                 "only in the agent-based engine"),
     "values in lhs": ('[design]\nmethod = "lhs"\nsamples = 4\n' + GOOD_AXIS,
                       "axes.migration.in_multiplier.values", "method = 'grid'"),
     "sobol not power of 2": ('[design]\nmethod = "sobol"\nsamples = 12\n'
@@ -78,6 +85,35 @@ def test_cli_errors_for_options_and_folders(tmp_path):
     r = runner.invoke(app(), ["sweep", str(tmp_path / "missing.toml"), "--out",
                               str(tmp_path / "o")])
     assert r.exit_code == 2 and "file not found" in r.output
+
+
+@pytest.mark.parametrize("args, field, message", [
+    (["--engine", "abm"], "runs", "required for engine 'abm'"),
+    (["--engine", "abm", "--runs", "0"], "runs", "0: must be >= 1"),
+    (["--runs", "3"], "runs", "only with engine abm"),
+    (["--engine", "pde"], "engine", "unknown engine 'pde'"),
+])
+def test_cli_engine_runs_options_one_line_exit_2(tmp_path, args, field, message):
+    sweep_file = ROOT / "experiments" / "sweeps" / "lorenskog_refugees_growth.toml"
+    out = tmp_path / "o"
+    r = CliRunner().invoke(app(), ["sweep", str(sweep_file), "--out", str(out), "--no-progress",
+                                   *args])
+    assert r.exit_code == 2, r.output
+    lines = [ln for ln in r.output.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and f"field '{field}'" in lines[0] and message in lines[0], r.output
+    assert not out.exists()
+
+
+def test_cli_abm_sweep_summary(tmp_path):
+    sweep_file = ROOT / "experiments" / "sweeps" / "lorenskog_housing_abm.toml"
+    out = tmp_path / "out"
+    runner = CliRunner()
+    r = runner.invoke(app(), ["sweep", str(sweep_file), "--out", str(out), "--workers", "1",
+                              "--runs", "2", "--no-progress"])
+    assert r.exit_code == 0, r.output
+    assert "6 scenarios (0 failed" in r.output
+    r = runner.invoke(app(), ["summary", str(out)])
+    assert r.exit_code == 0 and "run_p95" in r.output, r.output
 
 
 def test_cli_sweep_report_summary(tmp_path):
