@@ -18,7 +18,9 @@ residual within +-1 means "inside the stated precision of the target". Knobs are
 ``Scenario`` keys: a year-path field (``migration.in_multiplier``) is multiplied by the knob
 value, a scalar field (``mortality.improvement_multiplier``) is set to it. The calibrated
 scenario = the target's scenario + the fitted defaults (``calibration/fitted/<knr>.toml``, when
-present) + the knobs. Deterministic: least squares from fixed starting values, no random draws.
+present; the default scenarios extend it) + the knobs; the "default" column is the same
+scenario without the fitted values (the package's own estimates). Deterministic: least squares
+from fixed starting values, no random draws.
 """
 
 from __future__ import annotations
@@ -216,17 +218,34 @@ class CalibrationResult:
 
 
 def base_scenario_dict(tf: TargetsFile, fitted: bool = True) -> tuple[dict[str, Any], Path | None]:
-    """The targets' scenario (following ``extends``) merged with the fitted defaults if any."""
+    """The targets' scenario (following ``extends``) with or without the fitted defaults.
+
+    With ``fitted``: the scenario plus the keys of ``calibration/fitted/<knr>.toml`` it does not
+    set itself (a scenario that extends the fitted file has them already). Without: the scenario
+    with the fitted file's values taken out, i.e. the package's own estimates.
+    """
     data = read_scenario_dict(tf.scenario) if tf.scenario else {"municipality": tf.municipality}
     data.setdefault("base_year", 2024)
     fitted_path = FITTED_DIR / f"{tf.municipality}.toml"
-    if fitted and fitted_path.exists():
-        patch = read_scenario_dict(fitted_path)
-        patch.pop("municipality", None)
-        data = merge(data, patch)
-        # The scenario's own multipliers/paths stay; the fitted levels are added.
-        return data, fitted_path
-    return data, None
+    if not fitted_path.exists():
+        return data, None
+    patch = read_scenario_dict(fitted_path)
+    patch.pop("municipality", None)
+    if fitted:
+        return merge(patch, data), fitted_path
+    return _without(data, patch), None
+
+
+def _without(data: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """``data`` without the keys (top level or in a section) that have ``patch``'s value."""
+    out = {}
+    for key, value in data.items():
+        top = patch.get(key)
+        if isinstance(value, dict) and isinstance(top, dict):
+            out[key] = {k: v for k, v in value.items() if k not in top or top[k] != v}
+        elif key not in patch or top != value:
+            out[key] = value
+    return out
 
 
 def calibrate(

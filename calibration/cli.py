@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from sim.cli import clean_errors
+from sim.errors import clean_errors
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Fit, calibrate and back-test kommunesim projections.")

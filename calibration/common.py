@@ -25,12 +25,6 @@ CALIBRATION_DIR = Path(__file__).resolve().parent
 FITTED_DIR = CALIBRATION_DIR / "fitted"
 TARGETS_DIR = CALIBRATION_DIR / "targets"
 
-IN_LEVEL_RULES = ("mean", "last")
-"""How the projected in-migration level is taken from the estimation window: ``mean`` = the
-window's mean (the package default in ``sim.inputs``), ``last`` = the last window year
-(jump-off)."""
-
-
 def table_for(population: str | Path | None) -> pd.DataFrame:
     """The population table (embedded SSB 07459, or an imported one in the package format)."""
     return population_table(population)

@@ -7,37 +7,34 @@
 * ``calibration/fitted/<knr>_fit.json``: every fitted parameter with the data it came from and
   its fit error (per year and summed).
 
-The rate estimation is ``sim.inputs.estimate_levels`` (gross migration from successive SSB
-populations, births and deaths from ``municipalities.toml``). On top of it, two levels are
-re-fitted so that the *engine* reproduces the observed counts of the fit years:
+The fit is ``sim.inputs.estimate_levels`` itself, with the scenario's fitting rules set:
 
-* mortality: ``level`` such that sum over the years with published deaths of ``q(level) * E``
-  (the kernel's deaths: death probability times exposure ``A + I/2``) equals the published
-  deaths. ``estimate_levels`` divides by deaths at national rates on the mid-year population
-  ``(A + P[t+1]) / 2``, which is about ``(O + D) / 2`` smaller than the kernel's exposure, so its
-  level is biased upwards by roughly half the gross out-migration rate (about 3 %);
-* fertility: births over the years with published births (all window years with births
-  estimated from the age-0 population when none are published) / births the engine gives at
-  the national TFR of each year.
+* ``mortality.level_years``: the mortality level at which the engine's deaths (death
+  probabilities x exposure of the estimated flows) equal the published deaths, over all window
+  years with published deaths or only the last one;
+* ``fertility.level_years``: births / births the engine gives at Norway's TFR of each year, over
+  the same choice of years (all window years, with births estimated from the age-0 population,
+  when none are published);
+* ``migration.in_level``: the in-migration level (refugees taken out) is the window mean or
+  the last window year.
 
-The in-migration level is the window mean (as in ``sim.inputs``) or, with ``in_level="last"``,
-the last window year. Everything is deterministic: no random numbers are drawn.
+The fitted numbers are written out explicitly (so a scenario that extends the file uses exactly
+them, whatever its own base year); the rules that produced them are in the file's header and the
+JSON. Everything is deterministic: no random numbers are drawn.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import tomli_w
-from scipy.optimize import brentq
 
 from calibration.common import (
     FITTED_DIR,
-    IN_LEVEL_RULES,
     TARGETS_DIR,
     defaults_for,
     history,
@@ -51,11 +48,10 @@ from sim.config import Scenario
 from sim.demography import fertility as fert
 from sim.demography import mortality as mort
 from sim.demography import refugees as refu
-from sim.errors import InputError
-from sim.inputs import ESTIMATION_YEARS, estimate_levels, resolve
+from sim.inputs import ESTIMATION_YEARS, Estimates, estimate_levels, resolve
 from sim.schema import read_toml
 
-FIT_VERSION = 1
+FIT_VERSION = 2
 
 
 def death_probabilities(mx: np.ndarray) -> np.ndarray:
@@ -66,53 +62,113 @@ def death_probabilities(mx: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class WindowFit:
-    """Levels fitted on one estimation window, with per-year data and model values.
+    """Levels fitted on one estimation window (``sim.inputs.estimate_levels``) and the replay.
 
-    Arrays are per transition year ``years`` (flows of year t, 1 Jan t -> 1 Jan t+1).
+    Per-year arrays are over the transition years ``years`` (flows of year t, 1 Jan t -> t+1).
     """
 
     knr: str
-    window: tuple[int, int]
-    years: np.ndarray
-    mortality_level: float
-    mortality_level_package: float   # what sim.inputs.estimate_levels gives
-    fertility_level: float
-    fertility_level_package: float
-    in_per_year: float
-    in_level_rule: str
-    gross_out_rate: float
-    out_level: float
-    deaths_obs: np.ndarray           # NaN where not published
-    deaths_model: np.ndarray
-    births_data: np.ndarray          # published, else estimated from the age-0 population
-    births_observed: np.ndarray      # bool
-    births_model: np.ndarray
-    in_migrants: np.ndarray          # gross in-migrants excl. refugees, estimated per year
-    refugees: np.ndarray             # settled refugees taken out of the in-migrants
-    out_migrants: np.ndarray         # estimated out-migrants per year
+    scenario: Scenario               # the fitting scenario (window, rules)
+    estimates: Estimates
     replay_total: np.ndarray         # one-step replay with the fitted constant levels
     observed_total: np.ndarray       # observed 1 Jan t+1
-    mortality_base_years: tuple[int, int]
-    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def window(self) -> tuple[int, int]:
+        """First and last 1 January population of the window."""
+        return self.estimates.window
+
+    @property
+    def years(self) -> np.ndarray:
+        """Transition years of the window."""
+        return self.estimates.migration.years
+
+    @property
+    def level_years(self) -> str:
+        """Years the fertility and mortality levels are fitted on: ``last`` or ``all``."""
+        return self.scenario.mortality.level_years
+
+    @property
+    def in_level_rule(self) -> str:
+        """In-migration level: window ``mean`` or ``last`` year."""
+        return self.scenario.migration.in_level
+
+    @property
+    def mortality_level(self) -> float:
+        """Mortality relative to Norway (HMD, ``mortality_base_years``)."""
+        return self.estimates.mortality_level
+
+    @property
+    def fertility_level(self) -> float:
+        """Fertility relative to Norway's TFR of each year."""
+        return self.estimates.fertility_level
+
+    @property
+    def in_per_year(self) -> float:
+        """Gross in-migrants per year excluding refugees (by ``in_level_rule``)."""
+        return self.estimates.in_per_year
+
+    @property
+    def gross_out_rate(self) -> float:
+        """Out-migrants per person-year of exposure over the window."""
+        mig = self.estimates.migration
+        return float(mig.out_migrants.sum() / mig.exposure.sum())
+
+    @property
+    def out_level(self) -> float:
+        """Level of the standard out-migration shape."""
+        return self.estimates.migration.out_level
+
+    @property
+    def births_model(self) -> np.ndarray:
+        """Births the engine gives at the fitted level."""
+        return self.fertility_level * self.estimates.births_national
+
+    @property
+    def out_migrants(self) -> np.ndarray:
+        """Estimated out-migrants per year."""
+        return self.estimates.migration.out_migrants.sum(axis=(1, 2))
+
+    @property
+    def deaths_fit_mask(self) -> np.ndarray:
+        """Years the mortality level is fitted on."""
+        return self.estimates.deaths_fit
+
+    @property
+    def births_fit_mask(self) -> np.ndarray:
+        """Years the fertility level is fitted on (all when no births are published)."""
+        return self.estimates.births_fit
 
     def patch(self) -> dict[str, Any]:
-        """The fitted levels as a partial scenario dict (keys of the ``Scenario`` schema)."""
+        """The fitted levels as a partial scenario dict (keys of the ``Scenario`` schema).
+
+        The national references of the levels (HMD and HFD years) are written out too, so the
+        levels keep their meaning in a scenario with another base year.
+        """
+        sc = self.scenario
         return {
-            "fertility": {"level": round(self.fertility_level, 6)},
-            "mortality": {"level": round(self.mortality_level, 6)},
+            "fertility": {"level": round(self.fertility_level, 6),
+                          "schedule_years": list(sc.fertility_schedule_years)},
+            "mortality": {"level": round(self.mortality_level, 6),
+                          "base_years": list(sc.mortality_base_years)},
             "migration": {
                 "estimation_years": list(self.window),
                 "gross_out_rate": round(self.gross_out_rate, 6),
                 "in_per_year": {self.window[1]: round(self.in_per_year, 3)},
-                "out_rate_multiplier": {self.window[1]: 1.0},
             },
         }
 
 
-def _scenario_for_window(knr: str, window: tuple[int, int], population, extra) -> Scenario:
-    data: dict[str, Any] = {"municipality": knr, "base_year": window[1],
-                            "horizon": window[1] + 1,
-                            "migration": {"estimation_years": list(window)}}
+def fitting_scenario(
+    knr: str, window: tuple[int, int], population=None, in_level: str = "mean",
+    level_years: str = "last", extra: dict[str, Any] | None = None,
+) -> Scenario:
+    """The scenario whose ``estimate_levels`` is the fit: base year = the window's last year."""
+    data: dict[str, Any] = {
+        "municipality": knr, "base_year": window[1], "horizon": window[1] + 1,
+        "fertility": {"level_years": level_years},
+        "mortality": {"level_years": level_years},
+        "migration": {"estimation_years": list(window), "in_level": in_level}}
     if population is not None:
         data["inputs"] = {"population": str(population)}
     return make_scenario(merge(data, extra or {}))
@@ -135,107 +191,38 @@ def fit_window(
         population: population table in the package format (default: the embedded SSB table).
         defaults: births/deaths/refugees_settled/gross_out_rate by year (default: the
             municipality's entry in ``municipalities.toml``); only years in the window are used.
-        in_level: ``mean`` or ``last`` (see ``calibration.common.IN_LEVEL_RULES``).
+        in_level: ``mean`` or ``last`` (``migration.in_level``).
         scenario: extra scenario keys (e.g. ``mortality.base_years``) merged into the fit.
         level_years: ``last`` fits the fertility and mortality levels to the last window year
-            with published births/deaths (the jump-off year); ``all`` to all published years.
-            Births estimated from the age-0 population (none published) always use all years.
+            with published births/deaths (the jump-off year); ``all`` to all published years
+            (``mortality.level_years``, ``fertility.level_years``).
     """
-    if in_level not in IN_LEVEL_RULES:
-        raise InputError("calibration", "in_level", f"{in_level!r}; allowed: mean, last")
-    if level_years not in ("last", "all"):
-        raise InputError("calibration", "level_years", f"{level_years!r}; allowed: last, all")
     table = table_for(population)
     defaults = defaults_for(knr) if defaults is None else defaults
-    sc = _scenario_for_window(knr, window, population, scenario)
-    years = np.arange(window[0], window[1])
+    sc = fitting_scenario(knr, tuple(window), population, in_level, level_years, scenario)
+    est = estimate_levels(sc, table, knr, defaults)
     pops = history(table, knr, range(window[0], window[1] + 1))
-    mx_hist = mort.mx_path(years, sc.mortality.base_years)
-
-    def obs(key: str) -> np.ndarray:
-        return np.array([defaults.get(key, {}).get(int(y), np.nan) for y in years], dtype=float)
-
-    deaths_obs = obs("deaths")
-    package = estimate_levels(sc, table, knr, defaults)
-
-    def with_level(level: float):
-        s = sc.model_copy(update={"mortality": sc.mortality.model_copy(update={"level": level})})
-        return s, estimate_levels(s, table, knr, defaults)
-
-    def engine_deaths(level: float):
-        _, est = with_level(level)
-        q = death_probabilities(level * mx_hist)
-        return (q * est.migration.exposure).sum(axis=(1, 2))
-
-    ok = _fit_mask(~np.isnan(deaths_obs), level_years)
-    if ok.any():
-        target = deaths_obs[ok].sum()
-        m_level = float(brentq(lambda lv: engine_deaths(lv)[ok].sum() - target, 0.05, 3.0,
-                               xtol=1e-12))
-    else:
-        m_level = 1.0
-    sc_fit, est = with_level(m_level)
-    q = death_probabilities(m_level * mx_hist)
-    mig = est.migration
-    deaths_model = (q * mig.exposure).sum(axis=(1, 2))
-
-    # Fertility: births the engine gives at the national TFR of each year (level 1).
-    schedule = fert.national_schedule(*sc.fertility.schedule_years)
-    women = mig.exposure[:, 1, :] * (1.0 - 0.5 * (q[:, 1, :] + mig.out_rate[:, 1, :]))
-    expected = np.array([fert.expected_births(
-        fert.cohort_age_rates(fert.national_tfr(int(y)) * schedule), women[i])
-        for i, y in enumerate(years)])
-    births = est.births
-    observed = est.births_observed
-    use = _fit_mask(observed, level_years) if observed.any() else np.ones_like(observed)
-    f_level = float(births[use].sum() / expected[use].sum())
-
-    # Migration: in-migrants without the settled refugees, per year (as in estimate_levels).
-    settled = np.array([defaults.get("refugees_settled", {}).get(int(y), 0.0) for y in years])
-    inflow = np.clip(mig.in_migrants - settled[:, None, None] * refu.default_profile(), 0.0,
-                     None).sum(axis=(1, 2))
-    in_per_year = float(inflow.mean() if in_level == "mean" else inflow[-1])
-    gross_out = float(mig.out_migrants.sum() / mig.exposure.sum())
-
-    fit = WindowFit(
-        knr=knr, window=tuple(window), years=years,
-        mortality_level=m_level, mortality_level_package=package.mortality_level,
-        fertility_level=f_level, fertility_level_package=package.fertility_level,
-        in_per_year=in_per_year, in_level_rule=in_level,
-        gross_out_rate=gross_out, out_level=mig.out_level,
-        deaths_obs=deaths_obs, deaths_model=deaths_model,
-        births_data=births, births_observed=observed, births_model=f_level * expected,
-        in_migrants=inflow, refugees=settled, out_migrants=mig.out_migrants.sum(axis=(1, 2)),
-        replay_total=np.zeros(len(years)), observed_total=pops[1:].sum(axis=(1, 2)),
-        mortality_base_years=tuple(sc.mortality.base_years),
-        extra={"level_years": level_years, "deaths_fit_mask": ok.tolist(),
-               "births_fit_mask": use.tolist()},
-    )
-    return replace(fit, replay_total=_replay(fit, sc_fit, pops, mx_hist, schedule, settled))
+    return WindowFit(knr, sc, est, _replay(sc, est, pops), pops[1:].sum(axis=(1, 2)))
 
 
-def _fit_mask(have: np.ndarray, level_years: str) -> np.ndarray:
-    """Years the levels are fitted on: all with data, or only the last one with data."""
-    if level_years == "all" or not have.any():
-        return have.copy()
-    mask = np.zeros_like(have)
-    mask[np.flatnonzero(have)[-1]] = True
-    return mask
+def _replay(sc: Scenario, est: Estimates, pops: np.ndarray) -> np.ndarray:
+    """One-step projections of each window year with the fitted constant levels (totals).
 
-
-def _replay(fit: WindowFit, sc: Scenario, pops, mx_hist, schedule, settled) -> np.ndarray:
-    """One-step projections of each window year with the fitted constant levels (totals)."""
-    data = merge(sc.model_dump(exclude={"source"}, exclude_none=True), fit.patch())
-    data["refugees"] = {"settled_per_year": {int(fit.window[1]): 0.0}}
-    one = resolve(make_scenario(data))
-    q = death_probabilities(fit.mortality_level * mx_hist)
+    Each year starts from its observed 1 January population, with Norway's TFR of that year,
+    the fitted mortality of that year, the window's migration and the year's settled refugees.
+    """
+    one = resolve(sc.model_copy(update={"refugees": sc.refugees.model_copy(
+        update={"settled_per_year": {sc.base_year: 0.0}})}))
+    years = est.migration.years
+    q = death_probabilities(est.mortality_level * mort.mx_path(years, sc.mortality_base_years))
+    schedule = fert.national_schedule(*sc.fertility_schedule_years)
     out = []
-    for i, y in enumerate(fit.years):
-        phi = fert.cohort_age_rates(fit.fertility_level * fert.national_tfr(int(y)) * schedule)
+    for i, y in enumerate(years):
+        phi = fert.cohort_age_rates(est.fertility_level * fert.national_tfr(int(y)) * schedule)
         inputs = replace(
             one, years=np.array([y]), base_population=pops[i][None],
             fertility=phi[None, None], death_probability=q[i][None, None],
-            refugees=(settled[i] * refu.default_profile())[None, None])
+            refugees=(est.refugees_settled[i] * refu.default_profile())[None, None])
         out.append(project(inputs).population[-1].sum())
     return np.array(out)
 
@@ -270,27 +257,26 @@ def _per_year(years, data, model) -> list[dict[str, Any]]:
 
 def fit_report(fit: WindowFit, knr: str) -> dict[str, Any]:
     """Each fitted parameter with its value, the data it came from and its fit error."""
-    years = fit.years
-    deaths_ok = np.array(fit.extra["deaths_fit_mask"], dtype=bool)
-    births_use = np.array(fit.extra["births_fit_mask"], dtype=bool)
+    years, est, sc = fit.years, fit.estimates, fit.scenario
+    deaths_ok, births_use = fit.deaths_fit_mask, fit.births_fit_mask
     acc = accounts(knr)
-    mean_level = fit.in_per_year
 
     def mape(rows):
         errs = [abs(r["error_pct"]) for r in rows if r["error_pct"] is not None]
         return round(float(np.mean(errs)), 3) if errs else None
 
-    births_rows = _per_year(years, fit.births_data, fit.births_model)
-    for r, o in zip(births_rows, fit.births_observed, strict=True):
+    births_rows = _per_year(years, est.births, fit.births_model)
+    for r, o in zip(births_rows, est.births_observed, strict=True):
         r["data_kind"] = "published" if o else "estimated from the age-0 population"
-    deaths_rows = _per_year(years, fit.deaths_obs, fit.deaths_model)
+    deaths_rows = _per_year(years, est.deaths_observed, est.deaths_model)
     in_rows = [{"year": int(y), "estimated": round(float(v), 1),
-                "refugees_taken_out": float(r), "level_used": round(mean_level, 1),
-                "deviation_pct": round(pct(mean_level, v), 3)}
-               for y, v, r in zip(years, fit.in_migrants, fit.refugees, strict=True)]
+                "refugees_taken_out": float(r), "level_used": round(fit.in_per_year, 1),
+                "deviation_pct": round(pct(fit.in_per_year, v), 3)}
+               for y, v, r in zip(years, est.in_migrants, est.refugees_settled, strict=True)]
     gross_in_obs = _account_sum(acc, ("immigration", "domestic_in"))
     gross_out_obs = _account_sum(acc, ("emigration", "domestic_out"))
-    for r, y, ref, out in zip(in_rows, years, fit.refugees, fit.out_migrants, strict=True):
+    for r, y, ref, out in zip(in_rows, years, est.refugees_settled, fit.out_migrants,
+                              strict=True):
         if int(y) in gross_in_obs:
             est_in = r["estimated"] + ref
             r["published_gross_in_incl_refugees"] = gross_in_obs[int(y)]
@@ -305,31 +291,36 @@ def fit_report(fit: WindowFit, knr: str) -> dict[str, Any]:
         "fit_version": FIT_VERSION,
         "window": list(fit.window),
         "transition_years": years.tolist(),
+        "rules": {"mortality.level_years": sc.mortality.level_years,
+                  "fertility.level_years": sc.fertility.level_years,
+                  "migration.in_level": sc.migration.in_level},
         "data": {
             "population": "1 January populations by sex and single age, SSB table 07459 "
                           "(sim/data/ssb_07459_population_2005_2024.csv or the imported table)",
             "births_deaths_refugees": "sim/data/municipalities.toml (sources cited there)",
             "national_rates": "HMD Norway mx (mortality.base_years "
-                              f"{list(fit.mortality_base_years)}), HFD/SSB national TFR by year",
+                              f"{list(sc.mortality_base_years)}), HFD schedule "
+                              f"(fertility.schedule_years {list(sc.fertility_schedule_years)}), "
+                              "HFD/SSB national TFR by year",
             "accounts": {k: v.get("source") for k, v in acc.items() if isinstance(v, dict)},
         },
         "parameters": {
             "mortality.level": {
                 "value": fit.mortality_level,
-                "package_estimate": fit.mortality_level_package,
-                "method": "engine deaths q(level) x (A + I/2) summed over the years with "
-                          "published deaths = published deaths",
+                "method": "sim.inputs.estimate_levels: engine deaths q(level) x exposure summed "
+                          "over the fit years = published deaths",
+                "level_years": sc.mortality.level_years,
                 "fit_years": [int(y) for y in years[deaths_ok]],
                 "per_year": deaths_rows,
                 "mape_pct": mape(deaths_rows),
-                "note": (f"level_years = {fit.extra['level_years']!r}") if deaths_ok.any() else
-                "no published deaths: national level (1.0) assumed",
+                **({} if deaths_ok.any() else
+                   {"note": "no published deaths: national level (1.0) assumed"}),
             },
             "fertility.level": {
                 "value": fit.fertility_level,
-                "package_estimate": fit.fertility_level_package,
-                "method": "births / engine births at the national TFR of each year, over the "
-                          "fit years",
+                "method": "sim.inputs.estimate_levels: births / engine births at the national "
+                          "TFR of each year, over the fit years",
+                "level_years": sc.fertility.level_years,
                 "fit_years": [int(y) for y in years[births_use]],
                 "per_year": births_rows,
                 "mape_pct": mape(births_rows),
@@ -340,7 +331,7 @@ def fit_report(fit: WindowFit, knr: str) -> dict[str, Any]:
                 "method": "gross in-migrants by cohort from successive populations "
                           "(sim.demography.migration), minus settled refugees x profile",
                 "per_year": in_rows,
-                "cv_pct": round(float(fit.in_migrants.std() / fit.in_migrants.mean() * 100), 3),
+                "cv_pct": round(float(est.in_migrants.std() / est.in_migrants.mean() * 100), 3),
             },
             "migration.gross_out_rate": {
                 "value": fit.gross_out_rate, "standard_shape_level": fit.out_level,
@@ -380,12 +371,18 @@ def toml_ready(data: Any) -> Any:
 
 def _toml_text(knr: str, fit: WindowFit) -> str:
     data = toml_ready({"municipality": knr, **fit.patch()})
+    sc = fit.scenario
     header = (
         f"# Fitted default levels for {knr}, generated by calibration.fit.fit_defaults("
         f"{knr!r}).\n"
         f"# Do not edit: regenerate with `python -m calibration.cli fit {knr}`.\n"
         f"# Estimation window: 1 January {fit.window[0]}..{fit.window[1]}; fit errors and data in "
         f"{knr}_fit.json.\n"
+        f"# Fitted by sim.inputs.estimate_levels with mortality.level_years = "
+        f"{sc.mortality.level_years!r},\n"
+        f"# fertility.level_years = {sc.fertility.level_years!r}, migration.in_level = "
+        f"{sc.migration.in_level!r}; the numbers are written out\n"
+        "# (with the HMD/HFD years they are relative to) so they hold whatever the base year.\n"
         f"# Use from a scenario: extends = \"../../calibration/fitted/{knr}.toml\"\n\n")
     return header + tomli_w.dumps(data)
 
@@ -422,7 +419,7 @@ def fit_defaults(
         "level_years": other, "fertility.level": alt.fertility_level,
         "mortality.level": alt.mortality_level,
         "births_model": [round(float(v), 1) for v in alt.births_model],
-        "deaths_model": [round(float(v), 1) for v in alt.deaths_model]}
+        "deaths_model": [round(float(v), 1) for v in alt.estimates.deaths_model]}
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     toml_path, json_path = out / f"{knr}.toml", out / f"{knr}_fit.json"

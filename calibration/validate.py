@@ -1,19 +1,21 @@
 """Back-tests: estimate rates only from years up to a cut-off, project, compare with SSB.
 
-No peeking: the scenario's base year is the cut-off, the estimation window ends at it
-(``sim.inputs.estimate_levels`` refuses anything later), national mortality is averaged over
-the five HMD years before the cut-off, the fertility schedule over the HFD years before it, the
-national TFR is held at the last observed year before the cut-off, and the settlement plan is the
-municipality's recorded ``refugees_settled`` (information about the past only). What is still
-later information: UN WPP 2024's improvement ratios (small over 1-10 years) and, for Lillestrøm,
-the gross out-migration rate from the 2020-2023 accounts (it sets the gross split, not the net).
+No peeking: the scenario's base year is the cut-off and the estimation window ends at it
+(``sim.inputs.estimate_levels`` refuses anything later). The package defaults already keep the
+rest in the past for a base year before 2024: national mortality is averaged over the five HMD
+years before the base year, the fertility schedule over the HFD years before it, and the national
+TFR is held at the last observed year before it. The back-test only sets the window and the
+settlement plan (the municipality's recorded ``refugees_settled``, information about the past
+only). What is still later information: UN WPP 2024's improvement ratios (small over 1-10
+years) and, for Lillestrøm, the gross out-migration rate from the 2020-2023 accounts (it sets the
+gross split, not the net).
 
-Two variants per back-test:
+Two variants per back-test, both ``sim.inputs.resolve``:
 
-* ``package``: ``sim.inputs.resolve`` as is (levels estimated by ``estimate_levels``, in-migration
-  = the window mean);
-* ``calibrated``: the levels of ``calibration.fit.fit_window`` on the same window (engine-consistent
-  mortality, jump-off fertility/mortality, in-migration by ``in_level``).
+* ``package``: the default fitting rules (mortality and fertility levels fitted to all window
+  years with published deaths/births, in-migration = the window mean);
+* ``calibrated``: the rules of the fitted defaults (``calibration.fit``): levels fitted to the
+  jump-off year (``level_years = "last"``), in-migration by ``in_level`` (default the last year).
 """
 
 from __future__ import annotations
@@ -34,14 +36,13 @@ from calibration.common import (
     recorded_refugees,
     table_for,
 )
-from calibration.fit import accounts, fit_window
+from calibration.fit import accounts
 from sim.cohort.engine import Projection, project
 from sim.data.population import available_years, municipality_name
 from sim.demography import fertility as fert
 from sim.errors import InputError
 from sim.inputs import resolve
 
-HFD_LAST = 2022
 BACKTESTS = (
     # name, first population year of the window, cut-off (base year), last year compared
     ("short 2022", 2020, 2022, 2024),
@@ -85,22 +86,29 @@ class BackTest:
 
 def no_peek_scenario(knr: str, first: int, cut: int, last: int,
                      population: str | Path | None = None) -> dict[str, Any]:
-    """Scenario dict for a back-test: window ``first..cut``, projection ``cut -> last``."""
-    hfd_last = min(cut - 1, HFD_LAST)
+    """Scenario dict for a back-test: window ``first..cut``, projection ``cut -> last``.
+
+    National mortality, fertility schedule and TFR are the package defaults for base year
+    ``cut`` (all from before ``cut``); the settlement plan is the recorded one.
+    """
     rec = recorded_refugees(knr, until=last - 1)
     plan = {y: rec.get(y, 0.0) for y in range(cut, last)}
     data: dict[str, Any] = {
         "name": f"back-test {first}-{cut}",
         "municipality": knr, "base_year": cut, "horizon": last,
-        "fertility": {"tfr": {cut: fert.national_tfr(cut - 1)},
-                      "schedule_years": [hfd_last - 4, hfd_last]},
-        "mortality": {"base_years": [cut - 5, cut - 1]},
         "migration": {"estimation_years": [first, cut]},
         "refugees": {"settled_per_year": plan},
     }
     if population is not None:
         data["inputs"] = {"population": str(population)}
     return data
+
+
+def calibrated_rules(in_level: str = "last", level_years: str = "last") -> dict[str, Any]:
+    """The fitting rules of the ``calibrated`` variant as a partial scenario dict."""
+    return {"fertility": {"level_years": level_years},
+            "mortality": {"level_years": level_years},
+            "migration": {"in_level": in_level}}
 
 
 def _errors(proj: Projection, observed: np.ndarray, base: int) -> list[YearError]:
@@ -150,21 +158,16 @@ def backtest(
         raise InputError(population or "embedded population", "year",
                          f"back-test {first}..{last} needs every year; have {have[0]}..{have[-1]}")
     data = no_peek_scenario(knr, first, cut, last, population)
-    params: dict[str, Any] = {}
     if variant == "calibrated":
-        fit = fit_window(knr, (first, cut), population, in_level=in_level,
-                         scenario={"mortality": data["mortality"],
-                                   "fertility": {"schedule_years": data["fertility"]
-                                                 ["schedule_years"]}})
-        data = merge(data, fit.patch())
-        params = {"fertility_level": fit.fertility_level, "mortality_level": fit.mortality_level,
-                  "in_per_year": fit.in_per_year, "in_level": in_level}
+        data = merge(data, calibrated_rules(in_level))
     elif variant != "package":
         raise InputError("validate", "variant", f"{variant!r}; allowed: package, calibrated")
-    inputs = resolve(make_scenario(data, f"back-test {knr}"))
-    if variant == "package":
-        params = {k: inputs.parameters[k] for k in
-                  ("fertility_level", "mortality_level", "in_migrants_per_year_estimated")}
+    sc = make_scenario(data, f"back-test {knr}")
+    inputs = resolve(sc)
+    params = {"fertility_level": inputs.parameters["fertility_level"],
+              "mortality_level": inputs.parameters["mortality_level"],
+              "in_per_year": inputs.parameters["in_migrants_per_year_estimated"],
+              "level_years": sc.mortality.level_years, "in_level": sc.migration.in_level}
     proj = project(inputs)
     observed = history(table, knr, range(cut, last + 1))
     return BackTest(name or f"{first}-{cut}", variant, knr, (first, cut), cut,
@@ -237,12 +240,13 @@ def reproduce_year(knr: str, year: int = 2023, fitted_file: str | Path | None = 
     """Project one year from 1 January ``year`` with the fitted default levels.
 
     In-sample check of the calibrated default: the fertility and mortality levels of
-    ``calibration/fitted/<knr>.toml`` (fitted on data that include ``year``), migration estimated
-    on the window ending at ``year`` (``estimate_levels`` allows nothing later), the recorded
-    settlement of ``year`` as the plan and the published national TFR of ``year``. Returns
-    births, deaths, refugees and the 1 January ``year + 1`` total against the published figures.
-    With ``use_fitted=False`` the package's own levels (``estimate_levels`` on the window ending
-    at ``year``) are used instead: what the current defaults give.
+    ``calibration/fitted/<knr>.toml`` (fitted on data that include ``year``) with their national
+    references (HMD and HFD years), migration estimated on the window ending at ``year``
+    (``estimate_levels`` allows nothing later), the recorded settlement of ``year`` as the plan
+    and the published national TFR of ``year``. Returns births, deaths, refugees and the
+    1 January ``year + 1`` total against the published figures. With ``use_fitted=False`` the
+    package's own defaults for base year ``year`` are used instead (levels fitted by
+    ``estimate_levels`` with its default rules on the window ending at ``year``).
     """
     from calibration.common import FITTED_DIR
     from sim.config import read_scenario_dict
@@ -252,22 +256,22 @@ def reproduce_year(knr: str, year: int = 2023, fitted_file: str | Path | None = 
     rec = recorded_refugees(knr)
     data: dict[str, Any] = {
         "municipality": knr, "base_year": year, "horizon": year + 1,
-        "fertility": {"level": fitted["fertility"]["level"],
-                      "tfr": {year: fert.national_tfr(year)}},
-        "mortality": {"level": fitted["mortality"]["level"]},
+        "fertility": {"tfr": {year: fert.national_tfr(year)}},
         "migration": {"estimation_years": [year - 5, year],
                       "gross_out_rate": fitted["migration"].get("gross_out_rate")},
         "refugees": {"settled_per_year": {year: rec.get(year, 0.0)}},
     }
-    if not use_fitted:
-        del data["fertility"]["level"], data["mortality"]["level"]
+    if use_fitted:
+        keys = {"fertility": ("level", "schedule_years"), "mortality": ("level", "base_years")}
+        data = merge(data, {sec: {k: fitted[sec][k] for k in ks if k in fitted.get(sec, {})}
+                            for sec, ks in keys.items()})
     if population is not None:
         data["inputs"] = {"population": str(population)}
     proj = project(resolve(make_scenario(data, f"reproduce {knr} {year}")))
     acc = accounts(knr)
     table = table_for(population)
     out: dict[str, Any] = {"year": year,
-                           "levels": str(path) if use_fitted else "package estimate_levels"}
+                           "levels": str(path) if use_fitted else "package defaults"}
     for name in ("births", "deaths", "refugees"):
         model = float(proj.component(name).sum())
         key = "refugees_settled" if name == "refugees" else name

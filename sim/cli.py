@@ -26,8 +26,10 @@ def build_scenario(path: Path | None, municipality: str | None, horizon: int | N
                    base_year: int | None, population: Path | None) -> Scenario:
     """Scenario from a file (or the defaults) with command-line overrides, validated again."""
     knr = municipality or DEFAULT_MUNICIPALITY
-    if path is None and population is None:
-        path = main_scenario_file(knr)  # the municipality's main scenario, if it has one
+    if path is None and population is None and base_year is None:
+        # The municipality's main scenario (calibrated on the years up to 2024), if it has one;
+        # another base year re-estimates everything from the years before it instead.
+        path = main_scenario_file(knr)
     scenario = load_scenario(path) if path else None
     data = scenario.model_dump(exclude={"source"}, exclude_none=True) if scenario else {
         "name": "default (main)", "municipality": knr}

@@ -58,7 +58,8 @@ class Mortality(Frozen):
     improvement_multiplier: float = Field(
         1.0, ge=0, le=5, description="scales UN WPP 2024 improvement (0 = none)")
     level: float | None = Field(
-        None, gt=0, le=3, description="mortality relative to Norway; default from municipality")
+        None, gt=0, le=3, description="mortality relative to Norway's rates of base_years "
+        "(set base_years too, so the level keeps its meaning); default: fitted to deaths")
     base_years: tuple[int, int] | None = Field(
         None, description="HMD years averaged; default: the five years before the base year "
         "(at most 2019-2023)")

@@ -40,6 +40,8 @@ NATIONAL_LONG_RUN_REFUGEES = 10_000
 municipalities (between the pre-2022 ~5,000 and the 2022-2024 35,000-38,000)."""
 ESTIMATION_YEARS = 5
 """Default migration window: the five transitions up to the base year."""
+MORTALITY_LEVEL_RANGE = (0.05, 3.0)
+"""Municipal mortality levels (x Norway's rates) the fit searches."""
 
 
 @dataclass(frozen=True)
@@ -157,6 +159,8 @@ class Estimates:
     deaths_model: np.ndarray     # [T] deaths the engine gives at the fitted level
     in_migrants: np.ndarray      # [T] gross in-migrants excluding settled refugees
     refugees_settled: np.ndarray  # [T] settled refugees taken out of the in-migrants
+    deaths_fit: np.ndarray       # [T] bool, years the mortality level was fitted on
+    births_fit: np.ndarray       # [T] bool, years the fertility level was fitted on
 
 
 def _fit_years(have: np.ndarray, which: str) -> np.ndarray:
@@ -217,13 +221,21 @@ def estimate_levels(
         return (q * est.exposure).sum(axis=(1, 2))
 
     level = scenario.mortality.level
+    deaths_fit = _fit_years(~np.isnan(deaths_obs), scenario.mortality.level_years)
     if level is None:
         level = 1.0
-        fit = _fit_years(~np.isnan(deaths_obs), scenario.mortality.level_years)
-        if fit.any():
-            target = deaths_obs[fit].sum()
-            level = float(brentq(lambda lv: engine_deaths(lv)[fit].sum() - target, 0.05, 3.0,
-                                 xtol=1e-12))
+        if deaths_fit.any():
+            target = deaths_obs[deaths_fit].sum()
+
+            def gap(lv: float) -> float:
+                return engine_deaths(lv)[deaths_fit].sum() - target
+
+            lo, hi = MORTALITY_LEVEL_RANGE
+            if gap(lo) * gap(hi) > 0:
+                raise InputError("municipality data", "deaths",
+                                 f"published deaths {target:.0f} cannot be reached with a "
+                                 f"mortality level in {lo}..{hi} x Norway's; check the figures")
+            level = float(brentq(gap, lo, hi, xtol=1e-12))
     q, est = migration_at(level)
     births = est.births.sum(axis=1)
 
@@ -245,7 +257,7 @@ def estimate_levels(
     in_level = float(per_year.mean() if scenario.migration.in_level == "mean" else per_year[-1])
     return Estimates((first, last), level, fert_level, est, in_profile, in_level, births,
                      observed, national, deaths_obs, (q * est.exposure).sum(axis=(1, 2)),
-                     per_year, settled)
+                     per_year, settled, deaths_fit, use)
 
 
 def resolve(scenario: Scenario) -> ResolvedInputs:

@@ -49,9 +49,10 @@ def test_lillestrom_2023_births_deaths_refugees_reproduced():
     assert abs(rep["births"]["error_pct"]) < 3.0
     assert abs(rep["deaths"]["error_pct"]) < 3.0
     assert rep["refugees"]["model"] == pytest.approx(389.0)
-    # Honest comparison: the package's own levels miss the 2023 deaths by far more.
+    # Honest comparison: the package's default rule (levels fitted to all window years, here
+    # 2020-2022 with the high 2022 deaths) misses the 2023 deaths by more (about +7 %).
     pkg = reproduce_year("3205", 2023, use_fitted=False)
-    assert pkg["deaths"]["error_pct"] > 10.0
+    assert pkg["deaths"]["error_pct"] > 5.0
 
 
 def test_lillestrom_fit_matches_published_gross_flows():
@@ -94,8 +95,8 @@ def _synthetic_history(tmp_path, f_level=1.3, in_level=3000.0, m_level=1.15, out
                              "refugees": {"settled_per_year": {2015: 0.0}}})
     base = resolve(sc)
 
-    q = death_probabilities(m_level * mort.mx_path(years, sc.mortality.base_years))
-    schedule = fert.national_schedule(*sc.fertility.schedule_years)
+    q = death_probabilities(m_level * mort.mx_path(years, sc.mortality_base_years))
+    schedule = fert.national_schedule(*sc.fertility_schedule_years)
     phi = np.stack([fert.cohort_age_rates(f_level * fert.national_tfr(int(y)) * schedule)
                     for y in years])
     profile = base.in_migrants[0, 0] / base.in_migrants[0, 0].sum()

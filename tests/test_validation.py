@@ -7,8 +7,11 @@ import pytest
 
 from calibration.report import write_validation_report
 from calibration.validate import backtest, no_peek_scenario, validate
+from sim.config import scenario_from_dict
 from sim.data.population import embedded_population
+from sim.demography import fertility as fert
 from sim.errors import InputError
+from sim.inputs import resolve
 
 
 @pytest.mark.parametrize("knr", ["3205", "3222"])
@@ -25,10 +28,13 @@ def test_backtest_2022_to_2024_total_error_below_one_percent(knr):
 def test_backtest_uses_no_later_information():
     data = no_peek_scenario("3205", 2020, 2022, 2024)
     assert data["migration"]["estimation_years"] == [2020, 2022]
-    assert data["mortality"]["base_years"][1] <= 2021
-    assert data["fertility"]["schedule_years"][1] <= 2021
-    assert max(data["fertility"]["tfr"]) == 2022          # held at the 2021 national TFR
     assert data["refugees"]["settled_per_year"] == {2022: 364.0, 2023: 389.0}
+    sc = scenario_from_dict(data)                         # the package defaults for 2022:
+    assert sc.mortality_base_years == (2017, 2021)
+    assert sc.fertility_schedule_years == (2017, 2021)
+    inputs = resolve(sc)                                  # TFR held at the 2021 national TFR
+    assert inputs.parameters["tfr_path"] == {2022: round(fert.national_tfr(2021), 4),
+                                             2023: round(fert.national_tfr(2021), 4)}
     with pytest.raises(InputError):                       # estimate_levels refuses to peek
         backtest("3205", 2020, 2024, 2024)
 
