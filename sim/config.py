@@ -113,6 +113,9 @@ class Budget(Frozen):
     config: Path | None = Field(
         None, description="budget TOML; default: the municipality's built-in one, if any")
     enabled: bool = Field(True, description="project the budget when a config is available")
+    savings_pace: str | None = Field(
+        None, description="savings pace defined in the budget config (Lørenskog: Sprint, "
+        "Mellomdistanse, Maraton); default: the config's choice")
 
 
 class District(Frozen):

@@ -101,11 +101,24 @@ def scenario_budget_config(scenario: Scenario, have_services: bool) -> BudgetCon
     if path is None:
         if not have_services or scenario.municipality not in available_budget_defaults():
             return None
-        return default_budget_config(scenario.municipality)
+        return _with_pace(default_budget_config(scenario.municipality), scenario)
     if not have_services:
         raise InputError(scenario.source, "budget.config",
                          "the budget needs service costs: give services.catalogue too")
-    return load_budget_config(path)
+    return _with_pace(load_budget_config(path), scenario)
+
+
+def _with_pace(config: BudgetConfig, scenario: Scenario) -> BudgetConfig:
+    """The budget config with the scenario's savings pace, if it names one."""
+    pace = scenario.budget.savings_pace
+    if pace is None:
+        return config
+    if pace not in config.savings.paces:
+        raise InputError(scenario.source, "budget.savings_pace",
+                         f"'{pace}' unknown; paces in {config.source}: "
+                         f"{', '.join(config.savings.paces) or '(none)'}")
+    savings = config.savings.model_copy(update={"pace": pace, "amount_nok": None})
+    return config.model_copy(update={"savings": savings})
 
 
 @dataclass(frozen=True)

@@ -351,3 +351,20 @@ def test_budget_cli_and_run_include_budget(tmp_path):
     res = runner.invoke(app, ["budget", str(bad), "--out", str(tmp_path / "c")])
     assert res.exit_code == 2 and "missing.toml" in res.output
     assert not (tmp_path / "c").exists()
+
+
+def test_savings_pace_from_scenario_changes_result(tmp_path):
+    """A faster pace saves more early: netto driftsresultat higher in 2026 with Sprint."""
+    from sim.config import scenario_from_dict
+    from sim.run import run
+
+    base = {"municipality": "3222", "horizon": 2030}
+    sprint = run(scenario_from_dict({**base, "budget": {"savings_pace": "Sprint"}}))
+    maraton = run(scenario_from_dict({**base, "budget": {"savings_pace": "Maraton"}}))
+    nd_s = sprint.budget.line("netto_driftsresultat")
+    nd_m = maraton.budget.line("netto_driftsresultat")
+    years = list(sprint.budget.years)
+    # Sprint saves 120 mill. by 2026 against Maraton's 25 + 2/7 x 125 = 60.7 mill. (nominal)
+    assert nd_s[years.index(2026)] > nd_m[years.index(2026)]
+    with pytest.raises(InputError, match="savings_pace"):
+        run(scenario_from_dict({**base, "budget": {"savings_pace": "Tortoise"}}))

@@ -8,10 +8,11 @@ from sim.errors import InputError
 
 
 def budget_command(scenario: Path | None, municipality: str | None, budget_file: Path | None,
-                   out: Path, with_plots: bool = True):
+                   out: Path, with_plots: bool = True, pace: str | None = None):
     """Run a scenario and its budget; write run and budget outputs into ``out`` atomically.
 
-    The budget config is ``budget_file`` or the scenario's/municipality's default. Returns
+    The budget config is ``budget_file`` or the scenario's/municipality's default; ``pace``
+    picks one of its savings paces (Sprint, Mellomdistanse, Maraton for Lørenskog). Returns
     ``(RunResult, files)``; ``InputError`` propagates (the CLI prints one line, exit 2).
     """
     from sim.cli import build_scenario
@@ -21,6 +22,8 @@ def budget_command(scenario: Path | None, municipality: str | None, budget_file:
     budget = {"enabled": True}
     if budget_file is not None:
         budget["config"] = budget_file.resolve()
+    if pace is not None:
+        budget["savings_pace"] = pace
     sc = sc.model_copy(update={"budget": sc.budget.model_copy(update=budget)})
     result = run(sc)
     if result.budget is None:
