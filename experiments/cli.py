@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from sim.errors import clean_errors
+from sim.errors import clean_errors, console
 
 __all__ = ["report_cmd", "summary_cmd", "sweep_cmd"]
 
@@ -43,7 +42,7 @@ def sweep_cmd(
 
     result = sweep(sweep_file, out, backend=backend, workers=workers, scheduler=scheduler,
                    resume=resume, engine=engine, runs=runs, progress=progress)
-    Console().print(f"{result.n_scenarios} scenarios ({result.n_failed} failed, "
+    console().print(f"{result.n_scenarios} scenarios ({result.n_failed} failed, "
                     f"{result.chunks_computed} parts computed) in {result.elapsed_s:.1f} s "
                     f"-> {out}/")
 
@@ -58,7 +57,7 @@ def report_cmd(
     from experiments.report import report
 
     path = report(out, year)
-    Console().print(f"wrote {path}")
+    console().print(f"wrote {path}")
 
 
 @clean_errors
@@ -86,6 +85,6 @@ def summary_cmd(
     for _, r in rows.iterrows():
         view.add_row(r["indicator"], f"{r['n']:.0f}",
                      *[f"{r[c]:,.0f}" for c in cols[2:]])
-    Console().print(view)
+    console().print(view)
     if csv:
-        Console().print(f"wrote {Path(out) / 'summary.csv'} and {Path(out) / 'sensitivity.csv'}")
+        console().print(f"wrote {Path(out) / 'summary.csv'} and {Path(out) / 'sensitivity.csv'}")

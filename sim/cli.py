@@ -8,17 +8,17 @@ from typing import Annotated
 
 import numpy as np
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from sim.config import Scenario, load_scenario, scenario_from_dict
 from sim.errors import InputError, clean_errors
+from sim.errors import console as make_console
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Population and service-demand projections for Norwegian municipalities.")
 data_app = typer.Typer(no_args_is_help=True, help="Import population data (SSB table 07459).")
 app.add_typer(data_app, name="data")
-console = Console() if Console().is_terminal else Console(width=160)
+console = make_console()
 DEFAULT_MUNICIPALITY = "3222"
 
 

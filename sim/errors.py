@@ -46,3 +46,11 @@ def clean_errors(fn):
                                        soft_wrap=True)
             raise typer.Exit(2) from None
     return wrapper
+
+
+def console():
+    """A rich console for command output: the terminal's width, or 160 columns when piped."""
+    from rich.console import Console
+
+    plain = Console()
+    return plain if plain.is_terminal else Console(width=160)

@@ -217,17 +217,27 @@ def add_arrivals(n, nh, counts, origin_code, t, year, seed, tag, q, o, p_couple,
     reunification) with probability ``min(1, reunify_rate * eligible / new households)``.
     New households take a vacant dwelling of the district when there is one.
 
+    The arrivals of a district occupy consecutive rows ordered by (sex, age, rank), so every
+    "first/random person of row order with property X" search is an index into the row
+    ranges ``rs`` of (sex, age) cells: each person is grouped in O(1) (O(21) for partners).
+
     Returns:
         (n, nh): the new numbers of person and household rows.
     """
     n_d, n_a = counts.shape[0], counts.shape[2]
+    rs = np.empty(2 * n_a + 1, np.int64)    # row start of (sex, age) cell s * n_a + a
+    free = np.empty(n_a, np.int64)          # next unpartnered man of each age
     for d in range(n_d):
         first = n
         for s in range(2):
             for a in range(n_a):
+                rs[s * n_a + a] = n
                 cell = combine(tag, _U((d * 2 + s) * n_a + a))
-                for j in range(counts[d, s, a]):
-                    k = combine(combine(cell, year), _U(j))
+                ck = combine(cell, year)
+                qa, oa = q[t, d, s, a], o[t, d, s, a]
+                c = counts[d, s, a]
+                for j in range(c):
+                    k = combine(ck, _U(j))
                     key[n] = k
                     age[n] = a
                     sex[n] = s
@@ -236,61 +246,63 @@ def add_arrivals(n, nh, counts, origin_code, t, year, seed, tag, q, o, p_couple,
                     arr_year[n] = year
                     role[n] = ADULT if a >= 18 else CHILD
                     household[n] = -1
-                    comp[t, d, comp_index, s, a] += 1
-                    st = arrival_fate(seed, k, year, q[t, d, s, a], o[t, d, s, a])
+                    st = arrival_fate(seed, k, year, qa, oa)
                     status[n] = st
                     if st == DIED:
                         comp[t, d, D_, s, a] += 1
                     elif st == LEFT:
                         comp[t, d, O_, s, a] += 1
                     n += 1
+                comp[t, d, comp_index, s, a] += c
+        rs[2 * n_a] = n
         last = n
+        if last == first:
+            continue
         kind = HH_REFUGEE if origin_code == REFUGEE else HH_REGULAR
         hh_first = nh
-        # Adult women, then couples.
-        for i in range(first, last):
-            if sex[i] == 1 and age[i] >= 18:
-                nh = _new_household(nh, hh_dwelling, hh_district, hh_size, hh_kind, hh_year,
-                                    hh_key, d, kind, year, key[i], NO_DWELLING)
-                household[i] = nh - 1
-                if uniform(seed, key[i], year, ST_HOUSEHOLD) < p_couple:
-                    for m in range(first, last):
-                        if (sex[m] == 0 and age[m] >= 18 and household[m] < 0
-                                and abs(int(age[m]) - int(age[i])) <= 10):
-                            household[m] = nh - 1
-                            break
-        for i in range(first, last):
-            if sex[i] == 0 and age[i] >= 18 and household[i] < 0:
+        adult_lo = 18 if n_a > 18 else n_a
+        # Adult women in row order (ascending age), each with the first free man (lowest age,
+        # then rank) within 10 years of her age with probability p_couple.
+        for a in range(n_a):
+            free[a] = rs[a]
+        for i in range(rs[n_a + adult_lo], last):
+            nh = _new_household(nh, hh_dwelling, hh_district, hh_size, hh_kind, hh_year,
+                                hh_key, d, kind, year, key[i], NO_DWELLING)
+            household[i] = nh - 1
+            if uniform(seed, key[i], year, ST_HOUSEHOLD) < p_couple:
+                ai = int(age[i])
+                for a2 in range(max(18, ai - 10), min(n_a - 1, ai + 10) + 1):
+                    m = free[a2]
+                    if m < rs[a2 + 1]:
+                        household[m] = nh - 1
+                        free[a2] = m + 1
+                        break
+        for i in range(rs[adult_lo], rs[n_a]):
+            if household[i] < 0:
                 nh = _new_household(nh, hh_dwelling, hh_district, hh_size, hh_kind, hh_year,
                                     hh_key, d, kind, year, key[i], NO_DWELLING)
                 household[i] = nh - 1
         # Children join a mother-aged woman, else any adult, else live alone.
-        for i in range(first, last):
-            if age[i] >= 18:
-                continue
-            n_cand = 0
-            for m in range(first, last):
-                if sex[m] == 1 and age[m] >= 18 and 18 <= age[m] - age[i] <= 50:
-                    n_cand += 1
-            any_adult = n_cand == 0
-            if any_adult:
-                for m in range(first, last):
-                    if age[m] >= 18:
-                        n_cand += 1
-            if n_cand == 0:
-                nh = _new_household(nh, hh_dwelling, hh_district, hh_size, hh_kind, hh_year,
-                                    hh_key, d, kind, year, key[i], NO_DWELLING)
-                household[i] = nh - 1
-                continue
-            pick = int(uniform(seed, key[i], year, ST_HOUSEHOLD) * n_cand)
-            for m in range(first, last):
-                ok = (age[m] >= 18) if any_adult else (
-                    sex[m] == 1 and age[m] >= 18 and 18 <= age[m] - age[i] <= 50)
-                if ok:
-                    if pick == 0:
-                        household[i] = household[m]
-                        break
-                    pick -= 1
+        n_men = rs[n_a] - rs[adult_lo]
+        n_adults = n_men + last - rs[n_a + adult_lo]
+        for s in range(2):
+            for i in range(rs[s * n_a], rs[s * n_a + adult_lo]):
+                ai = int(age[i])
+                lo = ai + 18
+                hi = min(ai + 50, n_a - 1)
+                n_cand = rs[n_a + hi + 1] - rs[n_a + lo] if lo <= hi else 0
+                if n_cand == 0 and n_adults == 0:
+                    nh = _new_household(nh, hh_dwelling, hh_district, hh_size, hh_kind,
+                                        hh_year, hh_key, d, kind, year, key[i], NO_DWELLING)
+                    household[i] = nh - 1
+                    continue
+                if n_cand > 0:
+                    pick = int(uniform(seed, key[i], year, ST_HOUSEHOLD) * n_cand)
+                    m = rs[n_a + lo] + pick
+                else:
+                    pick = int(uniform(seed, key[i], year, ST_HOUSEHOLD) * n_adults)
+                    m = rs[adult_lo] + pick if pick < n_men else rs[n_a + adult_lo] + pick - n_men
+                household[i] = household[m]
         # Family reunification: whole new units join earlier refugee households.
         if reunify_rate > 0.0 and nh > hh_first:
             n_elig = 0
@@ -299,25 +311,30 @@ def add_arrivals(n, nh, counts, origin_code, t, year, seed, tag, q, o, p_couple,
                         and hh_year[h] >= year - reunify_window and hh_size[h] > 0):
                     n_elig += 1
             if n_elig > 0:
+                elig = np.empty(n_elig, np.int64)
+                j = 0
+                for h in range(hh_first):
+                    if (hh_kind[h] == HH_REFUGEE and hh_district[h] == d and hh_year[h] < year
+                            and hh_year[h] >= year - reunify_window and hh_size[h] > 0):
+                        elig[j] = h
+                        j += 1
                 p = min(1.0, reunify_rate * n_elig / (nh - hh_first))
+                merged = False
                 for h in range(hh_first, nh):
                     if uniform(seed, hh_key[h], year, ST_UNIT) >= p:
                         continue
                     pick = int(uniform(seed, hh_key[h], year, ST_REUNIFY) * n_elig)
-                    target = -1
-                    for g in range(hh_first):
-                        if (hh_kind[g] == HH_REFUGEE and hh_district[g] == d
-                                and hh_year[g] < year and hh_year[g] >= year - reunify_window
-                                and hh_size[g] > 0):
-                            if pick == 0:
-                                target = g
-                                break
-                            pick -= 1
-                    for i in range(first, last):
-                        if household[i] == h:
-                            household[i] = target
-                    hh_size[h] = -1  # merged away: dropped at compaction
+                    hh_size[h] = -1 - elig[pick]  # merged into elig[pick]: dropped at compaction
                     out_reunified[0] += 1
+                    merged = True
+                if merged:
+                    for i in range(first, last):
+                        h = household[i]
+                        if hh_size[h] < 0:
+                            household[i] = -1 - hh_size[h]
+                    for h in range(hh_first, nh):
+                        if hh_size[h] < 0:
+                            hh_size[h] = -1
         # Dwellings for the households that remain.
         for h in range(hh_first, nh):
             if hh_size[h] == 0:
