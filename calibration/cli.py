@@ -73,8 +73,16 @@ def validate_cmd(
     population: PopulationOpt = None,
     calibrate_targets: Annotated[bool, typer.Option(
         help="also calibrate to calibration/targets/<knr>.toml when present")] = True,
+    abm_runs: Annotated[int, typer.Option(
+        min=0, help="ABM runs for the P5-P95 band of the 2022 and 2014 back-tests; 0 disables")
+    ] = 100,
+    abm_workers: Annotated[int, typer.Option(min=1, help="processes for the ABM runs")] = 1,
 ) -> None:
-    """Back-test (2022->2024, 2023->2024, 2014->2024) and write out/validation.md with plots."""
+    """Back-test (2022->2024, 2023->2024, 2014->2024) and write out/validation.md with plots.
+
+    With ``--abm-runs N`` (default 100) the agent-based engine is run N times with each
+    back-test's inputs and the observed values are compared with its P5-P95 band.
+    """
     from calibration.calibrate import calibrate
     from calibration.common import FITTED_DIR, TARGETS_DIR
     from calibration.report import write_validation_report
@@ -83,7 +91,7 @@ def validate_cmd(
     knrs = municipality or ["3205", "3222"]
     results, cals, reps = [], [], {}
     for knr in knrs:
-        res = validate(knr, population)
+        res = validate(knr, population, abm_runs=abm_runs, abm_workers=abm_workers)
         results.append(res)
         bt = next((b for b in res.backtests if b.name == "short 2022"), None)
         for b in res.backtests:
@@ -91,6 +99,12 @@ def validate_cmd(
                 e = b.errors[-1]
                 typer.echo(f"{knr} {b.variant}: total error 1 Jan {e.year} from 2022 = "
                            f"{e.total_error_pct:+.2f} %, age-group MAPE {e.age_group_mape:.2f} %")
+        for band in res.abm:
+            c, n = band.cells
+            t, ty = band.total_covered
+            typer.echo(f"{knr} {band.name} {band.variant}: ABM P5-P95 band ({band.runs} runs) "
+                       f"covers {c} of {n} age-group x year cells ({band.coverage:.0%}), "
+                       f"the total in {t} of {ty} years")
         if bt is None:
             typer.echo(f"{knr}: " + "; ".join(res.skipped))
         if population is None and (FITTED_DIR / f"{knr}.toml").exists():

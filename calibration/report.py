@@ -11,8 +11,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from calibration.calibrate import CalibrationResult, calibration_markdown  # noqa: E402
-from calibration.validate import BackTest, ValidationResult  # noqa: E402
-from sim.demography import N_AGES  # noqa: E402
+from calibration.validate import AbmBand, BackTest, ValidationResult  # noqa: E402
+from sim.demography import AGE_GROUPS, N_AGES  # noqa: E402
 
 
 def plot_pyramid(bt: BackTest, year: int, path: Path) -> None:
@@ -64,6 +64,101 @@ def plot_error_by_horizon(results: list[ValidationResult], name: str, path: Path
     plt.close(fig)
 
 
+def plot_abm_band(band: AbmBand, bt: BackTest, path: Path) -> None:
+    """Observed total and age groups against the ABM P5-P95 band and the cohort projection."""
+    years = [bt.base_year, *band.years]
+    base_obs = bt.observed[0].sum(axis=0)
+    fig, axes = plt.subplots(3, 3, figsize=(11, 9), sharex=True)
+    for g, (name, ax) in enumerate(zip(band.groups, axes.ravel(), strict=True)):
+        lo, hi = (0, N_AGES - 1) if name == "total" else AGE_GROUPS[name]
+        start = float(base_obs[lo : hi + 1].sum())
+        p5 = [start, *band.p5[:, g]]
+        p95 = [start, *band.p95[:, g]]
+        ax.fill_between(years, p5, p95, color="#4C72B0", alpha=0.3, label="ABM P5–P95")
+        ax.plot(years, [start, *band.p50[:, g]], color="#4C72B0", lw=1, ls=":",
+                label="ABM P50")
+        ax.plot(years, [start, *band.cohort[:, g]], color="black", lw=1.2, label="kohortmodell")
+        ax.plot(years, [start, *band.observed[:, g]], "o", color="#C44E52", ms=4,
+                label="SSB observert")
+        ax.set_title(name if name == "total" else f"alder {name}", fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.ticklabel_format(axis="y", style="plain", useOffset=False)
+    axes[0, 0].legend(fontsize=7, loc="upper left")
+    step = -(-len(years) // 6)  # at most 6 ticks
+    for ax in axes[-1]:
+        ax.set_xticks(years[::step])
+    fig.suptitle(f"{bt.municipality}: ABM-bånd ({band.runs} kjøringer) mot observert, "
+                 f"{bt.name} ({bt.variant})", fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def _ratio(x: float) -> str:
+    return "∞" if not np.isfinite(x) else f"{x:.2f}"
+
+
+def _abm_summary(bands: list[AbmBand]) -> list[str]:
+    lines = ["| back-test | variant | runs | age-group × year cells covered | coverage share "
+             "| total covered (years) | median width / \\|cohort error\\| |",
+             "|---|---|---|---|---|---|---|"]
+    for b in bands:
+        c, n = b.cells
+        t, ty = b.total_covered
+        lines.append(f"| {b.name} | {b.variant} | {b.runs} | {c} of {n} | {b.coverage:.2f} "
+                     f"| {t} of {ty} | {_ratio(b.median_width_ratio)} |")
+    return lines
+
+
+def _abm_cells_table(b: AbmBand) -> list[str]:
+    lines = [f"Every cell, {b.name} ({b.variant}), {b.runs} runs:", "",
+             "| year | group | observed | cohort | ABM P5 | ABM P50 | ABM P95 | in band "
+             "| band width | cohort error | width / \\|error\\| |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for i, year in enumerate(b.years):
+        for g, name in enumerate(b.groups):
+            lines.append(
+                f"| {year} | {name} | {b.observed[i, g]:,.0f} | {b.cohort[i, g]:,.0f} "
+                f"| {b.p5[i, g]:,.0f} | {b.p50[i, g]:,.0f} | {b.p95[i, g]:,.0f} "
+                f"| {'yes' if b.covered[i, g] else 'no'} | {b.width[i, g]:,.0f} "
+                f"| {b.cohort_error[i, g]:+,.0f} | {_ratio(b.width_ratio[i, g])} |")
+    return lines
+
+
+def _abm_years_table(b: AbmBand) -> list[str]:
+    lines = [f"By year, {b.name} ({b.variant}), {b.runs} runs (total; age groups as a count):", "",
+             "| year | observed | cohort | ABM P5–P95 | total in band | width / \\|error\\| "
+             "| age groups in band |", "|---|---|---|---|---|---|---|"]
+    for i, year in enumerate(b.years):
+        lines.append(
+            f"| {year} | {b.observed[i, 0]:,.0f} | {b.cohort[i, 0]:,.0f} "
+            f"| {b.p5[i, 0]:,.0f}–{b.p95[i, 0]:,.0f} | {'yes' if b.covered[i, 0] else 'no'} "
+            f"| {_ratio(b.width_ratio[i, 0])} | {int(b.covered[i, 1:].sum())} of "
+            f"{len(b.groups) - 1} |")
+    return lines
+
+
+def _abm_section(res: ValidationResult, out: Path) -> list[str]:
+    if not res.abm:
+        return []
+    c = sum(b.cells[0] for b in res.abm)
+    n = sum(b.cells[1] for b in res.abm)
+    md = [f"### ABM P5–P95 band ({res.name})", "",
+          f"Observed value inside the band in {c} of {n} age-group × year cells over all ABM "
+          "back-tests below (the total is counted separately). Width / |error| is the band "
+          "width P95 − P5 over the absolute cohort error; a band centred on the cohort "
+          "projection covers the observed value only when it is above about 2.", "",
+          *_abm_summary(res.abm), ""]
+    for b in res.abm:
+        if b.variant != "calibrated":
+            continue                      # the package variant is in the summary only
+        table = _abm_cells_table(b) if len(b.years) <= 3 else _abm_years_table(b)
+        png = f"abm_band_{res.municipality}_{b.name.replace(' ', '_')}_{b.variant}.png"
+        plot_abm_band(b, res.get(b.name, b.variant), out / png)
+        md += [*table, "", f"![ABM band {res.municipality} {b.name} {b.variant}]({png})", ""]
+    return md
+
+
 def _backtest_table(res: ValidationResult) -> list[str]:
     lines = ["| back-test | variant | window | year | horizon | observed | model | total error "
              "| age-group MAPE | single-age MAPE 0-89 | single-age WAPE |",
@@ -101,6 +196,42 @@ def _components_table(res: ValidationResult) -> list[str]:
             "|---|---|---|---|---|---|", *lines]
 
 
+def _abm_intro(results: list[ValidationResult]) -> list[str]:
+    bands = [b for res in results for b in res.abm]
+    if not bands:
+        return ["The ABM P5–P95 band comparison was not computed for this report "
+                "(`--abm-runs 0`)."]
+    c, n = sum(b.cells[0] for b in bands), sum(b.cells[1] for b in bands)
+    t, ty = sum(b.total_covered[0] for b in bands), sum(b.total_covered[1] for b in bands)
+    runs = sorted({b.runs for b in bands})
+    seeds = sorted({b.seed for b in bands})
+    return [
+        "**ABM band.** For the back-tests marked below the agent-based engine "
+        f"(`sim.abm.montecarlo.run_abm`, {'/'.join(map(str, runs))} runs, seed "
+        f"{'/'.join(map(str, seeds))}) is run with exactly the resolved inputs of the cohort "
+        "projection, and the P5–P95 band over runs of each age group and the total is compared "
+        "with SSB's observed value. The band reflects only demographic randomness — "
+        "Poisson/Bernoulli noise in births, deaths and moves *given* the rates — and none of the "
+        "uncertainty in the rates themselves (fertility and mortality levels, migration "
+        "volumes, settlement). It is therefore expected to be narrow and to miss observed values "
+        "whose error comes from misspecified rates; a miss says the rates were off by more than "
+        "chance, not that the ABM is broken. Over all ABM back-tests the observed value lies in "
+        f"the band in {c} of {n} age-group × year cells ({c / n:.0%}) and for the total in "
+        f"{t} of {ty} years." + (
+            " The total is covered less often than the age groups: its relative noise is the "
+            "smallest, while every rate error adds up in it." if t / ty < c / n else "")
+        + f" The ABM mean of the total differs from the cohort projection by at most "
+        f"{_max_z(bands):.1f} Monte Carlo standard errors (SD/√runs), i.e. the two engines "
+        "agree given the rates and the band is centred on the cohort projection."]
+
+
+def _max_z(bands: list[AbmBand]) -> float:
+    """Largest |ABM mean - cohort| / (SD / sqrt(runs)) of the total over bands and years."""
+    z = [abs(b.mean[i, 0] - b.cohort[i, 0]) / (b.sd[i, 0] / np.sqrt(b.runs))
+         for b in bands if b.runs > 1 for i in range(len(b.years)) if b.sd[i, 0] > 0]
+    return float(max(z, default=0.0))
+
+
 def write_validation_report(
     results: list[ValidationResult], calibrations: list[CalibrationResult], out: str | Path,
     reproductions: dict[str, list[dict]] | None = None,
@@ -123,8 +254,7 @@ def write_validation_report(
           "`level_years = \"last\"` with window-mean in-migration (`in_level = \"mean\"`); "
           "the rolling-origin tables below compare the two in-migration rules. The reproductions "
           "of 2023 are in sample: the fitted levels were fitted on data that include 2023.", "",
-          "The ABM P5–P95 band comparison is not included: the ABM is being written "
-          "concurrently.", ""]
+          *_abm_intro(results), ""]
     for res in results:
         md += [f"## {res.name} ({res.municipality})", ""]
         md += _backtest_table(res) + [""]
@@ -146,6 +276,7 @@ def write_validation_report(
                    "| cut-off | mean rule | last rule |", "|---|---|---|"]
             md += [f"| {row['cut_off']} | {row['mean']:+.2f} % | {row['last']:+.2f} % |"
                    for row in r["rows"]] + [""]
+        md += _abm_section(res, out)
         if res.skipped:
             md += ["Skipped: " + "; ".join(res.skipped), ""]
         for rep in (reproductions or {}).get(res.municipality, []):

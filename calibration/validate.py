@@ -16,6 +16,11 @@ Two variants per back-test, both ``sim.inputs.resolve``:
   years with published deaths/births, in-migration = the window mean);
 * ``calibrated``: the rules of the fitted defaults (``calibration.fit``): levels fitted to the
   jump-off year (``level_years = "last"``), in-migration by ``in_level`` (default the last year).
+
+``abm_band`` runs the agent-based engine (``sim.abm.montecarlo.run_abm``) with a back-test's
+resolved inputs and compares the observed populations with the P5-P95 band over runs. The band
+reflects demographic randomness only (Poisson/Bernoulli draws given the rates), not uncertainty
+in the rates themselves.
 """
 
 from __future__ import annotations
@@ -39,9 +44,10 @@ from calibration.common import (
 from calibration.fit import accounts
 from sim.cohort.engine import Projection, project
 from sim.data.population import available_years, municipality_name
+from sim.demography import AGE_GROUPS
 from sim.demography import fertility as fert
 from sim.errors import InputError
-from sim.inputs import resolve
+from sim.inputs import ResolvedInputs, resolve
 
 BACKTESTS = (
     # name, first population year of the window, cut-off (base year), last year compared
@@ -82,6 +88,7 @@ class BackTest:
     parameters: dict[str, Any]
     projection: Projection = field(repr=False)
     observed: np.ndarray = field(repr=False)  # [Y+1, 2, A]
+    inputs: ResolvedInputs | None = field(default=None, repr=False, compare=False)
 
 
 def no_peek_scenario(knr: str, first: int, cut: int, last: int,
@@ -171,7 +178,128 @@ def backtest(
     proj = project(inputs)
     observed = history(table, knr, range(cut, last + 1))
     return BackTest(name or f"{first}-{cut}", variant, knr, (first, cut), cut,
-                    _errors(proj, observed, cut), _components(knr, proj), params, proj, observed)
+                    _errors(proj, observed, cut), _components(knr, proj), params, proj, observed,
+                    inputs)
+
+
+ABM_GROUPS = ("total", *AGE_GROUPS)
+"""Rows of an ``AbmBand``: the total, then the planning age groups."""
+ABM_BACKTESTS = ("short 2022", "long 2014")
+"""Back-tests ``validate`` runs the ABM for (when ``abm_runs > 0``)."""
+
+
+def _by_group(pop: np.ndarray) -> np.ndarray:
+    """[..., G] total and age-group sums of a population [..., 2, A] (``ABM_GROUPS`` order)."""
+    by_age = pop.sum(axis=-2)
+    cols = [by_age.sum(axis=-1)] + [by_age[..., lo : hi + 1].sum(axis=-1)
+                                    for lo, hi in AGE_GROUPS.values()]
+    return np.stack(cols, axis=-1).astype(float)
+
+
+@dataclass(frozen=True)
+class AbmBand:
+    """The ABM's P5-P95 band over runs against the observed values and the cohort projection.
+
+    Arrays are ``[Y, G]``: the compared years (base year + 1 .. last) by ``ABM_GROUPS`` (total,
+    then the age groups); ``totals`` is ``[R, Y, G]``, the value of every run. The band holds
+    only demographic randomness given the rates (no rate uncertainty).
+    """
+
+    name: str
+    variant: str
+    municipality: str
+    runs: int
+    seed: int
+    years: tuple[int, ...]
+    groups: tuple[str, ...]
+    totals: np.ndarray = field(repr=False)    # [R, Y, G] per run
+    observed: np.ndarray = field(repr=False)  # [Y, G]
+    cohort: np.ndarray = field(repr=False)    # [Y, G]
+    p5: np.ndarray = field(repr=False)
+    p50: np.ndarray = field(repr=False)
+    p95: np.ndarray = field(repr=False)
+    seconds: float = 0.0
+
+    @property
+    def mean(self) -> np.ndarray:
+        """[Y, G] mean over runs."""
+        return self.totals.mean(axis=0)
+
+    @property
+    def sd(self) -> np.ndarray:
+        """[Y, G] standard deviation over runs (ddof 1)."""
+        return self.totals.std(axis=0, ddof=1) if self.runs > 1 else np.zeros_like(self.p50)
+
+    @property
+    def covered(self) -> np.ndarray:
+        """[Y, G] True where the observed value lies in [P5, P95]."""
+        return (self.p5 <= self.observed) & (self.observed <= self.p95)
+
+    @property
+    def width(self) -> np.ndarray:
+        """[Y, G] band width P95 - P5 (persons)."""
+        return self.p95 - self.p5
+
+    @property
+    def cohort_error(self) -> np.ndarray:
+        """[Y, G] cohort projection minus observed (persons)."""
+        return self.cohort - self.observed
+
+    @property
+    def width_ratio(self) -> np.ndarray:
+        """[Y, G] band width / |cohort error| (inf where the cohort error is 0)."""
+        err = np.abs(self.cohort_error)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(err > 0, self.width / np.where(err > 0, err, 1.0), np.inf)
+
+    def _group_cells(self) -> np.ndarray:
+        return self.covered[:, 1:]
+
+    @property
+    def coverage(self) -> float:
+        """Share of age-group x year cells (total excluded) whose observed value is in the band."""
+        return float(self._group_cells().mean())
+
+    @property
+    def cells(self) -> tuple[int, int]:
+        """(covered, all) age-group x year cells."""
+        c = self._group_cells()
+        return int(c.sum()), int(c.size)
+
+    @property
+    def total_covered(self) -> tuple[int, int]:
+        """(covered, all) years for the total."""
+        return int(self.covered[:, 0].sum()), len(self.years)
+
+    @property
+    def median_width_ratio(self) -> float:
+        """Median of band width / |cohort error| over the age-group x year cells."""
+        return float(np.median(self.width_ratio[:, 1:]))
+
+
+def abm_band(bt: BackTest, runs: int = 100, seed: int | None = None,
+             workers: int = 1) -> AbmBand:
+    """Run the ABM ``runs`` times with the back-test's resolved inputs; P5/P50/P95 per cell.
+
+    The quantiles are over runs of the group sums (``np.quantile``, linear interpolation), per
+    1 January after the base year and per ``ABM_GROUPS`` entry. ``seed`` defaults to the
+    scenario's seed.
+    """
+    from sim.abm.montecarlo import run_abm
+
+    if bt.inputs is None:
+        raise InputError("validate", "abm", f"back-test {bt.name} has no resolved inputs")
+    res = run_abm(bt.inputs, runs, seed=seed, workers=workers)
+    if res.years.tolist() != bt.projection.years.tolist():
+        raise InputError("validate", "abm", "ABM years differ from the cohort projection")
+    totals = _by_group(res.population.sum(axis=2))[:, 1:]     # [R, Y, G], skip the base year
+    q = np.quantile(totals, (0.05, 0.5, 0.95), axis=0)
+    cohort = _by_group(bt.projection.population.sum(axis=1))[1:]
+    observed = _by_group(bt.observed)[1:]
+    return AbmBand(bt.name, bt.variant, bt.municipality, runs,
+                   int(bt.inputs.seed if seed is None else seed),
+                   tuple(int(y) for y in bt.projection.years[1:]), ABM_GROUPS,
+                   totals, observed, cohort, q[0], q[1], q[2], res.timings.get("run_s", 0.0))
 
 
 @dataclass(frozen=True)
@@ -183,10 +311,15 @@ class ValidationResult:
     backtests: list[BackTest]
     skipped: list[str]
     rolling: dict[str, Any]
+    abm: list[AbmBand] = field(default_factory=list)
 
     def get(self, name: str, variant: str) -> BackTest:
         """The back-test by name and variant."""
         return next(b for b in self.backtests if b.name == name and b.variant == variant)
+
+    def band(self, name: str, variant: str) -> AbmBand | None:
+        """The ABM band of a back-test, if computed."""
+        return next((b for b in self.abm if b.name == name and b.variant == variant), None)
 
 
 def rolling_origin(knr: str, population=None, window: int = 2, horizon: int = 2,
@@ -211,12 +344,15 @@ def rolling_origin(knr: str, population=None, window: int = 2, horizon: int = 2,
 
 def validate(
     municipality: str, population_file: str | Path | None = None, in_level: str = "last",
-    rolling: bool = True,
+    rolling: bool = True, abm_runs: int = 0, abm_backtests: tuple[str, ...] = ABM_BACKTESTS,
+    abm_seed: int | None = None, abm_workers: int = 1,
 ) -> ValidationResult:
     """Run the short and long back-tests (both variants) for a municipality.
 
     Works for any municipality in the population table (embedded or imported); back-tests whose
-    years are missing are listed in ``skipped``.
+    years are missing are listed in ``skipped``. With ``abm_runs > 0`` the ABM is run that many
+    times for each back-test in ``abm_backtests`` (both variants) and its P5-P95 band compared
+    with the observed values (``abm_band``).
     """
     table = table_for(population_file)
     knr = municipality
@@ -231,7 +367,9 @@ def validate(
         for variant in ("package", "calibrated"):
             out.append(backtest(knr, first, cut, last, population_file, variant, in_level, name))
     roll = rolling_origin(knr, population_file) if rolling else {}
-    return ValidationResult(knr, municipality_name(table, knr), out, skipped, roll)
+    bands = [abm_band(bt, abm_runs, abm_seed, abm_workers) for bt in out
+             if abm_runs > 0 and bt.name in abm_backtests]
+    return ValidationResult(knr, municipality_name(table, knr), out, skipped, roll, bands)
 
 
 def reproduce_year(knr: str, year: int = 2023, fitted_file: str | Path | None = None,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from calibration.report import write_validation_report
-from calibration.validate import backtest, no_peek_scenario, validate
+from calibration.validate import ABM_GROUPS, abm_band, backtest, no_peek_scenario, validate
 from sim.config import scenario_from_dict
 from sim.data.population import embedded_population
 from sim.demography import fertility as fert
@@ -56,11 +57,47 @@ def test_validate_imported_municipality(tmp_path):
     assert got.errors[-1].model_total == pytest.approx(ref.errors[-1].model_total, rel=0.02)
 
 
+ABM_RUNS = 30
+
+
+def test_abm_band_from_runs():
+    """The P5-P95 band is computed from ABM runs with the back-test's inputs."""
+    bt = backtest("3222", 2020, 2022, 2024, variant="calibrated")
+    band = abm_band(bt, ABM_RUNS)
+    assert band.runs == ABM_RUNS and band.years == (2023, 2024) and band.groups == ABM_GROUPS
+    assert band.totals.shape == (ABM_RUNS, 2, len(ABM_GROUPS))
+    assert np.all(band.p5 <= band.p50) and np.all(band.p50 <= band.p95)
+    np.testing.assert_allclose(band.p5, np.quantile(band.totals, 0.05, axis=0))
+    np.testing.assert_allclose(band.p95, np.quantile(band.totals, 0.95, axis=0))
+    assert np.all(band.width > 0)                          # the runs differ
+    # The age groups add up to the total in every run, as for the cohort projection.
+    np.testing.assert_allclose(band.totals[..., 1:].sum(axis=-1), band.totals[..., 0])
+    np.testing.assert_allclose(band.cohort[:, 0], [e.model_total for e in bt.errors])
+    np.testing.assert_allclose(band.observed[:, 0], [e.observed_total for e in bt.errors])
+    # Same rates: the ABM mean of the total is the cohort projection up to Monte Carlo error.
+    se = band.sd[:, 0] / np.sqrt(ABM_RUNS)
+    assert np.all(np.abs(band.mean[:, 0] - band.cohort[:, 0]) < 4 * se)
+    assert np.array_equal(band.covered, (band.p5 <= band.observed) & (band.observed <= band.p95))
+    assert 0.0 <= band.coverage <= 1.0
+    assert band.cells[1] == 2 * (len(ABM_GROUPS) - 1)
+    assert band.coverage == pytest.approx(band.cells[0] / band.cells[1])
+    # Same seed -> same band.
+    again = abm_band(bt, ABM_RUNS)
+    np.testing.assert_array_equal(again.totals, band.totals)
+
+
 def test_report_written(tmp_path):
-    res = validate("3222", rolling=False)
+    res = validate("3222", rolling=False, abm_runs=ABM_RUNS, abm_backtests=("short 2022",))
+    assert {(b.name, b.variant) for b in res.abm} == {("short 2022", "package"),
+                                                      ("short 2022", "calibrated")}
     path = write_validation_report([res], [], tmp_path)
     text = path.read_text()
-    assert "short 2022" in text and "age-group MAPE" in text and "ABM" in text
+    assert "short 2022" in text and "age-group MAPE" in text and "ABM P5–P95 band" in text
+    band = res.band("short 2022", "calibrated")
+    c, n = band.cells
+    assert f"| short 2022 | calibrated | {ABM_RUNS} | {c} of {n} | {band.coverage:.2f} |" in text
+    assert "only demographic randomness" in text
+    assert (tmp_path / "abm_band_3222_short_2022_calibrated.png").stat().st_size > 0
     assert (tmp_path / "pyramid_3222_2024_from_2022_calibrated.png").stat().st_size > 0
     assert (tmp_path / "error_by_horizon_long.png").stat().st_size > 0
     long = res.get("long 2014", "package")
@@ -75,8 +112,14 @@ def test_validate_cli(runner, tmp_path):
 
     app = typer.Typer()
     app.command()(validate_cmd)
-    result = runner.invoke(app, ["3222", "--out", str(tmp_path), "--no-calibrate-targets"])
+    result = runner.invoke(app, ["3222", "--out", str(tmp_path), "--no-calibrate-targets",
+                                 "--abm-runs", "3"])
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "validation.md").exists()
+    assert "ABM P5-P95 band (3 runs) covers" in result.output
+    assert "ABM" in (tmp_path / "validation.md").read_text()
+    off = runner.invoke(app, ["3222", "--out", str(tmp_path / "off"), "--no-calibrate-targets",
+                              "--abm-runs", "0"])
+    assert off.exit_code == 0, off.output
+    assert "not computed" in (tmp_path / "off" / "validation.md").read_text()
     bad = runner.invoke(app, ["3222", "--population", str(tmp_path / "missing.csv")])
     assert bad.exit_code == 2
