@@ -100,6 +100,8 @@ def run_cmd(
         result = run(sc)
         files = write_run(result, out, with_plots=plots)
         _print_summary(result, summary_rows(result))
+        for note in result.notes:
+            console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
     console.print(f"wrote {len(files)} files to {out}/")
 
 
@@ -120,7 +122,8 @@ def _print_summary(result, rows) -> None:
 @clean_errors
 def services_cmd(
     catalogue: Annotated[Path, typer.Argument(help="service catalogue TOML")],
-    check: Annotated[bool, typer.Option("--check", help="validate and summarise")] = True,
+    check: Annotated[bool, typer.Option(
+        "--check", help="validate and summarise (the command's only mode)")] = True,
     districts: Annotated[list[str] | None, typer.Option(
         "--districts", help="district names facilities may use (repeat the option)")] = None,
 ) -> None:

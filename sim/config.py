@@ -8,10 +8,10 @@ linearly between the years given and held constant outside them.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import Field, ValidationError, ValidationInfo, field_validator
+from pydantic import AfterValidator, Field, ValidationError, ValidationInfo, field_validator
 
 from sim.abm.config import AbmConfig
 from sim.abm.housing import HousingProgramme
@@ -31,7 +31,7 @@ from sim.schema import (
 LAST_HMD_YEAR = 2023
 LAST_HFD_YEAR = 2022
 
-__all__ = ["Scenario", "interpolate_path", "load_scenario", "scenario_from_dict"]
+__all__ = ["Scenario", "deep_merge", "interpolate_path", "load_scenario", "scenario_from_dict"]
 
 
 class Fertility(Frozen):
@@ -42,7 +42,8 @@ class Fertility(Frozen):
     level: float | None = Field(
         None, gt=0, le=3, description="municipal fertility relative to the TFR path; "
         "default: estimated from the municipality's births")
-    schedule_years: tuple[int, int] | None = Field(
+    schedule_years: Annotated[tuple[int, int] | None,
+                              _year_window(1990, LAST_HFD_YEAR, "HFD's years")] = Field(
         None, description="HFD years averaged for the age schedule; default: the five years "
         "before the base year (at most 2018-2022)")
     level_years: Literal["all", "last"] = Field(
@@ -50,17 +51,41 @@ class Fertility(Frozen):
     sex_ratio_at_birth: float = Field(1.055, gt=0.9, lt=1.2, description="boys per girl")
 
 
+def _year_window(first_allowed: int, last_allowed: int, what: str):
+    """Validator for a (first, last) window of data years."""
+    def check(value: tuple[int, int] | None) -> tuple[int, int] | None:
+        if value is None:
+            return value
+        first, last = value
+        if not first_allowed <= first <= last <= last_allowed:
+            raise ValueError(f"({first}, {last}): needs first <= last within {what} "
+                             f"{first_allowed}..{last_allowed}")
+        return value
+    return AfterValidator(check)
+
+
+def _e0_bounds(path: dict[int, float] | None) -> dict[int, float] | None:
+    for year, value in (path or {}).items():
+        if not 40 <= value <= 110:
+            raise ValueError(f"{year} = {value}: life expectancy must be within 40..110 years")
+    return path
+
+
+E0Path = Annotated[PositivePath, AfterValidator(_e0_bounds)]
+
+
 class Mortality(Frozen):
     """Mortality assumptions."""
 
-    e0_male: PositivePath | None = Field(None, description="life expectancy at birth, men")
-    e0_female: PositivePath | None = Field(None, description="life expectancy at birth, women")
+    e0_male: E0Path | None = Field(None, description="life expectancy at birth, men")
+    e0_female: E0Path | None = Field(None, description="life expectancy at birth, women")
     improvement_multiplier: float = Field(
         1.0, ge=0, le=5, description="scales UN WPP 2024 improvement (0 = none)")
     level: float | None = Field(
         None, gt=0, le=3, description="mortality relative to Norway's rates of base_years "
         "(set base_years too, so the level keeps its meaning); default: fitted to deaths")
-    base_years: tuple[int, int] | None = Field(
+    base_years: Annotated[tuple[int, int] | None,
+                          _year_window(1990, LAST_HMD_YEAR, "HMD's years")] = Field(
         None, description="HMD years averaged; default: the five years before the base year "
         "(at most 2019-2023)")
     level_years: Literal["all", "last"] = Field(
@@ -100,7 +125,7 @@ class Services(Frozen):
 
     catalogue: Path | None = Field(
         None, description="service catalogue TOML; default: the municipality's built-in one")
-    coverage_path: dict[str, PositivePath] | None = Field(
+    coverage_path: dict[str, NonNegPath] | None = Field(
         None, description="coverage multipliers by year per service ('institusjon') or "
         "age group ('institusjon/90+')")
     unit_cost_growth: float = Field(
@@ -222,10 +247,11 @@ def scenario_from_dict(
 _PATH_KEYS = {*InputFiles.model_fields, "catalogue", "config"}
 
 
-def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+def deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``top`` into ``base`` recursively (``top`` wins); neither is modified."""
     out = dict(base)
     for key, value in top.items():
-        out[key] = (_deep_merge(out[key], value)
+        out[key] = (deep_merge(out[key], value)
                     if isinstance(value, dict) and isinstance(out.get(key), dict) else value)
     return out
 
@@ -252,7 +278,7 @@ def read_scenario_dict(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[s
     parent_path = path.parent / parent
     if not parent_path.exists():
         raise InputError(path, "extends", f"file not found: {parent_path}")
-    return _deep_merge(read_scenario_dict(parent_path, (*_seen, path)), data)
+    return deep_merge(read_scenario_dict(parent_path, (*_seen, path)), data)
 
 
 def load_scenario(path: str | Path) -> Scenario:

@@ -114,12 +114,6 @@ class ResolvedInputs:
             raise InputError(source, "p_male_birth", "must be between 0 and 1")
 
 
-def _death_probabilities(mx: np.ndarray) -> np.ndarray:
-    """Cohort death probabilities [Y, 2, A] from central death rates [Y, 2, ages]."""
-    return np.stack([[mort.cohort_death_probability(mx[t, s], s) for s in range(2)]
-                     for t in range(mx.shape[0])])
-
-
 def _history(table, knr: str, first: int, last: int) -> np.ndarray:
     return np.stack([population_array(table, knr, y) for y in range(first, last + 1)])
 
@@ -209,7 +203,7 @@ def estimate_levels(
         gross_out = defaults.get("gross_out_rate", GENERIC_GROSS_OUT_RATE)
 
     def migration_at(level: float) -> tuple[np.ndarray, mig.MigrationEstimate]:
-        q = _death_probabilities(level * mx_hist)
+        q = mort.death_probabilities(level * mx_hist)
         est = mig.estimate_gross_migration(pops, years, q, gross_out, None, p_male)
         if np.any(~np.isnan(births_obs)):
             births = np.where(np.isnan(births_obs), est.births.sum(axis=1), births_obs)
@@ -292,7 +286,7 @@ def resolve(scenario: Scenario) -> ResolvedInputs:
                 except ValueError as exc:
                     raise InputError(source, f"mortality.e0_{('male', 'female')[s]}",
                                      str(exc)) from None
-    dprob = _death_probabilities(mx)
+    dprob = mort.death_probabilities(mx)
 
     # Fertility.
     tfr = interpolate_path(_path_or(_default_tfr(scenario.base_year), scenario.fertility.tfr),

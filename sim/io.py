@@ -96,8 +96,16 @@ class ResultWriter:
         self.path(name).write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
     def commit(self) -> list[Path]:
-        """Move staged files into ``out_dir`` (each by atomic rename) and drop the stage."""
+        """Move staged files into ``out_dir`` (each by atomic rename) and drop the stage.
+
+        Files that an earlier run's ``manifest.json`` in ``out_dir`` listed and this run does
+        not write are removed, so the folder never mixes two runs; other files are left alone.
+        """
         self.out_dir.mkdir(parents=True, exist_ok=True)
+        for name in set(_listed_files(self.out_dir / "manifest.json")) - set(self.files):
+            stale = self.out_dir / name
+            if stale.parent == self.out_dir and stale.is_file():
+                stale.unlink()
         moved = []
         for name in self.files:
             os.replace(self.stage / name, self.out_dir / name)
@@ -108,6 +116,15 @@ class ResultWriter:
     def abort(self) -> None:
         """Drop the staging folder; ``out_dir`` is untouched."""
         shutil.rmtree(self.stage, ignore_errors=True)
+
+
+def _listed_files(manifest: Path) -> list[str]:
+    """File names an existing manifest lists (empty if there is none or it is unreadable)."""
+    try:
+        files = json.loads(manifest.read_text()).get("files", [])
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [f for f in files if isinstance(f, str) and "/" not in f and "\\" not in f]
 
 
 def write_atomically(out_dir: str | Path, fill: Callable[[ResultWriter], None]) -> list[Path]:

@@ -53,6 +53,7 @@ class RunResult:
     demografikostnader: pd.DataFrame | None = None
     budget: BudgetResult | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()  # what was skipped and why (printed, kept in the manifest)
 
 
 def scenario_catalogue(scenario: Scenario, districts: tuple[str, ...]) -> Catalogue | None:
@@ -79,13 +80,20 @@ def run(scenario: Scenario) -> RunResult:
     services = dk = None
     if catalogue is not None:
         services, dk = services_tables(proj, catalogue, scenario.services.coverage_path,
-                                       scenario.services.unit_cost_growth)
+                                       scenario.services.unit_cost_growth, scenario.source)
     t3 = time.perf_counter()
     result = RunResult(scenario, inputs, proj, catalogue, services, dk, None,
                        {"resolve_s": t1 - t0, "project_s": t2 - t1, "services_s": t3 - t2})
     config = scenario_budget_config(scenario, services is not None)
     if config is not None:
-        result = replace(result, budget=project_budget(result, config))
+        try:
+            result = replace(result, budget=project_budget(result, config))
+        except InputError as exc:
+            if scenario.budget.config is not None:
+                raise
+            # The built-in config is made for base year 2024; other base years run without it.
+            result = replace(result, notes=(f"budget skipped: the built-in budget config does "
+                                            f"not fit this scenario ({exc.line()})",))
         result.timings["budget_s"] = time.perf_counter() - t3
     return result
 
@@ -155,7 +163,7 @@ def run_abm_scenario(scenario: Scenario, runs: int, workers: int = 1,
     if catalogue is not None:
         services, dk = services_tables(result.mean_projection(), catalogue,
                                        scenario.services.coverage_path,
-                                       scenario.services.unit_cost_growth)
+                                       scenario.services.unit_cost_growth, scenario.source)
     return AbmRunResult(scenario, inputs, result, catalogue, services, dk,
                         {"resolve_s": t1 - t0, "abm_s": t2 - t1,
                          "services_s": time.perf_counter() - t2})
@@ -215,6 +223,7 @@ def manifest(result: RunResult, files: list[str]) -> dict:
         "budget": ({"config": str(result.scenario.budget.config or "built-in default"),
                     **result.budget.parameters} if result.budget is not None else None),
         "timings_s": result.timings,
+        "notes": list(result.notes),
         "files": files,
     }
 
@@ -268,9 +277,3 @@ def summary_rows(result: RunResult, every: int = 5) -> list[dict[str, float]]:
             row.update(births=b, deaths=d, net_migration=inn - out, refugees=ref)
         rows.append(row)
     return rows
-
-
-def growth_rate(result: RunResult) -> np.ndarray:
-    """Annual total growth rate by projection year."""
-    tot = result.projection.population.sum(axis=(1, 2, 3))
-    return tot[1:] / tot[:-1] - 1.0

@@ -20,7 +20,11 @@ MIN_YEAR, MAX_YEAR = 2000, 2100
 
 
 class Frozen(BaseModel):
-    """Base: immutable, unknown keys are errors, no silent type coercion from strings."""
+    """Base: immutable; unknown keys are errors.
+
+    Lax mode: TOML tables give year keys as strings ({2030 = 1.5} has key "2030"), so numbers
+    written as strings are accepted where a number is expected.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=False)
 
@@ -106,7 +110,9 @@ def validation_error(
     exc: ValidationError, source: str | Path, model: type[BaseModel],
 ) -> InputError:
     """Turn the first pydantic error into an ``InputError`` naming file and field."""
-    err = exc.errors()[0]
+    errors = exc.errors()
+    # A typo ("shar" for "share") gives "unknown key" and "missing": name the typo.
+    err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     loc = tuple(err["loc"])
     return InputError(source, _field_name(loc), _message(err, model, loc))
 

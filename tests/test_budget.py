@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import openpyxl
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import tomli_w
@@ -277,13 +278,30 @@ def test_bad_budget_input(tmp_path, edit, field, text):
     assert "\n" not in exc.value.line()
 
 
-def test_missing_history_year_names_field(tmp_path, lor_run):
-    path = write_bad(tmp_path, lambda d: d["rammetilskudd"]["population_history"].pop("2023"))
+def test_history_from_population_table_and_missing_year_names_field(tmp_path, lor_run):
+    """Totals before the base year come from the SSB table; a short imported table is named."""
+    from sim.config import scenario_from_dict
+    from sim.run import run
+
+    # From the embedded table: the result equals giving the SSB totals explicitly.
+    given = write_bad(tmp_path, lambda d: d["rammetilskudd"].update(population_history={
+        "2020": 41460, "2021": 42740, "2022": 44693, "2023": 46797}))
+    a = project_budget(lor_run, default_budget_config("3222"))
+    b = project_budget(lor_run, load_budget_config(given))
+    pd.testing.assert_frame_equal(a.lines, b.lines)
+    # An imported table with only 2023-2024 cannot give veksttilskudd's 2020 total.
+    short = Path(__file__).parent / "fixtures" / "ssb" / "07459_lorenskog_wide_cp1252.csv"
+    from sim.data.ssb import read_ssb_07459, write_population
+
+    table = tmp_path / "pop.csv"
+    write_population(read_ssb_07459(short), table)
+    res = run(scenario_from_dict({"municipality": "3222", "horizon": 2027,
+                                  "inputs": {"population": str(table)},
+                                  "budget": {"enabled": False}}))
     with pytest.raises(InputError) as exc:
-        project_budget(lor_run, load_budget_config(path))
-    assert exc.value.source == str(path)
+        project_budget(res, default_budget_config("3222"))
     assert exc.value.field == "rammetilskudd.population_history"
-    assert "2023" in exc.value.message
+    assert "2020" in exc.value.message
 
 
 def test_wrong_municipality_and_missing_file(tmp_path, lil_run):

@@ -85,6 +85,17 @@ BAD_SCENARIOS = {
                                 "migration.out_rate_multiplier"),
     "district shares": ('municipality = "3222"\n[[districts]]\nname = "A"\nshare = 0.5\n',
                         "districts"),
+    "district key typo": ('municipality = "3222"\n[[districts]]\nname = "A"\nshar = 1.0\n',
+                          "districts.0.shar"),
+    "HFD years outside data": ('municipality = "3222"\n[fertility]\n'
+                               'schedule_years = [1980, 1985]\n', "fertility.schedule_years"),
+    "HMD years reversed": ('municipality = "3222"\n[mortality]\nbase_years = [2023, 2019]\n',
+                           "mortality.base_years"),
+    "life expectancy 200": ('municipality = "3222"\n[mortality]\ne0_male = { 2030 = 200 }\n',
+                            "mortality.e0_male"),
+    "unknown service in coverage path": ('municipality = "3222"\n[services]\n'
+                                         'coverage_path = { skole = { 2030 = 0.5 } }\n',
+                                         "services.coverage_path.skole"),
 }
 
 
@@ -232,3 +243,19 @@ def test_unknown_engine_exit_2(runner, tmp_path):
     result = runner.invoke(app, ["run", "--engine", "magic", "--out", str(tmp_path / "x")])
     assert result.exit_code == 2 and "--engine" in result.output
     assert not (tmp_path / "x").exists()
+
+
+def test_rerun_into_same_folder_removes_stale_outputs(runner, tmp_path):
+    out = tmp_path / "out"
+    assert runner.invoke(app, ["run", "-m", "3222", "--horizon", "2027", "--no-plots",
+                               "--out", str(out)]).exit_code == 0
+    assert (out / "budget.parquet").exists()
+    (out / "my_notes.txt").write_text("keep me")
+    scenario = tmp_path / "s.toml"
+    scenario.write_text('municipality = "3222"\nhorizon = 2027\n[budget]\nenabled = false\n')
+    assert runner.invoke(app, ["run", str(scenario), "--no-plots",
+                               "--out", str(out)]).exit_code == 0
+    assert not (out / "budget.parquet").exists()
+    assert (out / "my_notes.txt").read_text() == "keep me"
+    listed = set(json.loads((out / "manifest.json").read_text())["files"])
+    assert listed == {p.name for p in out.iterdir()} - {"my_notes.txt"}

@@ -91,8 +91,9 @@ class Rammetilskudd(Frozen):
         default_factory=lambda: {2024: 0.0},
         description="skjønnstilskudd and other parts, price_year kroner")
     population_history: dict[int, float] = Field(
-        description="total population on 1 January of the years before the base year "
-        "(at least the four years needed by veksttilskudd)")
+        default_factory=dict,
+        description="total population on 1 January before the base year; default: from the "
+        "population table the scenario uses (SSB 07459 or an imported one); given years win")
 
     @field_validator("age_weights")
     @classmethod
@@ -114,7 +115,7 @@ class Rammetilskudd(Frozen):
     @field_validator("population_history")
     @classmethod
     def _history(cls, value: dict[int, float]) -> dict[int, float]:
-        if not value or any(v <= 0 for v in value.values()):
+        if any(v <= 0 for v in value.values()):
             raise ValueError("population_history needs positive totals by year, "
                              "e.g. {2021 = 42740, 2022 = 44693, 2023 = 46797}")
         return dict(sorted(value.items()))

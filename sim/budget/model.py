@@ -192,6 +192,16 @@ def _capacity_investments(result: Any, years: np.ndarray, deflator: _Deflator,
     return pd.DataFrame(rows, columns=cols)
 
 
+def _history_totals(result: Any) -> dict[int, float]:
+    """Total population on 1 January of every year in the scenario's population table."""
+    from sim.data.population import available_years, population_array, population_table
+
+    table = population_table(result.scenario.inputs.population)
+    knr = result.inputs.municipality
+    return {y: float(population_array(table, knr, y).sum())
+            for y in available_years(table, knr) if y < result.inputs.base_year}
+
+
 def project_budget(result: Any, config: BudgetConfig) -> BudgetResult:
     """Project the economic plan for the run's years (``InputError`` on inconsistent input)."""
     inp = result.inputs
@@ -212,7 +222,7 @@ def project_budget(result: Any, config: BudgetConfig) -> BudgetResult:
     pop = np.asarray(result.projection.population, dtype=float).sum(axis=(1, 2))
     jan = pop[:-1]                         # 1 January of the budget year
     mean_year = 0.5 * (pop[:-1] + pop[1:])  # mean population during the year
-    hist = config.rammetilskudd.population_history
+    hist = {**_history_totals(result), **config.rammetilskudd.population_history}
     if base - 1 not in hist:
         raise _err(config, "rammetilskudd.population_history",
                    f"needs the total on 1 January {base - 1} (the year before the base year)")

@@ -112,7 +112,7 @@ def kannisto_close(mx: np.ndarray) -> np.ndarray:
     """Extend single-year rates to ages 0..130 with a Kannisto fit for ages >= 95.
 
     Kannisto: logit(m_x) = log(a) + b x, fitted by least squares on ages 80..94 (as HMD smooths
-    its old-age rates); rates are capped below 1/0.5 = 2 so that q <= 1 with ax = 0.5.
+    its old-age rates); the logistic form keeps the fitted rates below 1.
     """
     ages = np.arange(*KANNISTO_FIT_AGES)
     y = np.log(mx[ages] / (1.0 - mx[ages]))
@@ -186,6 +186,12 @@ def mx_path(
     ref_year = 0.5 * (base_window[0] + base_window[1])
     ratio = wpp_improvement(np.asarray(years), ref_year) ** improvement_multiplier
     return level * m0[None, :, :] * ratio
+
+
+def death_probabilities(mx: np.ndarray) -> np.ndarray:
+    """Cohort death probabilities [Y, 2, 106] from central death rates [Y, 2, ages]."""
+    return np.stack([[cohort_death_probability(mx[t, s], s) for s in range(2)]
+                     for t in range(mx.shape[0])])
 
 
 def scale_to_e0(mx: np.ndarray, sex: int, e0_target: float) -> np.ndarray:

@@ -21,12 +21,10 @@ from sim.services.demand import (
     municipality_totals,
     service_demand,
     services_tables,
-    write_services,
 )
 
 __all__ = [
     "AgeGroup", "Catalogue", "Facility", "Service", "catalogue_from_dict", "check_districts",
     "coverage_weights", "default_catalogue", "demografikostnader", "demografikostnader_totals",
     "load_catalogue", "municipality_totals", "service_demand", "services_tables",
-    "write_services",
 ]

@@ -1,4 +1,4 @@
-"""``kommunesim services``: check a service catalogue (registered by the main CLI)."""
+"""The check behind ``kommunesim services CATALOGUE --check``: validate and summarise."""
 
 from __future__ import annotations
 
@@ -11,15 +11,7 @@ import typer
 from sim.errors import InputError
 from sim.services.catalogue import check_districts, load_catalogue
 
-services_app = typer.Typer(no_args_is_help=True, help="Service catalogues (demand, cost).")
 
-
-@services_app.callback()
-def _main() -> None:
-    """Service catalogues: coverage, unit costs, staff and capacity by service."""
-
-
-@services_app.command("check")
 def check(
     catalogue: Annotated[Path, typer.Argument(help="service catalogue TOML file")],
     districts: Annotated[list[str] | None, typer.Option(

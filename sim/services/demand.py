@@ -16,7 +16,6 @@ districts, sex 0 male 1 female, ages 0..105). Results are tidy pandas tables.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -64,8 +63,11 @@ def group_indicator(catalogue: Catalogue) -> np.ndarray:
 
 
 def coverage_multipliers(catalogue: Catalogue, years, coverage_path: CoveragePath | None,
-                         source: str = "coverage_path") -> np.ndarray:
-    """Multipliers [Y, G] on each (service, age group) coverage; 1 where no path is given."""
+                         source: str | None = "coverage_path") -> np.ndarray:
+    """Multipliers [Y, G] on each (service, age group) coverage; 1 where no path is given.
+
+    Errors name ``source`` (the scenario file) and the key as ``services.coverage_path.<key>``.
+    """
     groups = group_table(catalogue)
     mult = np.ones((len(years), len(groups)))
     if not coverage_path:
@@ -75,14 +77,15 @@ def coverage_multipliers(catalogue: Catalogue, years, coverage_path: CoveragePat
         names.setdefault(key, []).append(g)
         names[f"{key}/{group.label}"] = [g]
     for name, path in coverage_path.items():
+        field = f"services.coverage_path.{name}"
         if name not in names:
-            raise InputError(source, name, "unknown service or age group; allowed: "
+            raise InputError(source, field, "unknown service or age group; allowed: "
                              + ", ".join(names))
         if not path:
-            raise InputError(source, name, "needs at least one year, e.g. {2030 = 0.9}")
+            raise InputError(source, field, "needs at least one year, e.g. {2030 = 0.9}")
         for year, value in path.items():
             if value < 0:
-                raise InputError(source, f"{name}.{year}", f"multiplier {value} must be >= 0")
+                raise InputError(source, f"{field}.{year}", f"multiplier {value} must be >= 0")
         values = interpolate_path(dict(sorted(path.items())), np.asarray(years))
         for g in names[name]:
             mult[:, g] *= values
@@ -90,7 +93,8 @@ def coverage_multipliers(catalogue: Catalogue, years, coverage_path: CoveragePat
         cov = group.coverage * mult[:, g]
         if (cov > 1 + 1e-12).any():
             i = int(np.argmax(cov))
-            raise InputError(source, f"{key}/{group.label}", f"coverage {group.coverage:g} × "
+            raise InputError(source, f"services.coverage_path.{key}/{group.label}",
+                             f"coverage {group.coverage:g} × "
                              f"multiplier = {cov[i]:.4g} in {years[i]}; coverage must be <= 1")
     return mult
 
@@ -114,7 +118,8 @@ def _growth_factors(catalogue: Catalogue, years, unit_cost_growth) -> np.ndarray
 
 def service_demand(population: np.ndarray, years, districts, catalogue: Catalogue,
                    coverage_path: CoveragePath | None = None,
-                   unit_cost_growth: float | Mapping[str, float] = 0.0) -> pd.DataFrame:
+                   unit_cost_growth: float | Mapping[str, float] = 0.0,
+                   source: str | None = "coverage_path") -> pd.DataFrame:
     """Users, staff, cost and capacity gap per year, district and service.
 
     Args:
@@ -138,7 +143,8 @@ def service_demand(population: np.ndarray, years, districts, catalogue: Catalogu
     n_k = len(catalogue.services)
     counts = np.einsum("ydsa,sag->ydg", pop, group_indicator(catalogue))
     cov = np.array([g.coverage for _k, _key, g, _c in groups])
-    users_g = counts * (cov[None, :] * coverage_multipliers(catalogue, years, coverage_path))[
+    users_g = counts * (cov[None, :] * coverage_multipliers(catalogue, years, coverage_path,
+                                                                source))[
         :, None, :]
     unit = np.array([c for *_x, c in groups])
     to_service = np.zeros((len(groups), n_k))
@@ -240,6 +246,7 @@ def demografikostnader_totals(dk: pd.DataFrame, by: str | None = None) -> pd.Dat
 def services_tables(projection, catalogue: Catalogue,
                     coverage_path: CoveragePath | None = None,
                     unit_cost_growth: float | Mapping[str, float] = 0.0,
+                    source: str | None = "coverage_path",
                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The ``services.parquet`` and ``demografikostnader.parquet`` tables of a projection.
 
@@ -248,17 +255,8 @@ def services_tables(projection, catalogue: Catalogue,
         catalogue: the service catalogue.
         coverage_path: see ``service_demand``.
         unit_cost_growth: see ``service_demand``.
+        source: the file the coverage paths came from (named in errors).
     """
     demand = service_demand(projection.population, projection.years, projection.districts,
-                            catalogue, coverage_path, unit_cost_growth)
+                            catalogue, coverage_path, unit_cost_growth, source)
     return demand, demografikostnader(projection.population, projection.years, catalogue)
-
-
-def write_services(out_dir: str | Path, projection, catalogue: Catalogue) -> list[Path]:
-    """Write ``services.parquet`` and ``demografikostnader.parquet`` into ``out_dir``."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = [out / "services.parquet", out / "demografikostnader.parquet"]
-    for table, path in zip(services_tables(projection, catalogue), paths, strict=True):
-        table.to_parquet(path, index=False)
-    return paths
