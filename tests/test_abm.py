@@ -209,6 +209,25 @@ def test_same_seed_bit_identical_any_worker_count(lorenskog):
     assert not np.array_equal(a.population[0], a.population[1])
 
 
+def test_results_do_not_depend_on_spare_capacity(lorenskog):
+    """Births resume after the person arrays grow (f = 1 gives half a population of newborns,
+    far more than the spare rows): same results as with room for everyone from the start."""
+    inp = _flat(scaled(lorenskog, years=3), q=0.01, o=0.02, f=1.0, inm=0.3, ref=0.1)
+    tight = AbmModel(inp, 8, AbmConfig(reunification_rate=0.5))
+    roomy = AbmModel(inp, 8, AbmConfig(reunification_rate=0.5))
+    for table in (roomy.state.persons, roomy.state.households, roomy.state.dwellings):
+        table.reserve(20 * roomy.state.persons.n)
+    tight.run()
+    roomy.run()
+    np.testing.assert_array_equal(tight.population, roomy.population)
+    np.testing.assert_array_equal(tight.components, roomy.components)
+    np.testing.assert_array_equal(tight.indicators, roomy.indicators)
+    for name in ("key", "household", "role", "origin"):
+        np.testing.assert_array_equal(tight.state.persons.view(name),
+                                      roomy.state.persons.view(name))
+    check_households(tight)
+
+
 def test_common_random_numbers_reduce_difference_variance(lorenskog):
     """Scenario B settles 50 % more refugees; the B - A difference of the horizon total has a
     much smaller variance when both use the same seeds (shared streams) than independent ones."""

@@ -77,22 +77,33 @@ def _leave_prob(q, o):
 
 
 @njit(cache=True)
-def age_and_fates(n, age, sex, status, district, household, key, hh_key, t, year, seed,
-                  q, o, household_share, comp):
-    """Age everyone by one year and decide residents' deaths and out-migration.
+def age_and_fates(n, nh, t, year, seed, q, o, household_share, p_leave,
+                  age, sex, status, district, household, key, origin, arr_year, role,
+                  hh_dwelling, hh_district, hh_size, hh_kind, hh_year, hh_key,
+                  vac_start, vac_ptr, vac_list, dw_household, comp):
+    """Age everyone, decide residents' deaths and out-migration, let young adults leave home.
+
+    One visit per person does the steps ``age_and_fates`` and ``leave_home`` of
+    ``STEP_ORDER`` (vacant dwellings are listed by ``vacancies`` before the call).
 
     Args:
-        n: number of person rows (all present on 1 January).
-        age, sex, status, district, household, key: person arrays (``age`` updated in place to
-            the cohort age, ``status`` set to PRESENT/DIED/LEFT).
-        hh_key: household keys; out-migration draws of a household share ``hh_key``'s stream.
+        n, nh: numbers of person rows (all present on 1 January) and household rows.
         t, year: year index into the rate arrays and calendar year (uint64, for the streams).
         seed: run seed (uint64).
         q, o: [Y, D, 2, A] death probability and out-migration rate.
         household_share: probability that a person's move decision follows the household's
             draw (whole households move together) rather than their own; the marginal
             probability is o either way.
+        p_leave: [A] annual probability that a survivor living as a child (role CHILD) aged
+            18+ forms a one-person household in their district (in a vacant dwelling if there
+            is one, see ``vacancies``).
+        age, ...: person arrays (``age`` updated in place to the cohort age, ``status`` set to
+            PRESENT/DIED/LEFT, ``household`` and ``role`` of leavers updated).
+        hh_*: household arrays; out-migration draws of a household share ``hh_key``'s stream.
         comp: [Y, D, 5, 2, A] int32 component counts (deaths and out-migrants written).
+
+    The caller guarantees room for one new household per person of role CHILD aged 17+ on
+    1 January (see ``household_indicators``). Returns the new number of household rows.
     """
     for i in range(n):
         a = age[i] + 1
@@ -100,21 +111,29 @@ def age_and_fates(n, age, sex, status, district, household, key, hh_key, t, year
             a = LAST
         age[i] = a
         d, s = district[i], sex[i]
+        ki = key[i]
         qi = q[t, d, s, a]
-        if uniform(seed, key[i], year, ST_DEATH) < qi:
+        if uniform(seed, ki, year, ST_DEATH) < qi:
             status[i] = DIED
             comp[t, d, D_, s, a] += 1
             continue
         p = _leave_prob(qi, o[t, d, s, a])
-        if uniform(seed, key[i], year, ST_OUT_MODE) < household_share:
-            v = uniform(seed, hh_key[household[i]], year, ST_OUT_HH)
-        else:
-            v = uniform(seed, key[i], year, ST_OUT)
-        if v < p:
+        # the household's draw or the person's own (a select, not a hard-to-predict branch)
+        together = uniform(seed, ki, year, ST_OUT_MODE) < household_share
+        kh = hh_key[household[i]]
+        if uniform(seed, kh if together else ki, year, ST_OUT_HH if together else ST_OUT) < p:
             status[i] = LEFT
             comp[t, d, O_, s, a] += 1
-        else:
-            status[i] = PRESENT
+            continue
+        status[i] = PRESENT
+        if role[i] == CHILD and a >= 18 and uniform(seed, ki, year, ST_LEAVE) < p_leave[a]:
+            nh = _new_household(nh, hh_dwelling, hh_district, hh_size, hh_kind, hh_year, hh_key,
+                                d, HH_REGULAR, year, ki, NO_DWELLING)
+            hh_dwelling[nh - 1] = _take_vacant(d, vac_start, vac_ptr, vac_list, dw_household,
+                                               nh - 1)
+            household[i] = nh - 1
+            role[i] = ADULT
+    return nh
 
 
 @njit(cache=True, inline="always")
@@ -319,118 +338,26 @@ def add_arrivals(n, nh, counts, origin_code, t, year, seed, tag, q, o, p_couple,
                         elig[j] = h
                         j += 1
                 p = min(1.0, reunify_rate * n_elig / (nh - hh_first))
+                target = np.full(nh - hh_first, -1, np.int64)
                 merged = False
                 for h in range(hh_first, nh):
                     if uniform(seed, hh_key[h], year, ST_UNIT) >= p:
                         continue
                     pick = int(uniform(seed, hh_key[h], year, ST_REUNIFY) * n_elig)
-                    hh_size[h] = -1 - elig[pick]  # merged into elig[pick]: dropped at compaction
+                    target[h - hh_first] = elig[pick]
+                    hh_size[h] = -1  # merged away: dropped at compaction
                     out_reunified[0] += 1
                     merged = True
                 if merged:
                     for i in range(first, last):
-                        h = household[i]
-                        if hh_size[h] < 0:
-                            household[i] = -1 - hh_size[h]
-                    for h in range(hh_first, nh):
-                        if hh_size[h] < 0:
-                            hh_size[h] = -1
+                        h = household[i] - hh_first
+                        if h >= 0 and target[h] >= 0:
+                            household[i] = target[h]
         # Dwellings for the households that remain.
         for h in range(hh_first, nh):
             if hh_size[h] == 0:
                 hh_dwelling[h] = _take_vacant(d, vac_start, vac_ptr, vac_list, dw_household, h)
     return n, nh
-
-
-@njit(cache=True)
-def births(n, t, year, seed, fert, q, o, p_male, age, sex, status, district, household, key,
-           origin, arr_year, role, comp):
-    """Births of year t to the women of rows [0, n); newborns are appended after row n.
-
-    Capacity: the caller guarantees room for ``sum ceil(mean)`` newborns (``birth_bound``).
-
-    Returns:
-        The new number of person rows.
-    """
-    m_new = n
-    for i in range(n):
-        if sex[i] != 1:
-            continue
-        d, a = district[i], age[i]
-        f = fert[t, d, a]
-        if f <= 0.0:
-            continue
-        qa, oa = q[t, d, 1, a], o[t, d, 1, a]
-        if arr_year[i] == year:
-            mean = 0.5 * f if status[i] == PRESENT else 0.0
-        elif qa + oa < 1.0:
-            mean = f * (1.0 - 0.5 * (qa + oa)) / (1.0 - qa - oa) if status[i] == PRESENT else 0.0
-        else:
-            mean = 0.5 * f
-        if mean <= 0.0:
-            continue
-        nb = stochastic_round(mean, uniform(seed, key[i], year, ST_BIRTH))
-        for j in range(nb):
-            k = combine(combine(TAG_BIRTH, key[i]), combine(year, _U(j)))
-            s = 0 if uniform(seed, k, year, ST_BIRTH_SEX) < p_male else 1
-            key[m_new] = k
-            age[m_new] = 0
-            sex[m_new] = s
-            district[m_new] = d
-            household[m_new] = household[i]
-            origin[m_new] = BORN
-            arr_year[m_new] = year
-            role[m_new] = CHILD
-            comp[t, d, B_, s, 0] += 1
-            q0 = q[t, d, s, 0]
-            if uniform(seed, k, year, ST_DEATH) < q0:
-                status[m_new] = DIED
-                comp[t, d, D_, s, 0] += 1
-            elif uniform(seed, k, year, ST_OUT) < _leave_prob(q0, o[t, d, s, 0]):
-                status[m_new] = LEFT
-                comp[t, d, O_, s, 0] += 1
-            else:
-                status[m_new] = PRESENT
-            m_new += 1
-    return m_new
-
-
-@njit(cache=True)
-def birth_bound(n, t, fert, q, o, sex, district, age):
-    """Upper bound on the births of year t (room to reserve before ``births``)."""
-    total = 0
-    for i in range(n):
-        if sex[i] == 1:
-            f = fert[t, district[i], age[i]]
-            if f > 0.0:
-                qa, oa = q[t, district[i], 1, age[i]], o[t, district[i], 1, age[i]]
-                den = 1.0 - qa - oa
-                mean = f * (1.0 - 0.5 * (qa + oa)) / den if den > 0.0 else f
-                total += int(np.ceil(max(mean, 0.5 * f)))
-    return total
-
-
-@njit(cache=True)
-def leave_home(n, nh, year, seed, p_leave, age, status, district, household, key, role,
-               hh_dwelling, hh_district, hh_size, hh_kind, hh_year, hh_key,
-               vac_start, vac_ptr, vac_list, dw_household):
-    """Young adults living as children (role CHILD, 18+) move out with ``p_leave[age]``.
-
-    They form a one-person household in their district, in a vacant dwelling if there is one.
-    Returns the new number of household rows.
-    """
-    for i in range(n):
-        if status[i] != PRESENT or role[i] != CHILD or age[i] < 18:
-            continue
-        if uniform(seed, key[i], year, ST_LEAVE) < p_leave[age[i]]:
-            d = district[i]
-            nh = _new_household(nh, hh_dwelling, hh_district, hh_size, hh_kind, hh_year, hh_key,
-                                d, HH_REGULAR, year, key[i], NO_DWELLING)
-            hh_dwelling[nh - 1] = _take_vacant(d, vac_start, vac_ptr, vac_list, dw_household,
-                                               nh - 1)
-            household[i] = nh - 1
-            role[i] = ADULT
-    return nh
 
 
 @njit(cache=True)
@@ -506,45 +433,121 @@ def housing_movers(n, nh, n_dw, t, year, seed, completions, tmpl_type, tmpl_cum,
     return n, nh, n_dw
 
 
-@njit(cache=True)
-def compact(n, nh, n_dw, age, sex, status, district, household, key, origin, arr_year, role,
-            hh_dwelling, hh_district, hh_size, hh_kind, hh_year, hh_key, dw_household,
-            hh_map, pop_out):
-    """Drop persons who died or left and households left empty; recount household sizes.
+@njit(cache=True, inline="always")
+def _move_row(m, i, age, sex, status, district, household, key, origin, arr_year, role):
+    age[m] = age[i]
+    sex[m] = sex[i]
+    status[m] = PRESENT
+    district[m] = district[i]
+    household[m] = household[i]
+    key[m] = key[i]
+    origin[m] = origin[i]
+    arr_year[m] = arr_year[i]
+    role[m] = role[i]
 
-    Vacated dwellings become vacant. ``pop_out`` [D, 2, A] receives the persons present.
+
+@njit(cache=True)
+def births_and_compact(n, i0, m0, m_new0, t, year, seed, fert, q, o, p_male,
+                       age, sex, status, district, household, key, origin, arr_year, role,
+                       comp, hh_count, pop_out):
+    """Births of year t to the women of rows [0, n), then drop persons who died or left.
+
+    One visit per person does the steps ``births`` and ``compact`` (persons) of
+    ``STEP_ORDER``.
+
+    Newborns are appended from row n on (each with her fate for the year); the rows present
+    are moved down to [0, m) in order, followed by the newborns present. ``hh_count`` [H]
+    (zeroed by the caller) receives household sizes, ``pop_out`` [D, 2, A] the persons present.
+
+    Resumable: the loop state is ``(i, m, m_new)``; start with ``(0, 0, n)``. When the arrays
+    have no room for the next woman's newborns, the function returns the state ``i < n``
+    without touching woman ``i``; the caller makes room for rows ``[0, m_new)`` and calls
+    again with the state. The draws are keyed, so the result does not depend on where it
+    stopped.
 
     Returns:
-        (n, nh): the new numbers of person and household rows.
+        (i, m, m_new): ``i == n`` when done, ``m`` is then the new number of person rows.
     """
-    for h in range(nh):
-        hh_map[h] = 0
-    m = 0
-    for i in range(n):
-        if status[i] != PRESENT:
-            continue
-        age[m] = age[i]
-        sex[m] = sex[i]
-        status[m] = PRESENT
-        district[m] = district[i]
-        household[m] = household[i]
-        key[m] = key[i]
-        origin[m] = origin[i]
-        arr_year[m] = arr_year[i]
-        role[m] = role[i]
-        hh_map[household[m]] += 1
-        pop_out[district[m], sex[m], age[m]] += 1
-        m += 1
+    cap = age.shape[0]
+    m, m_new = m0, m_new0
+    for i in range(i0, n):
+        if sex[i] == 1:
+            d, a = district[i], age[i]
+            f = fert[t, d, a]
+            if f > 0.0:
+                qa, oa = q[t, d, 1, a], o[t, d, 1, a]
+                if arr_year[i] == year:
+                    mean = 0.5 * f if status[i] == PRESENT else 0.0
+                elif qa + oa < 1.0:
+                    mean = (f * (1.0 - 0.5 * (qa + oa)) / (1.0 - qa - oa)
+                            if status[i] == PRESENT else 0.0)
+                else:
+                    mean = 0.5 * f
+                if mean > 0.0:
+                    ki = key[i]
+                    nb = stochastic_round(mean, uniform(seed, ki, year, ST_BIRTH))
+                    if m_new + nb > cap:
+                        return i, m, m_new
+                    for j in range(nb):
+                        kb = combine(combine(TAG_BIRTH, ki), combine(year, _U(j)))
+                        s = 0 if uniform(seed, kb, year, ST_BIRTH_SEX) < p_male else 1
+                        key[m_new] = kb
+                        age[m_new] = 0
+                        sex[m_new] = s
+                        district[m_new] = d
+                        household[m_new] = household[i]
+                        origin[m_new] = BORN
+                        arr_year[m_new] = year
+                        role[m_new] = CHILD
+                        comp[t, d, B_, s, 0] += 1
+                        q0 = q[t, d, s, 0]
+                        if uniform(seed, kb, year, ST_DEATH) < q0:
+                            status[m_new] = DIED
+                            comp[t, d, D_, s, 0] += 1
+                        elif uniform(seed, kb, year, ST_OUT) < _leave_prob(q0, o[t, d, s, 0]):
+                            status[m_new] = LEFT
+                            comp[t, d, O_, s, 0] += 1
+                        else:
+                            status[m_new] = PRESENT
+                        m_new += 1
+        if status[i] == PRESENT:
+            if m != i:
+                _move_row(m, i, age, sex, status, district, household, key, origin, arr_year,
+                          role)
+            hh_count[household[m]] += 1
+            pop_out[district[m], sex[m], age[m]] += 1
+            m += 1
+    for i in range(n, m_new):
+        if status[i] == PRESENT:
+            _move_row(m, i, age, sex, status, district, household, key, origin, arr_year, role)
+            hh_count[household[m]] += 1
+            pop_out[district[m], sex[m], 0] += 1
+            m += 1
+    return n, m, m_new
+
+
+@njit(cache=True)
+def compact_households(nh, hh_dwelling, hh_district, hh_size, hh_kind, hh_year, hh_key,
+                       dw_household, hh_map):
+    """Drop households left empty; vacated dwellings become vacant.
+
+    ``hh_map`` [nh] holds the household sizes on entry and the new index of each household
+    (-1 if dropped) on exit.
+
+    Returns:
+        The new number of household rows.
+    """
     g = 0
     for h in range(nh):
         size = hh_map[h]
         if size > 0:
-            hh_dwelling[g] = hh_dwelling[h]
-            hh_district[g] = hh_district[h]
+            if g != h:
+                hh_dwelling[g] = hh_dwelling[h]
+                hh_district[g] = hh_district[h]
+                hh_kind[g] = hh_kind[h]
+                hh_year[g] = hh_year[h]
+                hh_key[g] = hh_key[h]
             hh_size[g] = size
-            hh_kind[g] = hh_kind[h]
-            hh_year[g] = hh_year[h]
-            hh_key[g] = hh_key[h]
             if hh_dwelling[g] >= 0:
                 dw_household[hh_dwelling[g]] = g
             hh_map[h] = g
@@ -553,44 +556,64 @@ def compact(n, nh, n_dw, age, sex, status, district, household, key, origin, arr
             if hh_dwelling[h] >= 0 and dw_household[hh_dwelling[h]] == h:
                 dw_household[hh_dwelling[h]] = -1
             hh_map[h] = -1
-    for i in range(m):
-        household[i] = hh_map[household[i]]
-    return m, g
+    return g
 
 
 @njit(cache=True)
-def household_indicators(n, nh, age, household, hh_kind, hh_dwelling, dw_type, dw_year,
-                         scratch, out):
+def household_indicators(n, nh, age, role, household, hh_map, hh_kind, hh_dwelling, dw_type,
+                         dw_year, scratch, out):
     """Fill ``out`` (``INDICATORS`` order, see ``sim/abm/model.py``) for the current state.
 
-    ``scratch`` needs ``nh`` int32 slots. Dwellings with ``dw_year > 0`` are the ones completed
-    during the projection (the base stock has year 0). ``out[3]`` (a flow) is left alone.
+    If ``hh_map`` is not empty, each person's household is first renumbered through it (the
+    last step of ``compact``, fused into this pass). ``scratch`` needs ``nh`` int32 slots.
+    Dwellings with ``dw_year > 0`` are the ones completed during the projection (the base
+    stock has year 0). ``out[3]`` (a flow) is left alone.
+
+    Returns:
+        The number of persons of role CHILD aged 17 or more (an upper bound on the households
+        that young adults leaving home can form next year).
     """
+    remap = hh_map.shape[0] > 0
     for j in range(out.shape[0]):
         if j != 3:
             out[j] = 0.0
     out[0] = nh
+    # scratch[h]: bit 0 = has an adult, bit 1 = refugee household, bits 2+ = 1 + type of a
+    # dwelling completed during the projection (0 = none): one lookup per person below.
     for h in range(nh):
-        scratch[h] = 0
+        code = 0
         if hh_kind[h] == HH_REFUGEE:
             out[1] += 1
-    for i in range(n):
-        h = household[i]
-        if age[i] >= 18:
-            scratch[h] = 1
-        if hh_kind[h] == HH_REFUGEE:
-            out[2] += 1
+            code = 2
         w = hh_dwelling[h]
         if w >= 0 and dw_year[w] > 0:
-            ty = dw_type[w]
+            code += 4 * (1 + dw_type[w])
+        scratch[h] = code
+    n_leave = 0
+    for i in range(n):
+        h = household[i]
+        if remap:
+            h = hh_map[h]
+            household[i] = h
+        ai = age[i]
+        code = scratch[h]
+        if ai >= 18:
+            scratch[h] = code | 1
+        if ai >= 17 and role[i] == CHILD:
+            n_leave += 1
+        if code & 2:
+            out[2] += 1
+        if code >= 4:
+            ty = (code >> 2) - 1
             out[4 + 3 * ty] += 1
-            if age[i] <= 5:
+            if ai <= 5:
                 out[5 + 3 * ty] += 1
-            elif age[i] <= 15:
+            elif ai <= 15:
                 out[6 + 3 * ty] += 1
     for h in range(nh):
-        if scratch[h] == 0:
+        if scratch[h] & 1 == 0:
             out[16] += 1
+    return n_leave
 
 
 _PARTNER_OFFSETS = np.array([2, 1, 3, 0, 4, 5, -1, 6, -2, 7, 8, -3, 9, 10, -4, -5], dtype=np.int64)

@@ -27,7 +27,8 @@ STEP_ORDER = (
     "births",          # births to women present at the end of the year, into her household
     "compact",         # drop who died or left, recount households, tally 1 January t+1
 )
-"""The year's steps in order (each one kernel)."""
+"""The year's steps in order. Each is one kernel or part of one: steps that visit every
+person share a pass (``age_and_fates`` with ``leave_home``, ``births`` with ``compact``)."""
 
 INDICATORS = (
     "households", "refugee_households", "persons_in_refugee_households", "reunified_units",
@@ -95,6 +96,21 @@ class AbmModel(mesa.Model):
         self._rates = tuple(np.ascontiguousarray(a, dtype=np.float64) for a in (
             inputs.fertility, inputs.death_probability, inputs.out_rate, inputs.in_migrants,
             inputs.refugees))
+        cfg = self.cfg
+        in_scale = housing.trend_in_migration_scale if housing is not None else 1.0
+        self._flows = (
+            (self._rates[3], TAG_IN, k.IN_MIGRANT, k.I_, in_scale, cfg.p_couple_in_migrants,
+             0.0),
+            (self._rates[4], TAG_REF, k.REFUGEE, k.R_, 1.0, cfg.p_couple_refugees,
+             cfg.reunification_rate),
+        )
+        self._rounding = 0 if cfg.arrivals == "poisson" else 1
+        self._p_leave = cfg.p_leave()
+        self._p_male = float(inputs.p_male_birth)
+        self._vac_start = np.zeros(n_dist + 1, np.int64)
+        self._vac_ptr = np.zeros(n_dist + 1, np.int64)
+        self._no_map = np.zeros(0, np.int32)
+        self._n_leave_bound = 0
         self._init_people()
         self._init_housing()
 
@@ -166,7 +182,13 @@ class AbmModel(mesa.Model):
     # One year -----------------------------------------------------------------------------
 
     def step(self) -> None:
-        """Advance one calendar year (``STEP_ORDER``)."""
+        """Advance one calendar year (``STEP_ORDER``).
+
+        Steps that visit every person share a kernel pass: ``age_and_fates`` with
+        ``leave_home``, and ``births`` with the person part of ``compact`` (then households
+        are compacted and the renumbering is fused with the indicators' pass). The order of
+        the decisions, their streams and so the results are those of ``STEP_ORDER``.
+        """
         t, year, seed, cfg = self.t, self.year, self.seed64, self.cfg
         fert, q, o, inm, ref = self._rates
         st = self.state
@@ -174,74 +196,66 @@ class AbmModel(mesa.Model):
         comp = self.components
         n_dist = len(self.inputs.districts)
 
-        age, sex, status, district, household, key, origin, arr_year, role = self._p()
-        k.age_and_fates(P.n, age, sex, status, district, household, key, H["hh_key"], t, year,
-                        seed, q, o, cfg.household_move_share, comp)
-
-        vac_start = np.zeros(n_dist + 1, np.int64)
-        vac_ptr = np.zeros(n_dist + 1, np.int64)
-        vac_list = np.zeros(max(W.n, 1), np.int64)
+        vac_start, vac_ptr = self._vac_start, self._vac_ptr
+        vac_list = np.empty(max(W.n, 1), np.int64)
         k.vacancies(W.n, W["dw_household"], W["dw_district"], n_dist, vac_start, vac_ptr,
                     vac_list)
-        H.reserve(int(np.count_nonzero((role[: P.n] == k.CHILD) & (age[: P.n] >= 18))))
-        H.n = k.leave_home(P.n, H.n, year, seed, cfg.p_leave(), age, status, district, household,
-                           key, role, *self._hh(), vac_start, vac_ptr, vac_list, W["dw_household"])
+        H.reserve(self._n_leave_bound)
+        H.n = k.age_and_fates(P.n, H.n, t, year, seed, q, o, cfg.household_move_share,
+                              self._p_leave, *self._p(), *self._hh(), vac_start, vac_ptr,
+                              vac_list, W["dw_household"], comp)
 
         reunified = np.zeros(1, np.int64)
-        rounding = 0 if cfg.arrivals == "poisson" else 1
-        in_scale = self.housing.trend_in_migration_scale if self.housing is not None else 1.0
-        for flow, tag, origin_code, ci, scale, p_couple, rate in (
-            (inm, TAG_IN, k.IN_MIGRANT, k.I_, in_scale, cfg.p_couple_in_migrants, 0.0),
-            (ref, TAG_REF, k.REFUGEE, k.R_, 1.0, cfg.p_couple_refugees, cfg.reunification_rate),
-        ):
-            counts = np.zeros(flow.shape[1:], np.int64)
-            total = k.arrival_counts(flow, t, year, seed, scale, rounding, tag, counts)
+        for flow, tag, origin_code, ci, scale, p_couple, rate in self._flows:
+            counts = np.empty(flow.shape[1:], np.int64)
+            total = k.arrival_counts(flow, t, year, seed, scale, self._rounding, tag, counts)
             if total == 0:
                 continue
             P.reserve(total)
             H.reserve(total)
             P.n, H.n = k.add_arrivals(
-                P.n, H.n, counts, origin_code, t, year, seed, tag, q, o, p_couple, *self._p2(),
+                P.n, H.n, counts, origin_code, t, year, seed, tag, q, o, p_couple, *self._p(),
                 *self._hh(), vac_start, vac_ptr, vac_list, W["dw_household"], comp, ci,
                 rate, cfg.reunification_window_years, reunified)
 
-        self.pending_completions = []
-        self.agents.do("step")
-        if self.pending_completions:
-            done = np.array(self.pending_completions, dtype=np.int64)
-            n_dw = int(done[:, 2].sum())
-            P.reserve(n_dw * self._max_size)
-            H.reserve(n_dw)
-            W.reserve(n_dw)
-            P.n, H.n, W.n = k.housing_movers(
-                P.n, H.n, W.n, t, year, seed, done, *self._templates, q, o, *self._p2(),
-                *self._hh(), *self._dw(), comp)
+        if self._templates is not None:
+            self.pending_completions = []
+            self.agents.do("step")
+            if self.pending_completions:
+                done = np.array(self.pending_completions, dtype=np.int64)
+                n_dw = int(done[:, 2].sum())
+                P.reserve(n_dw * self._max_size)
+                H.reserve(n_dw)
+                W.reserve(n_dw)
+                P.n, H.n, W.n = k.housing_movers(
+                    P.n, H.n, W.n, t, year, seed, done, *self._templates, q, o, *self._p(),
+                    *self._hh(), *self._dw(), comp)
 
-        age, sex, status, district, household, key, origin, arr_year, role = self._p()
-        P.reserve(k.birth_bound(P.n, t, fert, q, o, sex, district, age))
-        P.n = k.births(P.n, t, year, seed, fert, q, o, self.inputs.p_male_birth, *self._p2(),
-                       comp)
-
-        hh_map = np.empty(max(H.n, 1), np.int32)
-        P.n, H.n = k.compact(P.n, H.n, W.n, *self._p(), *self._hh(), W["dw_household"], hh_map,
-                             self.population[t + 1])
+        hh_map = np.zeros(max(H.n, 1), np.int32)
+        n, i, m, m_new = P.n, 0, 0, P.n
+        while True:
+            i, m, m_new = k.births_and_compact(n, i, m, m_new, t, year, seed, fert, q, o,
+                                               self._p_male, *self._p(), comp, hh_map,
+                                               self.population[t + 1])
+            if i == n:
+                break
+            P.n = m_new  # make room: rows [0, m_new) are kept as they are
+            P.reserve(max(64, n // 64))
+        P.n = m
+        H.n = k.compact_households(H.n, *self._hh(), W["dw_household"], hh_map)
         self.indicators[t + 1, INDICATORS.index("reunified_units")] = reunified[0]
-        self._indicators(t + 1)
+        self._indicators(t + 1, hh_map)
         self.t += 1
 
-    def _p2(self):
-        """Person arrays in the order of the arrival/birth kernels."""
-        P = self.state.persons
-        return (P["age"], P["sex"], P["status"], P["district"], P["household"], P["key"],
-                P["origin"], P["arr_year"], P["role"])
-
-    def _indicators(self, t: int) -> None:
+    def _indicators(self, t: int, hh_map: np.ndarray | None = None) -> None:
+        """Household indicators of 1 January (renumbering households through ``hh_map``)."""
         st = self.state
         P, H, W = st.persons, st.households, st.dwellings
         scratch = np.empty(max(H.n, 1), np.int32)
-        k.household_indicators(P.n, H.n, P["age"], P["household"], H["hh_kind"],
-                               H["hh_dwelling"], W["dw_type"], W["dw_year"], scratch,
-                               self.indicators[t])
+        self._n_leave_bound = k.household_indicators(
+            P.n, H.n, P["age"], P["role"], P["household"],
+            self._no_map if hh_map is None else hh_map, H["hh_kind"], H["hh_dwelling"],
+            W["dw_type"], W["dw_year"], scratch, self.indicators[t])
 
     def run(self) -> AbmModel:
         """Step through every projection year; returns self."""
