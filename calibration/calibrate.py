@@ -35,10 +35,10 @@ import numpy as np
 import tomli_w
 from scipy.optimize import least_squares
 
-from calibration.common import FITTED_DIR, make_scenario, merge
+from calibration.common import FITTED_DIR, make_scenario
 from calibration.fit import toml_ready
 from sim.cohort.engine import Projection, project
-from sim.config import Scenario, read_scenario_dict
+from sim.config import Scenario, deep_merge, read_scenario_dict
 from sim.errors import InputError
 from sim.inputs import resolve
 from sim.schema import read_toml
@@ -232,7 +232,7 @@ def base_scenario_dict(tf: TargetsFile, fitted: bool = True) -> tuple[dict[str, 
     patch = read_scenario_dict(fitted_path)
     patch.pop("municipality", None)
     if fitted:
-        return merge(patch, data), fitted_path
+        return deep_merge(patch, data), fitted_path
     return _without(data, patch), None
 
 

@@ -43,8 +43,10 @@ def defaults_for(knr: str) -> dict[str, Any]:
 def recorded_refugees(knr: str, until: int | None = None) -> dict[int, float]:
     """Settled refugees recorded in ``municipalities.toml`` (``refugees_settled``), up to ``until``.
 
-    Used as the back-test settlement plan: it is information about the past only. Years not
-    recorded count as 0 (before 2019 refugees are not separated from in-migration anywhere).
+    Used as the back-test settlement plan: the back-tests use the refugee settlement that was
+    realised in the projected years, as a planner would use the settlement plan (a policy input
+    known when planning); everything else is estimated from the years before the cut-off. Years
+    not recorded count as 0 (before 2019 refugees are not separated from in-migration anywhere).
     """
     rec = {int(y): float(v) for y, v in defaults_for(knr).get("refugees_settled", {}).items()}
     if until is not None:
@@ -61,15 +63,6 @@ def settled_plan(knr: str, first: int, last: int) -> dict[int, float]:
 def make_scenario(data: dict[str, Any], source: str = "calibration") -> Scenario:
     """Validate a scenario dict (the same validation as a scenario file)."""
     return scenario_from_dict(data, source)
-
-
-def merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
-    """Deep-merge two scenario dicts (``top`` wins), as ``extends`` does."""
-    out = dict(base)
-    for key, value in top.items():
-        out[key] = (merge(out[key], value)
-                    if isinstance(value, dict) and isinstance(out.get(key), dict) else value)
-    return out
 
 
 def group_totals(pop: np.ndarray) -> dict[str, float]:

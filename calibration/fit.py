@@ -39,12 +39,11 @@ from calibration.common import (
     defaults_for,
     history,
     make_scenario,
-    merge,
     pct,
     table_for,
 )
 from sim.cohort.engine import project
-from sim.config import Scenario
+from sim.config import Scenario, deep_merge
 from sim.demography import fertility as fert
 from sim.demography import mortality as mort
 from sim.demography import refugees as refu
@@ -52,12 +51,6 @@ from sim.inputs import ESTIMATION_YEARS, Estimates, estimate_levels, resolve
 from sim.schema import read_toml
 
 FIT_VERSION = 2
-
-
-def death_probabilities(mx: np.ndarray) -> np.ndarray:
-    """Cohort death probabilities [Y, 2, A] from central death rates [Y, 2, ages]."""
-    return np.stack([[mort.cohort_death_probability(mx[t, s], s) for s in range(2)]
-                     for t in range(mx.shape[0])])
 
 
 @dataclass(frozen=True)
@@ -171,7 +164,7 @@ def fitting_scenario(
         "migration": {"estimation_years": list(window), "in_level": in_level}}
     if population is not None:
         data["inputs"] = {"population": str(population)}
-    return make_scenario(merge(data, extra or {}))
+    return make_scenario(deep_merge(data, extra or {}))
 
 
 def fit_window(
@@ -214,7 +207,7 @@ def _replay(sc: Scenario, est: Estimates, pops: np.ndarray) -> np.ndarray:
     one = resolve(sc.model_copy(update={"refugees": sc.refugees.model_copy(
         update={"settled_per_year": {sc.base_year: 0.0}})}))
     years = est.migration.years
-    q = death_probabilities(est.mortality_level * mort.mx_path(years, sc.mortality_base_years))
+    q = mort.death_probabilities(est.mortality_level * mort.mx_path(years, sc.mortality_base_years))
     schedule = fert.national_schedule(*sc.fertility_schedule_years)
     out = []
     for i, y in enumerate(years):

@@ -5,10 +5,12 @@ No peeking: the scenario's base year is the cut-off and the estimation window en
 rest in the past for a base year before 2024: national mortality is averaged over the five HMD
 years before the base year, the fertility schedule over the HFD years before it, and the national
 TFR is held at the last observed year before it. The back-test only sets the window and the
-settlement plan (the municipality's recorded ``refugees_settled``, information about the past
-only). What is still later information: UN WPP 2024's improvement ratios (small over 1-10
-years) and, for Lillestrøm, the gross out-migration rate from the 2020-2023 accounts (it sets the
-gross split, not the net).
+settlement plan. The settlement plan is not from before the cut-off: the back-tests use the
+refugee settlement that was realised in the projected years (the municipality's recorded
+``refugees_settled``), as a planner would use the settlement plan; everything else is estimated
+from the years before the cut-off. What is still later information besides it: UN WPP 2024's
+improvement ratios (small over 1-10 years) and, for Lillestrøm, the gross out-migration rate
+from the 2020-2023 accounts (it sets the gross split, not the net).
 
 Two variants per back-test, both ``sim.inputs.resolve``:
 
@@ -36,13 +38,13 @@ from calibration.common import (
     has_years,
     history,
     make_scenario,
-    merge,
     pct,
     recorded_refugees,
     table_for,
 )
 from calibration.fit import accounts
 from sim.cohort.engine import Projection, project
+from sim.config import deep_merge
 from sim.data.population import available_years, municipality_name
 from sim.demography import AGE_GROUPS
 from sim.demography import fertility as fert
@@ -96,7 +98,8 @@ def no_peek_scenario(knr: str, first: int, cut: int, last: int,
     """Scenario dict for a back-test: window ``first..cut``, projection ``cut -> last``.
 
     National mortality, fertility schedule and TFR are the package defaults for base year
-    ``cut`` (all from before ``cut``); the settlement plan is the recorded one.
+    ``cut`` (all from before ``cut``); the settlement plan is the settlement realised in
+    ``cut..last - 1`` (recorded ``refugees_settled``), as a planner would use the plan.
     """
     rec = recorded_refugees(knr, until=last - 1)
     plan = {y: rec.get(y, 0.0) for y in range(cut, last)}
@@ -166,7 +169,7 @@ def backtest(
                          f"back-test {first}..{last} needs every year; have {have[0]}..{have[-1]}")
     data = no_peek_scenario(knr, first, cut, last, population)
     if variant == "calibrated":
-        data = merge(data, calibrated_rules(in_level))
+        data = deep_merge(data, calibrated_rules(in_level))
     elif variant != "package":
         raise InputError("validate", "variant", f"{variant!r}; allowed: package, calibrated")
     sc = make_scenario(data, f"back-test {knr}")
@@ -401,8 +404,8 @@ def reproduce_year(knr: str, year: int = 2023, fitted_file: str | Path | None = 
     }
     if use_fitted:
         keys = {"fertility": ("level", "schedule_years"), "mortality": ("level", "base_years")}
-        data = merge(data, {sec: {k: fitted[sec][k] for k in ks if k in fitted.get(sec, {})}
-                            for sec, ks in keys.items()})
+        data = deep_merge(data, {sec: {k: fitted[sec][k] for k in ks
+                                       if k in fitted.get(sec, {})} for sec, ks in keys.items()})
     if population is not None:
         data["inputs"] = {"population": str(population)}
     proj = project(resolve(make_scenario(data, f"reproduce {knr} {year}")))

@@ -1,7 +1,8 @@
 """Sweep commands for the ``kommunesim`` CLI: ``sweep``, ``report``, ``summary``.
 
 Plain functions with typer-annotated parameters, wrapped with ``sim.errors.clean_errors`` (bad
-input: one line on stderr, exit code 2). The main CLI registers them::
+input: one line on stderr, exit code 2; ``sweep`` exits with code 1 when every scenario failed).
+The main CLI registers them::
 
     app.command("sweep")(sweep_cmd); app.command("report")(report_cmd)
     app.command("summary")(summary_cmd)
@@ -9,6 +10,7 @@ input: one line on stderr, exit code 2). The main CLI registers them::
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -45,6 +47,15 @@ def sweep_cmd(
     console().print(f"{result.n_scenarios} scenarios ({result.n_failed} failed, "
                     f"{result.chunks_computed} parts computed) in {result.elapsed_s:.1f} s "
                     f"-> {out}/")
+    if result.n_scenarios and result.n_failed == result.n_scenarios:
+        from rich.console import Console
+
+        first = next((e["error"] for e in json.loads((out / "manifest.json").read_text())
+                      ["scenarios"] if e["status"] == "failed"), "")
+        Console(stderr=True).print(f"[red]error:[/red] every scenario failed (see "
+                                   f"{out / 'errors.parquet'}); the first: {first}",
+                                   highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
 
 
 @clean_errors

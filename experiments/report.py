@@ -50,15 +50,24 @@ MAX_RUN_PANELS = 24
 def _manifest(out: Path) -> dict[str, Any]:
     path = out / "manifest.json"
     try:
-        return json.loads(path.read_text())
+        manifest = json.loads(path.read_text())
     except FileNotFoundError:
         raise InputError(out, None, "not a sweep folder (no manifest.json)") from None
     except (OSError, ValueError) as exc:
         raise InputError(path, None, f"unreadable manifest: {exc}") from None
+    if not isinstance(manifest, dict) or not all(k in manifest for k in
+                                                 ("sweep", "design", "scenarios")):
+        raise InputError(out, None, "not a sweep folder (its manifest.json is not a sweep's, "
+                         "e.g. a 'kommunesim run' output)")
+    return manifest
 
 
-def _ok(manifest: dict[str, Any]) -> list[int]:
-    return [e["scenario"] for e in manifest["scenarios"] if e["status"] == "ok"]
+def _ok(manifest: dict[str, Any], out: Path) -> list[int]:
+    """Scenarios that finished; ``InputError`` if there are none."""
+    ok = [e["scenario"] for e in manifest["scenarios"] if e["status"] == "ok"]
+    if not ok:
+        raise InputError(out, None, "no successful scenarios to report on")
+    return ok
 
 
 def _report_year(manifest: dict[str, Any], df: pd.DataFrame, year: int | None) -> int:
@@ -97,7 +106,7 @@ def run_quantiles(out: str | Path) -> pd.DataFrame:
     df = read_results(out)
     if "run" not in df.columns:
         raise InputError(out, None, "not an ABM sweep: no runs to summarise")
-    return _run_stats(df[df["scenario"].isin(_ok(manifest))])
+    return _run_stats(df[df["scenario"].isin(_ok(manifest, out))])
 
 
 def summary(out: str | Path, csv: bool = False, year: int | None = None) -> pd.DataFrame:
@@ -110,8 +119,9 @@ def summary(out: str | Path, csv: bool = False, year: int | None = None) -> pd.D
     """
     out = Path(out)
     manifest = _manifest(out)
+    ok = _ok(manifest, out)
     runs_df = read_results(out)
-    runs_df = runs_df[runs_df["scenario"].isin(_ok(manifest))]
+    runs_df = runs_df[runs_df["scenario"].isin(ok)]
     df = scenario_means(runs_df)
     grouped = df.groupby(["indicator", "year"], sort=True)["value"]
     table = grouped.agg(["count", "mean", "std", "min"]).rename(columns={"count": "n"})
@@ -152,7 +162,7 @@ def sensitivity(out: str | Path, year: int | None = None, df: pd.DataFrame | Non
     manifest = manifest or _manifest(out)
     if df is None:
         df = read_results(out)
-        df = df[df["scenario"].isin(_ok(manifest))]
+        df = df[df["scenario"].isin(_ok(manifest, out))]
     df = scenario_means(df)
     year = _report_year(manifest, df, year)
     wide = _at_year(df, year)
@@ -336,9 +346,7 @@ def report(out: str | Path, year: int | None = None) -> Path:
     """Write PNG charts and a self-contained ``report.html`` into ``out/report``; returns it."""
     out = Path(out)
     manifest = _manifest(out)
-    ok = _ok(manifest)
-    if not ok:
-        raise InputError(out, None, "no successful scenarios to report on")
+    ok = _ok(manifest, out)
     runs_df = read_results(out)
     runs_df = runs_df[runs_df["scenario"].isin(ok)]
     df = scenario_means(runs_df)

@@ -43,7 +43,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from experiments.indicators import indicator_weights, indicators
-from experiments.sweep_config import SweepPlan, load_sweep, plan_sweep
+from experiments.sweep_config import SweepPlan, load_sweep, no_abm_growth_target, plan_sweep
 from sim.abm.montecarlo import run_abm
 from sim.cohort.engine import project, project_batch
 from sim.config import Scenario, interpolate_path, scenario_from_dict
@@ -234,8 +234,7 @@ def _abm_chunk(plan: SweepPlan, c: int) -> ChunkResult:
                 raise got
             inputs, catalogue, weights = got
             if np.any(~np.isnan(inputs.growth_target)):
-                raise InputError(sc.source, "migration.growth_target_pct", "growth targets are "
-                                 "not supported by the ABM engine; use in_per_year")
+                raise no_abm_growth_target(sc.source, "migration.growth_target_pct")
             t = time.perf_counter()
             result = run_abm(inputs, runs, seed=int(plan.seeds[i]), workers=1, config=sc.abm,
                              housing=sc.housing)

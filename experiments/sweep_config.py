@@ -50,13 +50,13 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from sim.config import Scenario, read_scenario_dict, scenario_from_dict
+from sim.config import Scenario, deep_merge, read_scenario_dict, scenario_from_dict
 from sim.errors import InputError
 from sim.schema import MAX_YEAR, MIN_YEAR, Frozen, YearPath, read_toml, validation_error
 
 __all__ = [
     "ENGINES", "OUTPUTS", "Axis", "Sweep", "SweepPlan", "abm_seed", "axis_keys", "load_sweep",
-    "plan_sweep", "sweep_from_dict",
+    "no_abm_growth_target", "plan_sweep", "sweep_from_dict",
 ]
 
 ENGINES = ("cohort", "abm")
@@ -75,6 +75,8 @@ OUTPUTS = {
 }
 DEFAULT_OUTPUTS = ("population", "age_groups", "users", "cost", "demografikostnader")
 _NOT_AXES = {"source", "seed"}
+_SPAN = ("base_year", "horizon")
+"""Scenario keys that set the years a scenario has (``outputs.years`` must be among them)."""
 
 
 class Axis(Frozen):
@@ -265,14 +267,6 @@ def _as_value(key: str, value: Any) -> Any:
 
 # --- loading -------------------------------------------------------------------------------
 
-def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in top.items():
-        out[key] = (_deep_merge(out[key], value)
-                    if isinstance(value, dict) and isinstance(out.get(key), dict) else value)
-    return out
-
-
 def _base_dict(sweep: Sweep, source: Path) -> tuple[dict[str, Any], str]:
     """The base scenario as a plain dict (``extends`` followed) and the file errors name."""
     if isinstance(sweep.base, str):
@@ -282,14 +276,15 @@ def _base_dict(sweep: Sweep, source: Path) -> tuple[dict[str, Any], str]:
         return read_scenario_dict(path), str(path)
     data = dict(sweep.base)
     parent = data.pop("extends", None)
-    if parent is not None:
-        if not isinstance(parent, str):
-            raise InputError(source, "base.extends", "must be a path to a scenario TOML file")
-        path = source.parent / parent
-        if not path.exists():
-            raise InputError(source, "base.extends", f"file not found: {path}")
-        data = _deep_merge(read_scenario_dict(path), data)
-    return data, str(source)
+    if parent is None:
+        return data, str(source)
+    if not isinstance(parent, str):
+        raise InputError(source, "base.extends", "must be a path to a scenario TOML file")
+    path = source.parent / parent  # relative to the sweep file's folder
+    if not path.exists():
+        raise InputError(source, "base.extends", f"file not found: {path}")
+    # the parent's own chain (and its cycle check) is read_scenario_dict's; the inline keys win
+    return deep_merge(read_scenario_dict(path), data), str(source)
 
 
 def _check_scenario(data: dict[str, Any], source: str, field: str | None) -> Scenario:
@@ -332,8 +327,9 @@ def sweep_from_dict(data: dict[str, Any], source: str | Path = "sweep") -> Sweep
     base_scenario = _check_scenario(base, base_source,
                                     "base" if base_source == str(source) else None)
     if abm and base_scenario.migration.growth_target_pct is not None:
-        raise InputError(base_source, "migration.growth_target_pct", "growth targets are not "
-                         "supported by the ABM engine; use in_per_year")
+        raise no_abm_growth_target(base_source, "migration.growth_target_pct")
+    # first and last year of every scenario: the base's, or the values of an axis that sets them
+    spans = {k: [(getattr(base_scenario, k), "the base scenario")] for k in _SPAN}
     for key, axis in sweep.axes.items():
         field = f"axes.{key}"
         if _leaf_of(key) is None:
@@ -346,8 +342,7 @@ def sweep_from_dict(data: dict[str, Any], source: str | Path = "sweep") -> Sweep
             raise InputError(source, field, f"'{key.split('.', 1)[0]}' acts only in the "
                              "agent-based engine: set engine = \"abm\" and runs = N")
         if abm and key == "migration.growth_target_pct":
-            raise InputError(source, field, "growth targets are not supported by the ABM "
-                             "engine; use migration.in_per_year")
+            raise no_abm_growth_target(source, field)
         if method == "grid" and axis.values is None:
             raise InputError(source, f"{field}.range", "a grid design needs 'values' "
                              "(or set design.method = 'lhs' or 'sobol')")
@@ -355,16 +350,73 @@ def sweep_from_dict(data: dict[str, Any], source: str | Path = "sweep") -> Sweep
             raise InputError(source, f"{field}.values",
                              f"a {method} design samples 'range = [low, high]'; "
                              "named values need method = 'grid'")
+        if key in _SPAN:
+            spans[key] = []  # every scenario takes this axis's value, not the base's
         for label, value in _probe_values(axis):
             data = _set(base, key, _axis_value(key, axis, value))
-            _check_scenario(data, str(source), f"{field}.{label}")
-    years = sweep.outputs.years
-    if years is not None:
-        out = [y for y in years if not base_scenario.base_year <= y <= base_scenario.horizon]
-        if out:
-            raise InputError(source, "outputs.years", f"{out[0]} outside the base scenario's "
-                             f"{base_scenario.base_year}..{base_scenario.horizon}")
+            probe = _check_scenario(data, str(source), f"{field}.{label}")
+            if key in _SPAN:
+                spans[key].append((getattr(probe, key), f"{field}.{label}"))
+        if key.split(".", 1)[0] == "services":
+            _check_services(key, axis, base_scenario, source)
+    _check_years(sweep.outputs.years, spans, source)
     return sweep
+
+
+def no_abm_growth_target(source: str | Path, field: str) -> InputError:
+    """The error for a growth target in an ABM sweep (base scenario or axis)."""
+    return InputError(source, field, "growth targets are not supported by the ABM engine; use "
+                      "migration.in_per_year")
+
+
+def _check_years(years: tuple[int, ...] | None, spans: dict[str, list[tuple[int, str]]],
+                 source: Path) -> None:
+    """``InputError`` on ``outputs.years`` unless every scenario has every kept year.
+
+    ``spans``: the base years and horizons the scenarios can have, each with where it is set.
+    """
+    for y in years or ():
+        for base_year, what in spans["base_year"]:
+            if y < base_year:
+                raise InputError(source, "outputs.years", f"{y} is before the base year "
+                                 f"{base_year} of {what}")
+        for horizon, what in spans["horizon"]:
+            if y > horizon:
+                raise InputError(source, "outputs.years", f"{y} is after the horizon "
+                                 f"{horizon} of {what}")
+
+
+def _coverage_names(scenario: Scenario) -> tuple[str, ...]:
+    """Names a coverage path may use: the scenario's services and "service/agegroup"."""
+    from sim.inputs import resolve
+    from sim.run import scenario_catalogue
+    from sim.services.catalogue import group_table
+
+    catalogue = scenario_catalogue(scenario, resolve(scenario).districts)
+    if catalogue is None:
+        return ()
+    names: dict[str, None] = {}
+    for _k, key, group, _cost in group_table(catalogue):  # as coverage_multipliers names them
+        names[key] = None
+        names[f"{key}/{group.label}"] = None
+    return tuple(names)
+
+
+def _check_services(key: str, axis: Axis, base: Scenario, source: Path) -> None:
+    """An axis on coverage paths must name services (or age groups) of the base's catalogue."""
+    leaf = "services.coverage_path"
+    if key == leaf:
+        used = [n for _label, v in _probe_values(axis) if isinstance(v, dict) for n in v]
+    elif key.startswith(leaf + "."):
+        used = [key.removeprefix(leaf + ".")]
+    else:
+        return
+    allowed = _coverage_names(base)
+    for name in used:
+        if name not in allowed:
+            raise InputError(source, f"axes.{key}", f"unknown service or age group '{name}' "
+                             "in the base scenario's catalogue; allowed: "
+                             + (", ".join(allowed) or "none (no service catalogue)"))
 
 
 def _probe_values(axis: Axis) -> list[tuple[str, Any]]:

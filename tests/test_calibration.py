@@ -10,7 +10,7 @@ import pytest
 
 from calibration.calibrate import calibrate, load_targets
 from calibration.common import FITTED_DIR, TARGETS_DIR
-from calibration.fit import death_probabilities, fit_defaults, fit_window
+from calibration.fit import fit_defaults, fit_window
 from calibration.validate import reproduce_year
 from sim.cohort.engine import project
 from sim.config import load_scenario, scenario_from_dict
@@ -95,7 +95,7 @@ def _synthetic_history(tmp_path, f_level=1.3, in_level=3000.0, m_level=1.15, out
                              "refugees": {"settled_per_year": {2015: 0.0}}})
     base = resolve(sc)
 
-    q = death_probabilities(m_level * mort.mx_path(years, sc.mortality_base_years))
+    q = mort.death_probabilities(m_level * mort.mx_path(years, sc.mortality_base_years))
     schedule = fert.national_schedule(*sc.fertility_schedule_years)
     phi = np.stack([fert.cohort_age_rates(f_level * fert.national_tfr(int(y)) * schedule)
                     for y in years])

@@ -264,6 +264,27 @@ def test_engine_abm_needs_runs(tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+def test_inline_base_extends_follows_the_scenario_chain(tmp_path):
+    """An inline base's ``extends`` is relative to the sweep file; the chain is sim's."""
+    (tmp_path / "scen").mkdir()
+    write(tmp_path / "scen" / "a.toml", f'extends = "{SCENARIOS / "lorenskog_main.toml"}"\n'
+          "horizon = 2040\n[migration]\nin_multiplier = { 2024 = 1.2 }\n")
+    body = ('[base]\nextends = "scen/{parent}"\nname = "inline"\n[base.migration]\n'
+            'out_rate_multiplier = {{ 2024 = 0.9 }}\n'
+            '[axes."fertility.tfr"]\nvalues = [1.4, 1.6]\n')
+    plan = plan_sweep(load_sweep(write(tmp_path / "s.toml", body.format(parent="a.toml"))))
+    sc = plan.scenario(0)
+    assert sc.horizon == 2040 and sc.name.startswith("inline")
+    assert sc.migration.in_multiplier == {2024: 1.2}
+    assert sc.migration.out_rate_multiplier == {2024: 0.9}
+    write(tmp_path / "scen" / "b.toml", 'extends = "c.toml"\n')
+    write(tmp_path / "scen" / "c.toml", 'extends = "b.toml"\n')
+    with pytest.raises(InputError, match="circular 'extends' chain"):
+        load_sweep(write(tmp_path / "s.toml", body.format(parent="b.toml")))
+    with pytest.raises(InputError, match="field 'base.extends': file not found"):
+        load_sweep(write(tmp_path / "s.toml", body.format(parent="nope.toml")))
+
+
 def test_local_pool_equals_in_process(tmp_path):
     path = SWEEPS / "lorenskog_fertility_mortality_sobol.toml"
     sweep(path, tmp_path / "one", workers=1, progress=False)

@@ -9,6 +9,9 @@ import typer
 from typer.testing import CliRunner
 
 from experiments.cli import report_cmd, summary_cmd, sweep_cmd
+from experiments.sweep_config import load_sweep
+from sim.config import load_scenario
+from sim.run import run, write_run
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = ROOT / "experiments" / "scenarios" / "lorenskog_main.toml"
@@ -52,6 +55,27 @@ CASES = {
                              '[axes."fertility.tfr"]\nrange = [1.2, 1.9]\n', "design.samples",
                              "power of 2"),
     "no axes": ("[axes]\n", "axes", "at least one axis"),
+    "kept year after an axis's horizon": ('[axes.horizon]\nvalues = [2030, 2040]\n'
+                                          '[outputs]\nyears = [2040]\n', "outputs.years",
+                                          "2040 is after the horizon 2030 of "
+                                          "axes.horizon.values.2030"),
+    "kept year before an axis's base year": ('[axes.base_year]\nvalues = [2020, 2024]\n'
+                                             '[outputs]\nyears = [2022, 2030]\n',
+                                             "outputs.years", "2022 is before the base year "
+                                             "2024 of axes.base_year.values.2024"),
+    "kept year after the base's horizon": (GOOD_AXIS + '[outputs]\nyears = [2030, 2060]\n',
+                                           "outputs.years",
+                                           "2060 is after the horizon 2050 of the base scenario"),
+    "unknown service": ('[axes."services.coverage_path.nosuch"]\nvalues = [0.9]\n',
+                        "axes.services.coverage_path.nosuch",
+                        "unknown service or age group 'nosuch'"),
+    "unknown age group": ('[axes."services.coverage_path.institusjon/95+"]\nvalues = [0.9]\n',
+                          "axes.services.coverage_path.institusjon/95+",
+                          "unknown service or age group 'institusjon/95+'"),
+    "unknown service in a whole coverage table": (
+        '[axes."services.coverage_path"]\nvalues = { a = { institusjon = { 2024 = 0.9 } }, '
+        'b = { sfo = { 2024 = 1.1 }, nosuch = { 2024 = 0.8 } } }\n', "axes.services.coverage_path",
+        "unknown service or age group 'nosuch'"),
 }
 
 
@@ -137,3 +161,45 @@ def test_cli_sweep_report_summary(tmp_path):
     assert (out / "report" / "report.html").exists()
     r = runner.invoke(app(), ["summary", str(out), "--year", "2199"])
     assert r.exit_code == 2 and "2199" in r.output
+
+
+def test_years_within_every_horizon_and_known_services_load(tmp_path):
+    """A horizon axis past the base's horizon may keep years only it has; valid service names."""
+    path = tmp_path / "ok.toml"
+    path.write_text(f'base = "{BASE}"\n[axes.horizon]\nvalues = [2055, 2060]\n'
+                    '[axes."services.coverage_path.institusjon/90+"]\nvalues = [0.9, 1.0]\n'
+                    '[outputs]\nyears = [2030, 2055]\n', encoding="utf-8")
+    assert load_sweep(path).outputs.years == (2030, 2055)
+    path.write_text(f'base = "{BASE}"\n[axes."services.coverage_path"]\n'
+                    'values = [{ barnehage = { 2030 = 0.95 } }]\n', encoding="utf-8")
+    load_sweep(path)
+
+
+def test_every_scenario_failed_exit_1_then_report_summary_exit_2(tmp_path):
+    path = tmp_path / "all_fail.toml"
+    path.write_text(f'base = "{BASE}"\n[axes."migration.estimation_years"]\n'
+                    'values = { future = [2030, 2031], later = [2032, 2033] }\n',
+                    encoding="utf-8")
+    out = tmp_path / "out"
+    runner = CliRunner()
+    r = runner.invoke(app(), ["sweep", str(path), "--out", str(out), "--workers", "1",
+                              "--no-progress"])
+    assert r.exit_code == 1, r.output
+    assert "2 scenarios (2 failed" in r.output
+    assert "every scenario failed" in r.output and "migration.estimation_years" in r.output
+    assert "Traceback" not in r.output
+    for cmd in ("summary", "report"):
+        r = runner.invoke(app(), [cmd, str(out)])
+        assert r.exit_code == 2, r.output
+        lines = [ln for ln in r.output.strip().splitlines() if ln.strip()]
+        assert len(lines) == 1 and "no successful scenarios" in lines[0], r.output
+
+
+def test_report_and_summary_on_a_run_folder_exit_2(tmp_path):
+    out = tmp_path / "run"
+    write_run(run(load_scenario(BASE)), out, with_plots=False)
+    for cmd in ("report", "summary"):
+        r = CliRunner().invoke(app(), [cmd, str(out)])
+        assert r.exit_code == 2, r.output
+        lines = [ln for ln in r.output.strip().splitlines() if ln.strip()]
+        assert len(lines) == 1 and "not a sweep folder" in lines[0], r.output

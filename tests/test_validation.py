@@ -26,9 +26,10 @@ def test_backtest_2022_to_2024_total_error_below_one_percent(knr):
     assert set(e2024.groups) == {"0", "1-5", "6-15", "16-19", "20-66", "67-79", "80-89", "90+"}
 
 
-def test_backtest_uses_no_later_information():
+def test_backtest_estimates_only_from_before_the_cut_off():
     data = no_peek_scenario("3205", 2020, 2022, 2024)
     assert data["migration"]["estimation_years"] == [2020, 2022]
+    # the one later input: the settlement realised in the projected years (the "plan")
     assert data["refugees"]["settled_per_year"] == {2022: 364.0, 2023: 389.0}
     sc = scenario_from_dict(data)                         # the package defaults for 2022:
     assert sc.mortality_base_years == (2017, 2021)
@@ -97,6 +98,10 @@ def test_report_written(tmp_path):
     c, n = band.cells
     assert f"| short 2022 | calibrated | {ABM_RUNS} | {c} of {n} | {band.coverage:.2f} |" in text
     assert "only demographic randomness" in text
+    assert ("The back-tests use the refugee settlement that was realised in the projected years, "
+            "as a planner would use the settlement plan; everything else is estimated from the "
+            "years before the cut-off") in text
+    assert "out of sample: every rate" not in text
     assert (tmp_path / "abm_band_3222_short_2022_calibrated.png").stat().st_size > 0
     assert (tmp_path / "pyramid_3222_2024_from_2022_calibrated.png").stat().st_size > 0
     assert (tmp_path / "error_by_horizon_long.png").stat().st_size > 0
