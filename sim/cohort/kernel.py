@@ -166,23 +166,26 @@ def project_kernel(base, fert, p_male, dprob, orate, inm, ref, growth_target,
 
 
 @njit(cache=True)
-def _indicators(buf, b, dd, cum, seg_sex, seg_lo, seg_hi, seg_w, seg_g, out, sc, t):
+def _indicators(buf, b, dd, cum, acc, seg_sex, seg_lo, seg_hi, seg_w, seg_g, out, sc, t):
     """out[sc, t, dd, g] = sum over segments of g: weight x persons of a sex in an age range.
 
     Indicator weights are piecewise constant in age (age groups, coverage by age group), so
     each is a handful of differences of the per-sex prefix sums ``cum`` (one pass over ages).
+    ``cum`` ([2 * (A + 1)]) and ``acc`` ([G]) are scratch buffers.
     """
     n_age = buf.shape[3]
     for s in range(2):
-        acc = 0.0
-        cum[s, 0] = 0.0
+        run = 0.0
+        base = s * (n_age + 1)
+        cum[base] = 0.0
         for a in range(n_age):
-            acc += buf[b, dd, s, a]
-            cum[s, a + 1] = acc
-    out[sc, t, dd, :] = 0.0
+            run += buf[b, dd, s, a]
+            cum[base + a + 1] = run
+    acc[:] = 0.0
     for j in range(seg_g.shape[0]):
-        s = seg_sex[j]
-        out[sc, t, dd, seg_g[j]] += seg_w[j] * (cum[s, seg_hi[j] + 1] - cum[s, seg_lo[j]])
+        base = seg_sex[j] * (n_age + 1)
+        acc[seg_g[j]] += seg_w[j] * (cum[base + seg_hi[j] + 1] - cum[base + seg_lo[j]])
+    out[sc, t, dd, :] = acc
 
 
 @njit(cache=True)
@@ -203,14 +206,16 @@ def project_batch_kernel(base, fert, p_male, dprob, orate, inm, ref,
     n_dist = base.shape[0]
     lo, hi = fertile_range(fert)
     buf = np.empty((2,) + base.shape)  # double buffer: year t in buf[t % 2]
-    cum = np.empty((2, base.shape[2] + 1))
+    cum = np.empty(2 * (base.shape[2] + 1))
+    acc = np.empty(out.shape[3])
     no_comp = np.empty((0, 0, 0, 0, 0))
     for sc in range(n_scen):
         buf[0] = base
         for t in range(n_year + 1):
             cur = t % 2
             for dd in range(n_dist):
-                _indicators(buf, cur, dd, cum, seg_sex, seg_lo, seg_hi, seg_w, seg_g, out, sc, t)
+                _indicators(buf, cur, dd, cum, acc, seg_sex, seg_lo, seg_hi, seg_w, seg_g, out,
+                            sc, t)
             if t == n_year:
                 break
             for dd in range(n_dist):

@@ -18,7 +18,7 @@ from sim.inputs import resolve
 from sim.services import coverage_weights, default_catalogue
 
 
-def _best(fn, repeat: int = 3) -> float:
+def _best(fn, repeat: int = 9) -> float:
     times = []
     for _ in range(repeat):
         t = time.perf_counter()
@@ -52,3 +52,29 @@ def test_services_overhead_on_batch():
     print(f"\n[services] 1000 scenarios x 30 years, {users.shape[2]} services: cohort batch "
           f"{t0 * 1e3:.0f} ms, with services {t1 * 1e3:.0f} ms -> services add "
           f"{(t1 / t0 - 1) * 100:.0f} % (target <= 20 %)")
+
+
+def test_services_overhead_in_sweep(tmp_path):
+    """End to end: the 1,000-scenario sweep with and without the service indicators."""
+    from test_bench_sweep import _sweep_file  # tests/bench is on sys.path under pytest
+
+    from experiments.sweep import sweep
+
+    base = _sweep_file(tmp_path)
+    text = base.read_text(encoding="utf-8")
+    variants = {
+        "population only": '[outputs]\nindicators = ["population", "age_groups"]\n',
+        "with services": '[outputs]\nindicators = ["population", "age_groups", "users", '
+                         '"staff", "cost", "demografikostnader"]\n',
+    }
+    times = {}
+    for name, outputs in variants.items():
+        path = tmp_path / f"{name.replace(' ', '_')}.toml"
+        path.write_text(text + outputs, encoding="utf-8")
+        sweep(path, tmp_path / f"warm_{len(times)}", workers=1, progress=False)
+        t = time.perf_counter()
+        sweep(path, tmp_path / f"run_{len(times)}", workers=1, progress=False)
+        times[name] = time.perf_counter() - t
+    a, b = times["population only"], times["with services"]
+    print(f"\n[services] sweep 1000 x 30 y end to end (in-process): population only {a:.2f} s, "
+          f"with services {b:.2f} s -> services add {(b / a - 1) * 100:.0f} % (target <= 20 %)")
