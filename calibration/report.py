@@ -13,6 +13,7 @@ import numpy as np  # noqa: E402
 from calibration.calibrate import CalibrationResult, calibration_markdown  # noqa: E402
 from calibration.validate import AbmBand, BackTest, ValidationResult  # noqa: E402
 from sim.demography import AGE_GROUPS, N_AGES  # noqa: E402
+from sim.plots import pyramid_compare  # noqa: E402
 
 
 def plot_pyramid(bt: BackTest, year: int, path: Path) -> None:
@@ -20,26 +21,9 @@ def plot_pyramid(bt: BackTest, year: int, path: Path) -> None:
     i = bt.projection.years.tolist().index(year)
     model = bt.projection.population[i].sum(axis=0)
     obs = bt.observed[i]
-    ages = np.arange(N_AGES)
-    fig, ax = plt.subplots(figsize=(7, 7))
-    ax.barh(ages, -obs[0], height=1.0, color="#4C72B0", alpha=0.5, label=f"menn, SSB {year}")
-    ax.barh(ages, obs[1], height=1.0, color="#DD8452", alpha=0.5, label=f"kvinner, SSB {year}")
-    ax.step(-model[0], ages, where="mid", color="black", lw=1,
-            label=f"modell fra {bt.base_year} ({bt.variant})")
-    ax.step(model[1], ages, where="mid", color="black", lw=1)
-    lim = max(obs.max(), model.max()) * 1.05
-    ax.set_xlim(-lim, lim)
-    ticks = ax.get_xticks()
-    ax.set_xticks(ticks)
-    ax.set_xticklabels([f"{abs(t):,.0f}" for t in ticks])
-    ax.set_ylim(-0.5, N_AGES - 0.5)
-    ax.set_xlabel("personer (menn til venstre, kvinner til høyre)")
-    ax.set_ylabel("alder")
-    ax.set_title(f"{bt.municipality}: observert og framskrevet {year} (fra {bt.base_year})")
-    ax.legend(loc="upper right", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    pyramid_compare(obs, model, f"SSB {year}", f"modell fra {bt.base_year} ({bt.variant})",
+                    f"{bt.municipality}: observert og framskrevet {year} (fra {bt.base_year})",
+                    path)
 
 
 def plot_error_by_horizon(results: list[ValidationResult], name: str, path: Path) -> None:

@@ -14,19 +14,17 @@ from sim.cohort.engine import Projection  # noqa: E402
 from sim.demography import AGE_GROUPS, N_AGES  # noqa: E402
 
 
-def pyramid(proj: Projection, title: str, path: Path) -> None:
-    """Population pyramid, base year (outline) against the last year (bars), all districts."""
-    pop = proj.population.sum(axis=1)  # [Y+1, 2, A]
+def pyramid_compare(bars: np.ndarray, line: np.ndarray, bar_label: str, line_label: str,
+                    title: str, path: Path) -> None:
+    """Population pyramid: ``bars`` [2, A] filled (men left, women right), ``line`` outlined."""
     ages = np.arange(N_AGES)
     fig, ax = plt.subplots(figsize=(7, 7))
-    first, last = pop[0], pop[-1]
-    ax.barh(ages, -last[0], height=1.0, color="#4C72B0", alpha=0.6,
-            label=f"menn {proj.years[-1]}")
-    ax.barh(ages, last[1], height=1.0, color="#DD8452", alpha=0.6,
-            label=f"kvinner {proj.years[-1]}")
-    ax.step(-first[0], ages, where="mid", color="black", lw=1, label=f"{proj.years[0]}")
-    ax.step(first[1], ages, where="mid", color="black", lw=1)
-    lim = max(first.max(), last.max()) * 1.05
+    ax.barh(ages, -bars[0], height=1.0, color="#4C72B0", alpha=0.6, label=f"menn {bar_label}")
+    ax.barh(ages, bars[1], height=1.0, color="#DD8452", alpha=0.6,
+            label=f"kvinner {bar_label}")
+    ax.step(-line[0], ages, where="mid", color="black", lw=1, label=line_label)
+    ax.step(line[1], ages, where="mid", color="black", lw=1)
+    lim = max(bars.max(), line.max()) * 1.05
     ax.set_xlim(-lim, lim)
     ticks = ax.get_xticks()
     ax.set_xticks(ticks)
@@ -39,6 +37,12 @@ def pyramid(proj: Projection, title: str, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def pyramid(proj: Projection, title: str, path: Path) -> None:
+    """Population pyramid, base year (outline) against the last year (bars), all districts."""
+    pop = proj.population.sum(axis=1)  # [Y+1, 2, A]
+    pyramid_compare(pop[-1], pop[0], str(proj.years[-1]), str(proj.years[0]), title, path)
 
 
 def total_population(proj: Projection, title: str, path: Path) -> None:
