@@ -6,9 +6,18 @@ planning age groups, then every (service, age group) of the catalogue); everythi
 formulas as ``sim.services.demand`` (users = count x coverage x coverage multiplier; cost = users
 x unit cost x (1 + unit-cost growth) ** (year - first year); demografikostnader = change in the
 age-group counts since the base year x base coverage x unit cost).
+
+Recent-refugee services (``driver = "recent_refugees"``, introduksjonsprogram) count refugees
+recently settled instead of a population age group: the sweep passes those counts
+(``recent_refugee_totals`` of the scenario's settlement: the resolved refugees times the
+scenario's per-year refugee multiplier, or an ABM run's settled refugees; before the base year
+the recorded history) and they replace the group's population count. They are left out of
+demografikostnader, as in ``sim.services.demand.demografikostnader``.
 """
 
 from __future__ import annotations
+
+from functools import lru_cache
 
 import numpy as np
 
@@ -16,10 +25,19 @@ from sim.config import Scenario
 from sim.demography import AGE_GROUPS, N_AGES, age_group_weights
 from sim.services import Catalogue
 from sim.services.catalogue import group_table
-from sim.services.demand import coverage_multipliers, group_indicator
+from sim.services.demand import (
+    coverage_multipliers,
+    group_indicator,
+    group_windows,
+    recent_refugee_counts,
+    refugee_group_indicator,
+    refugee_history,
+)
 
 N_POP = 1 + len(AGE_GROUPS)
 """Weight groups before the service groups: the total and the planning age groups."""
+USER_OUTPUTS = frozenset({"users", "staff", "cost"})
+"""Outputs that count users (recent-refugee services then need the settlement)."""
 
 
 def indicator_weights(catalogue: Catalogue | None) -> np.ndarray:
@@ -30,10 +48,55 @@ def indicator_weights(catalogue: Catalogue | None) -> np.ndarray:
     return np.concatenate(parts, axis=2)
 
 
+@lru_cache(maxsize=64)
+def _history(municipality: str | None, first_year: int, n_years: int) -> np.ndarray:
+    out = refugee_history(municipality, first_year, n_years)
+    out.flags.writeable = False
+    return out
+
+
+def needs_refugees(catalogue: Catalogue | None, outputs: tuple[str, ...] | None = None) -> bool:
+    """True if the catalogue has a recent-refugee service (and ``outputs`` count users)."""
+    if catalogue is None or (outputs is not None and not USER_OUTPUTS & set(outputs)):
+        return False
+    return bool(group_windows(catalogue).any())
+
+
+def recent_refugee_totals(catalogue: Catalogue | None, municipality: str | None, years,
+                          settled: np.ndarray) -> np.ndarray | None:
+    """Recently settled refugees per (service, age group), municipality total [Y+1, G].
+
+    Args:
+        catalogue: the service catalogue (None or no recent-refugee service: returns None).
+        municipality: kommunenummer of the recorded settlement before ``years[0]``
+            (``sim.services.demand.refugee_history``).
+        years: the Y+1 consecutive 1-January years.
+        settled: [Y, 2, A] or [Y, D, 2, A] refugees settled during ``years[:-1]``.
+    """
+    if not needs_refugees(catalogue):
+        return None
+    settled = np.asarray(settled, dtype=float)
+    if settled.ndim == 4:
+        settled = settled.sum(axis=1)
+    years = np.asarray(years)
+    if settled.shape != (len(years) - 1, 2, N_AGES):
+        raise ValueError(f"settled must be [{len(years) - 1}, (D,) 2, {N_AGES}], got "
+                         f"{settled.shape}")
+    win = group_windows(catalogue)
+    history = _history(municipality, int(years[0]), int(win.max()))
+    by_group = np.zeros((len(history) + len(settled), len(win)))  # population groups stay 0
+    by_group[:, np.flatnonzero(win)] = np.einsum("tsa,sag->tg", np.concatenate([history, settled]),
+                                                 refugee_group_indicator(catalogue))
+    return recent_refugee_counts(by_group, years, catalogue)
+
+
 def indicators(counts: np.ndarray, years: np.ndarray, catalogue: Catalogue | None,
-               scenario: Scenario, outputs: tuple[str, ...]) -> tuple[list[str], np.ndarray]:
+               scenario: Scenario, outputs: tuple[str, ...],
+               refugees: np.ndarray | None = None) -> tuple[list[str], np.ndarray]:
     """Indicator names and values [Y+1, I] from counts [Y+1, G] (see ``indicator_weights``).
 
+    ``refugees``: recently settled refugees per (service, age group) [Y+1, G]
+    (``recent_refugee_totals``); required when ``needs_refugees(catalogue, outputs)``.
     Raises ``InputError`` for a bad ``services.coverage_path`` of the scenario.
     """
     names: list[str] = []
@@ -49,11 +112,19 @@ def indicators(counts: np.ndarray, years: np.ndarray, catalogue: Catalogue | Non
     if catalogue is not None and service_outputs:
         groups = group_table(catalogue)
         by_group = counts[:, N_POP:]
+        win = group_windows(catalogue)
+        if needs_refugees(catalogue, outputs):
+            if refugees is None:
+                raise ValueError("the catalogue has recent-refugee services: pass refugees "
+                                 "(recent_refugee_totals of the scenario's settlement)")
+            users_from = np.where(win > 0, refugees, by_group)
+        else:
+            users_from = by_group
         cov = np.array([g.coverage for _k, _key, g, _c in groups])
         unit = np.array([c for *_x, c in groups])
         mult = coverage_multipliers(catalogue, years, scenario.services.coverage_path,
                                     scenario.source or "scenario")
-        users_g = by_group * (cov[None, :] * mult)
+        users_g = users_from * (cov[None, :] * mult)
         cost_g = users_g * unit
         services = list(catalogue.services.values())
         members = [[g for g, row in enumerate(groups) if row[0] == k]
@@ -74,9 +145,10 @@ def indicators(counts: np.ndarray, years: np.ndarray, catalogue: Catalogue | Non
             names += [f"cost_nok.{k}" for k in keys] + ["cost_nok.total"]
             cols += [*cost.T, _ordered_sum(cost, range(cost.shape[1]))]
         if "demografikostnader" in outputs:
+            # population-driven groups only (recent-refugee services are no demographic cost)
             change = (by_group - by_group[0]) * (cov * unit)
             names.append("demografikostnader_nok.total")
-            cols.append(_ordered_sum(change, range(change.shape[1])))
+            cols.append(_ordered_sum(change, np.flatnonzero(win == 0)))
     return names, np.stack(cols, axis=1) if cols else np.empty((len(years), 0))
 
 

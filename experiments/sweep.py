@@ -42,10 +42,16 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from experiments.indicators import indicator_weights, indicators
+from experiments.indicators import (
+    indicator_weights,
+    indicators,
+    needs_refugees,
+    recent_refugee_totals,
+)
 from experiments.sweep_config import SweepPlan, load_sweep, no_abm_growth_target, plan_sweep
 from sim.abm.montecarlo import run_abm
 from sim.cohort.engine import project, project_batch
+from sim.cohort.kernel import REFUGEES
 from sim.config import Scenario, interpolate_path, scenario_from_dict
 from sim.errors import InputError
 from sim.inputs import resolve
@@ -182,9 +188,12 @@ def run_chunk(plan: SweepPlan, c: int) -> ChunkResult:
             out = project_batch(inputs, mults, weights).sum(axis=2)  # [S, Y+1, G]
             timings["project_s"] += time.perf_counter() - t
             years = np.append(inputs.years, inputs.years[-1] + 1)
-            for s, (i, _m) in enumerate(members):
+            settled = inputs.refugees.sum(axis=1)  # [Y, 2, A] at refugee multiplier 1
+            for s, (i, m) in enumerate(members):
+                # the scenario's settlement: the shared inputs' refugees x its multiplier
+                ref = settled * m["refugees"][:, None, None] if "refugees" in m else settled
                 _reduce(rows, errors, i, out[s], years, catalogue, scenarios[i], outputs,
-                        keep_years, timings)
+                        keep_years, timings, (inputs.municipality, ref))
             batched += len(members)
         fast = tuple(k for k in fast if k != "migration.out_rate_multiplier")
     for i in sorted(alone):
@@ -198,7 +207,7 @@ def run_chunk(plan: SweepPlan, c: int) -> ChunkResult:
             timings["project_s"] += time.perf_counter() - t
             counts = np.einsum("ydsa,sag->yg", proj.population, indicator_weights(catalogue))
             _reduce(rows, errors, i, counts, proj.years, catalogue, scenarios[i], outputs,
-                    keep_years, timings)
+                    keep_years, timings, (inputs.municipality, inputs.refugees))
         except Exception as exc:  # noqa: BLE001 - a failing scenario must not stop the sweep
             errors[i] = exc.line() if isinstance(exc, InputError) else \
                 f"{type(exc).__name__}: {exc}"
@@ -242,7 +251,14 @@ def _abm_chunk(plan: SweepPlan, c: int) -> ChunkResult:
             t = time.perf_counter()
             pop = result.population.sum(axis=2, dtype=np.int64)  # [R, Y+1, 2, A], exact
             counts = np.einsum("rysa,sag->ryg", pop.astype(np.float64), weights)
-            per_run = [indicators(counts[r], result.years, catalogue, sc, outputs)
+            # recent-refugee services: the refugees each run settled (as run_abm_scenario,
+            # whose services count the mean over runs of the same arrays)
+            need = needs_refugees(catalogue, outputs)
+            per_run = [indicators(counts[r], result.years, catalogue, sc, outputs,
+                                  recent_refugee_totals(catalogue, inputs.municipality,
+                                                        result.years,
+                                                        result.components[r, :, :, REFUGEES])
+                                  if need else None)
                        for r in range(runs)]
             names = per_run[0][0]
             values = np.stack([v for _n, v in per_run])  # [R, Y+1, I]
@@ -276,10 +292,19 @@ def _abm_table(rows: dict[int, tuple[np.ndarray, list[str], np.ndarray]]) -> pa.
     return pa.Table.from_arrays(arrays, schema=ABM_SCHEMA)
 
 
-def _reduce(rows, errors, i, counts, years, catalogue, scenario, outputs, keep_years, timings):
+def _reduce(rows, errors, i, counts, years, catalogue, scenario, outputs, keep_years, timings,
+            settlement):
+    """Indicators of scenario i into ``rows`` (failures into ``errors``).
+
+    ``settlement`` = (kommunenummer, refugees settled during years[:-1] [Y, (D,) 2, A]): the
+    scenario's settlement, counted by recent-refugee services.
+    """
     t = time.perf_counter()
     try:
-        names, values = indicators(counts, years, catalogue, scenario, outputs)
+        municipality, settled = settlement
+        recent = (recent_refugee_totals(catalogue, municipality, years, settled)
+                  if needs_refugees(catalogue, outputs) else None)
+        names, values = indicators(counts, years, catalogue, scenario, outputs, recent)
     except InputError as exc:
         errors[i] = exc.line()
         return

@@ -21,6 +21,7 @@ from sim.budget import (
     write_budget,
 )
 from sim.cohort.engine import Projection, project
+from sim.cohort.kernel import REFUGEES
 from sim.config import Scenario
 from sim.demography import AGE_GROUPS
 from sim.errors import InputError
@@ -79,8 +80,12 @@ def run(scenario: Scenario) -> RunResult:
     t2 = time.perf_counter()
     services = dk = None
     if catalogue is not None:
+        # Recent-refugee services count the settlement of the resolved inputs (persons settled
+        # during each projection year) and, before the base year, the recorded history.
         services, dk = services_tables(proj, catalogue, scenario.services.coverage_path,
-                                       scenario.services.unit_cost_growth, scenario.source)
+                                       scenario.services.unit_cost_growth, scenario.source,
+                                       refugees=inputs.refugees,
+                                       municipality=inputs.municipality)
     t3 = time.perf_counter()
     result = RunResult(scenario, inputs, proj, catalogue, services, dk, None,
                        {"resolve_s": t1 - t0, "project_s": t2 - t1, "services_s": t3 - t2})
@@ -133,8 +138,9 @@ def _with_pace(config: BudgetConfig, scenario: Scenario) -> BudgetConfig:
 class AbmRunResult:
     """Monte Carlo replicates of the agent-based engine for a scenario.
 
-    Services are computed on the mean over runs (demand is linear in the population, so this
-    equals the mean of the runs' demand).
+    Services are computed on the mean over runs (demand is linear in the population and in the
+    runs' settled refugees, so this equals the mean of the runs' demand); recent-refugee services
+    count the mean over runs of the refugees the runs settled.
     """
 
     scenario: Scenario
@@ -163,7 +169,9 @@ def run_abm_scenario(scenario: Scenario, runs: int, workers: int = 1,
     if catalogue is not None:
         services, dk = services_tables(result.mean_projection(), catalogue,
                                        scenario.services.coverage_path,
-                                       scenario.services.unit_cost_growth, scenario.source)
+                                       scenario.services.unit_cost_growth, scenario.source,
+                                       refugees=result.components[:, :, :, REFUGEES].mean(axis=0),
+                                       municipality=inputs.municipality)
     return AbmRunResult(scenario, inputs, result, catalogue, services, dk,
                         {"resolve_s": t1 - t0, "abm_s": t2 - t1,
                          "services_s": time.perf_counter() - t2})

@@ -259,3 +259,23 @@ def test_rerun_into_same_folder_removes_stale_outputs(runner, tmp_path):
     assert (out / "my_notes.txt").read_text() == "keep me"
     listed = set(json.loads((out / "manifest.json").read_text())["files"])
     assert listed == {p.name for p in out.iterdir()} - {"my_notes.txt"}
+
+
+def test_services_check_bad_driver_one_line_exit_2(runner, tmp_path):
+    path = tmp_path / "catalogue.toml"
+    path.write_text('municipality = "3205"\n[services.intro]\nlabel = "Intro"\n'
+                    'sector = "sosialhjelp"\nunit_cost_nok = 140257\nprice_year = 2024\n'
+                    'staff_per_user = 0.02\ndriver = "refugee_arrivals"\n'
+                    'age_groups = [{ ages = [18, 55], coverage = 0.74 }]\n', encoding="utf-8")
+    result = runner.invoke(app, ["services", str(path), "--check"])
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1, result.output
+    assert str(path) in lines[0] and "'services.intro.driver'" in lines[0]
+    assert "'population' or 'recent_refugees'" in lines[0] and "Traceback" not in result.output
+    # a good recent-refugee service passes and the summary names the driver
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        '"refugee_arrivals"', '"recent_refugees"\ndriver_years = 3'), encoding="utf-8")
+    result = runner.invoke(app, ["services", str(path), "--check"])
+    assert result.exit_code == 0, result.output
+    assert "refugees settled in the last 3 years" in result.output

@@ -13,6 +13,7 @@ import tomli_w
 from typer.testing import CliRunner
 
 from sim.cli import app
+from sim.demography.refugees import default_profile
 from sim.errors import InputError
 from sim.services import (
     catalogue_from_dict,
@@ -149,6 +150,135 @@ def test_bad_coverage_path(small, path, field, text):
     assert exc.value.field == f"services.coverage_path.{field}" and text in exc.value.message
 
 
+# --- recent-refugee driver (introduksjonsprogram) ----------------------------------------------
+
+def refugee_catalogue(municipality="9999"):
+    """Barnehage (population) and two services counting recently settled refugees."""
+    return catalogue_from_dict({"municipality": municipality, "services": {
+        "barnehage": {"label": "B", "sector": "barnehage", "unit_cost_nok": 1000,
+                      "price_year": 2024, "staff_per_user": 0.1,
+                      "age_groups": [{"ages": [1, 5], "coverage": 1.0}]},
+        "intro": {"label": "I", "sector": "sosialhjelp", "unit_cost_nok": 100,
+                  "price_year": 2024, "staff_per_user": 0.5, "driver": "recent_refugees",
+                  "driver_years": 2, "age_groups": [
+                      {"ages": [18, 29], "coverage": 0.5},
+                      {"ages": [30, 55], "coverage": 0.25, "unit_cost_nok": 40}]},
+        "norsk": {"label": "N", "sector": "sosialhjelp", "unit_cost_nok": 10,
+                  "price_year": 2024, "staff_per_user": 0, "driver": "recent_refugees",
+                  "driver_years": 3, "age_groups": [{"ages": [18, 66], "coverage": 1.0}]},
+    }}, "refugees.toml")
+
+
+def test_recent_refugees_hand_computed():
+    cat = refugee_catalogue()  # municipality 9999: no recorded settlement before 2024
+    years = [2024, 2025, 2026, 2027]
+    pop = np.zeros((4, 2, 2, A))
+    pop[:, 0, 0, 3] = 7                      # population: 7 three-year-olds in Nord every year
+    pop[:, :, 1, 40] = 1000                  # many adults: not counted by the refugee services
+    ref = np.zeros((3, 2, 2, A))             # settled during 2024, 2025, 2026
+    ref[0, 0, 0, 20] = 10                    # 2024 Nord: 10 men aged 20
+    ref[0, 1, 1, 40] = 8                     # 2024 Sør: 8 women aged 40
+    ref[0, 0, 0, 60] = 100                   # 2024 Nord: aged 60, outside intro, 67+ norsk
+    ref[0, 1, 0, 10] = 50                    # 2024 Sør: children, outside all groups
+    ref[1, 0, 1, 29] = 4                     # 2025 Nord: 4 women aged 29
+    ref[1, 1, 0, 30] = 6                     # 2025 Sør: 6 men aged 30
+    ref[2, 1, 0, 18] = 20                    # 2026 Sør: 20 men aged 18
+    df = service_demand(pop, years, ("Nord", "Sør"), cat, refugees=ref)
+    df = df.set_index(["year", "district", "service"])
+    # intro on 1 January t: settled in t-2 and t-1; 18-29 × 0.5 (cost 100), 30-55 × 0.25 (40)
+    intro = {  # (year, district): (users, cost)
+        (2024, "Nord"): (0, 0), (2024, "Sør"): (0, 0),
+        (2025, "Nord"): (10 * 0.5, 10 * 0.5 * 100),                           # 2024
+        (2025, "Sør"): (8 * 0.25, 8 * 0.25 * 40),
+        (2026, "Nord"): (10 * 0.5 + 4 * 0.5, (10 + 4) * 0.5 * 100),           # 2024 + 2025
+        (2026, "Sør"): (8 * 0.25 + 6 * 0.25, (8 + 6) * 0.25 * 40),
+        (2027, "Nord"): (4 * 0.5, 4 * 0.5 * 100),                             # 2025 + 2026
+        (2027, "Sør"): (6 * 0.25 + 20 * 0.5, 6 * 0.25 * 40 + 20 * 0.5 * 100),
+    }
+    for (year, dist), (users, cost) in intro.items():
+        row = df.loc[(year, dist, "intro")]
+        assert row["users"] == pytest.approx(users, abs=1e-12), (year, dist)
+        assert row["cost_nok"] == pytest.approx(cost, abs=1e-12), (year, dist)
+        assert row["staff"] == pytest.approx(0.5 * users, abs=1e-12)
+    # norsk: three settlement years, 18-66, coverage 1
+    norsk = {(2024, "Nord"): 0, (2024, "Sør"): 0, (2025, "Nord"): 10 + 100, (2025, "Sør"): 8,
+             (2026, "Nord"): 110 + 4, (2026, "Sør"): 8 + 6, (2027, "Nord"): 114,
+             (2027, "Sør"): 14 + 20}
+    for (year, dist), users in norsk.items():
+        assert df.loc[(year, dist, "norsk"), "users"] == pytest.approx(users, abs=1e-12)
+    # the population service is untouched
+    assert df.loc[(2026, "Nord", "barnehage"), "users"] == 7
+    # demografikostnader leave the refugee services out (TBU: age-group counts only)
+    dk = demografikostnader(pop, years, cat)
+    assert set(dk["service"]) == {"barnehage"} and len(dk) == 3
+
+
+def test_recent_refugees_history_before_base_year():
+    # Lillestrøm's record: 2022 364, 2023 389 (sim/data/municipalities.toml)
+    cat = refugee_catalogue("3205")
+    share = default_profile()
+    pop = np.zeros((2, 2, 2, A))
+    pop[:, 0] = 1.0
+    pop[:, 1] = 3.0                              # district shares 0.25 / 0.75
+    ref = np.zeros((1, 2, 2, A))
+    ref[0, 0, 0, 25] = 12                        # settled 2024 in Nord
+    df = service_demand(pop, [2024, 2025], ("Nord", "Sør"), cat, refugees=ref)
+    df = df.set_index(["year", "district", "service"])
+    per_person = 0.5 * share[:, 18:30].sum() + 0.25 * share[:, 30:56].sum()
+    for dist, w in (("Nord", 0.25), ("Sør", 0.75)):
+        assert df.loc[(2024, dist, "intro"), "users"] == pytest.approx((364 + 389) * per_person
+                                                                      * w, rel=1e-12)
+        assert df.loc[(2024, dist, "norsk"), "users"] == pytest.approx(
+            (52 + 364 + 389) * share[:, 18:67].sum() * w, rel=1e-12)
+    assert df.loc[(2025, "Nord", "intro"), "users"] == pytest.approx(
+        389 * per_person * 0.25 + 12 * 0.5, rel=1e-12)
+    # the kommunenummer of the history can differ from the catalogue's; unknown: no history
+    other = service_demand(pop[:1], [2024], ("Nord", "Sør"), cat, municipality="9999")
+    assert (other[other.service != "barnehage"]["users"] == 0).all()
+
+
+def test_recent_refugees_need_the_settlement():
+    cat = refugee_catalogue()
+    pop = np.zeros((3, 1, 2, A))
+    with pytest.raises(ValueError, match="recent-refugee services"):
+        service_demand(pop, [2024, 2025, 2026], ("Nord",), cat)
+    with pytest.raises(ValueError, match=r"refugees must be \[2, 1, 2, 106\]"):
+        service_demand(pop, [2024, 2025, 2026], ("Nord",), cat, refugees=np.zeros((3, 1, 2, A)))
+    # services_tables takes the settlement from the projection's refugees component
+    comp = np.zeros((2, 1, 5, 2, A))
+    comp[0, 0, 4, 1, 30] = 8                                 # 8 women aged 30 settled in 2024
+    proj = SimpleNamespace(years=np.array([2024, 2025, 2026]), districts=("Nord",),
+                           population=pop, component=lambda name: comp[:, :, 4])
+    demand, dk = services_tables(proj, cat)
+    intro = demand[demand.service == "intro"].set_index("year")["users"]
+    assert intro.tolist() == [0.0, 2.0, 2.0]
+    assert set(dk["service"]) == {"barnehage"}
+
+
+def test_refugee_settlement_moves_introduksjonsprogram():
+    """Twice the settlement: twice the participants once the history has left the window."""
+    from sim.config import read_scenario_dict, scenario_from_dict
+    from sim.run import run
+
+    main = Path(__file__).parents[1] / "experiments" / "scenarios" / "lorenskog_main.toml"
+    users = {}
+    for factor in (1, 2):
+        data = read_scenario_dict(main)
+        data["horizon"] = 2028
+        data["refugees"]["settled_per_year"] = {2024: 190 * factor, 2025: 155 * factor,
+                                                2026: 100 * factor, 2028: 50 * factor}
+        res = run(scenario_from_dict(data, "by hand"))
+        svc = res.services[res.services.service == "introduksjonsprogram"]
+        users[factor] = svc.groupby("year")["users"].sum()
+    assert users[2][2024] == users[1][2024]                   # history 2022-2023 only
+    assert 1.3 < users[2][2025] / users[1][2025] < 2          # history 2023 + plan 2024
+    for year in (2026, 2027, 2028):                           # plan years only: exactly twice
+        assert users[2][year] == pytest.approx(2 * users[1][year], rel=1e-12)
+    # and with 2024 + 2025 settled: 0.7398 × (190 + 155) × share 18-55
+    assert users[1][2026] == pytest.approx(0.7398 * 345 * default_profile()[:, 18:56].sum(),
+                                           rel=1e-12)
+
+
 # --- demografikostnader (TBU) -----------------------------------------------------------------
 
 def test_demografikostnader_zero_for_unchanged_population(small):
@@ -226,7 +356,10 @@ TARGETS = [
      lambda p, c, d: d.loc["sosialhjelp", "users"], 2737),
     (f"sosialhjelp recipients 18-24 448 ({SEED}:6883)",
      lambda p, c, d: users_in(p, c, "sosialhjelp", 18, 24), 448),
-    (f"introduksjonsprogram participants 327 ({SEED}:6871)",
+    # recent-refugee driver: participation share × refugees aged 18-55 settled in 2022 (364,
+    # ASSUMPTION in municipalities.toml) and 2023 (389, seed 003:6918) = 327 on 1 January 2024
+    (f"introduksjonsprogram participants 327 ({SEED}:6871) from 2022-2023 settlement "
+     f"({SEED}:6918)",
      lambda p, c, d: d.loc["introduksjonsprogram", "users"], 327),
     (f"home nursing users 1161 ({SEED}:6330)",
      lambda p, c, d: d.loc["hjemmetjenester", "users"], 1161),
@@ -298,6 +431,14 @@ def _edit(data, what):
         data["servises"] = {}
     elif what == "no services":
         data["services"] = {}
+    elif what == "unknown driver":
+        svc["institusjon"]["driver"] = "refugees"
+    elif what == "driver_years 0":
+        svc["institusjon"].update(driver="recent_refugees", driver_years=0)
+    elif what == "driver_years 11":
+        svc["institusjon"].update(driver="recent_refugees", driver_years=11)
+    elif what == "driver_years without driver":
+        svc["institusjon"]["driver_years"] = 3
     return data
 
 
@@ -310,11 +451,18 @@ BAD = [
     ("age>105", "services.institusjon.age_groups.1.ages", "0 <= first <= last <= 105"),
     ("missing age_groups", "services.institusjon.age_groups", "required key is missing"),
     ("unknown service key", "services.barnehage.colour",
-     "unknown key; allowed keys: age_groups, facilities, label, note, price_year, sector"),
+     "unknown key; allowed keys: age_groups, driver, driver_years, facilities, label, note, "
+     "price_year, sector"),
     ("unknown group key", "services.barnehage.age_groups.0.coverge",
      "allowed keys: ages, coverage, note, unit_cost_nok"),
     ("unknown top key", "servises", "allowed keys: municipality, name, services"),
     ("no services", "services", "at least one service"),
+    ("unknown driver", "services.institusjon.driver",
+     "'population' or 'recent_refugees' (got 'refugees')"),
+    ("driver_years 0", "services.institusjon.driver_years", "greater than or equal to 1"),
+    ("driver_years 11", "services.institusjon.driver_years", "less than or equal to 10"),
+    ("driver_years without driver", "services.institusjon",
+     'driver_years only applies to driver = "recent_refugees"'),
 ]
 
 
@@ -373,7 +521,8 @@ def test_cli_check_defaults():
         assert result.exit_code == 0, result.output
 
 
-@pytest.mark.parametrize("what", ["coverage>1", "overlap", "unknown service key"])
+@pytest.mark.parametrize("what", ["coverage>1", "overlap", "unknown service key",
+                                  "unknown driver"])
 def test_cli_check_bad_exits_2_with_one_line(tmp_path, what):
     path = write_bad(tmp_path, what)
     result = CliRunner().invoke(app, ["services", str(path)])

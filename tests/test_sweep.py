@@ -76,11 +76,69 @@ def test_grid_sweep_equals_individual_runs(tmp_path):
     got = read_results(tmp_path / "out", ["population.total"])
     got = got[got["scenario"] == i]["value"].to_numpy()
     np.testing.assert_allclose(got, exp.projection.population.sum(axis=(1, 2, 3)), rtol=1e-12)
+    # the settlement axis moves introduksjonsprogram (recent-refugee driver): on 1 January 2024
+    # only the recorded 2022-2023 settlement counts; from 2026 only plan years are in the
+    # two-year window, so twice the plan gives twice the participants and no plan none
+    intro = read_results(tmp_path / "out", ["users.introduksjonsprogram"])
+    wide = intro.pivot(index="year", columns="scenario", values="value")
+    zero, request, twice = (wide[plan.labels.index((lab, "main"))]
+                            for lab in ("zero", "request", "twice"))
+    assert zero[2024] == request[2024] == twice[2024] > 100
+    assert zero[2025] < request[2025] < twice[2025] < 2 * request[2025]
+    later = wide.index >= 2026
+    assert (zero[later] == 0).all()
+    np.testing.assert_allclose(twice[later], 2 * request[later], rtol=1e-12)
+    assert request[2026] == pytest.approx(0.7398 * (190 + 155) * 0.58699, rel=1e-4)
 
 
 def write(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def test_abm_sweep_recent_refugee_users_equal_run_abm_scenario(tmp_path):
+    """ABM sweep: each run counts its own settled refugees; their mean is run_abm_scenario's."""
+    from sim.run import run_abm_scenario
+    from sim.services import services_tables
+
+    sw = write(tmp_path / "abm.toml", f"""
+engine = "abm"
+runs = 3
+[base]
+extends = "{SCENARIOS / 'lorenskog_main.toml'}"
+horizon = 2027
+[axes."refugees.settled_per_year"]
+values.request = {{ 2024 = 190, 2025 = 155, 2026 = 100 }}
+values.twice = {{ 2024 = 380, 2025 = 310, 2026 = 200 }}
+[outputs]
+indicators = ["users", "demografikostnader"]
+""")
+    assert sweep(sw, tmp_path / "out", workers=1, progress=False).n_failed == 0
+    got = read_results(tmp_path / "out", ["users.introduksjonsprogram",
+                                          "demografikostnader_nok.total"])
+    plan = plan_sweep(load_sweep(sw))
+    means = []
+    for i in range(plan.n):
+        res = run_abm_scenario(plan.scenario(i), plan.runs)
+        mine = got[got["scenario"] == i]
+        for r in range(plan.runs):
+            services, dk = services_tables(res.abm.run_projection(r), res.catalogue)
+            exp = services[services.service == "introduksjonsprogram"].groupby("year")["users"]
+            run_r = mine[(mine["run"] == r) & (mine["indicator"] == "users.introduksjonsprogram")]
+            np.testing.assert_allclose(run_r["value"].to_numpy(), exp.sum().to_numpy(),
+                                       rtol=1e-12)
+            dk_exp = dk.groupby("year")["cost_change_nok"].sum().cumsum()
+            dk_got = mine[(mine["run"] == r)
+                          & (mine["indicator"] == "demografikostnader_nok.total")]
+            np.testing.assert_allclose(dk_got["value"].to_numpy()[1:], dk_exp.to_numpy(),
+                                       rtol=1e-10)
+        mean = mine[mine["indicator"] == "users.introduksjonsprogram"].groupby("year")["value"]
+        svc = res.services[res.services.service == "introduksjonsprogram"]
+        np.testing.assert_allclose(mean.mean().to_numpy(),
+                                   svc.groupby("year")["users"].sum().to_numpy(), rtol=1e-12)
+        means.append(mean.mean())
+    # twice the plan: about twice the participants once the history has left the window
+    assert 1.7 < means[1][2027] / means[0][2027] < 2.3
 
 
 def test_mixed_axes_batched_and_alone_equal_runs(tmp_path):

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from test_sweep import expected_indicators
 
-from experiments.indicators import indicator_weights, indicators
+from experiments.indicators import indicator_weights, indicators, recent_refugee_totals
 from experiments.report import report, run_quantiles, sensitivity, summary
 from experiments.sweep import read_results, sweep
 from experiments.sweep_config import abm_seed, load_sweep, plan_sweep
@@ -64,7 +64,9 @@ def test_per_run_indicators_equal_run_abm_scenario(housing_out):
             # bit for bit: the same reduction applied to the single run's population
             proj = res.abm.run_projection(r)
             counts = np.einsum("ydsa,sag->yg", proj.population, weights)
-            names, values = indicators(counts, proj.years, res.catalogue, sc, outputs)
+            recent = recent_refugee_totals(res.catalogue, res.inputs.municipality, proj.years,
+                                           proj.component("refugees"))
+            names, values = indicators(counts, proj.years, res.catalogue, sc, outputs, recent)
             exp = pd.DataFrame(values, index=proj.years, columns=names).stack()
             exp = exp.rename_axis(["year", "indicator"]).reset_index(name="value")
             exp = exp.sort_values(["indicator", "year"]).reset_index(drop=True)

@@ -5,6 +5,17 @@ non-overlapping age groups with a coverage (dekningsgrad: the share of the age g
 population that uses the service), has a unit cost per user in NOK of ``price_year``, staff
 (årsverk) per user and optional facilities with places by district.
 
+What a service's users are counted from is its ``driver``:
+
+* ``driver = "population"`` (the default): users = Σ population of the age group × coverage.
+* ``driver = "recent_refugees"`` with ``driver_years = N`` (1..10, default 2): users on
+  1 January of year t = Σ over the age groups of coverage × the refugees settled in years
+  t−N .. t−1 who are in the age group; coverage is then the participation share among recently
+  settled refugees of those ages (e.g. introduksjonsprogram). Ages are the settlement component's
+  cohort ages (age on 1 January after the settlement year); ageing in the N years since, and
+  later deaths or moves, are ignored (the participation share absorbs them). See
+  ``sim.services.demand`` for where the settlement comes from.
+
 Format (see ``catalogue_3205.toml`` for a commented example)::
 
     municipality = "3205"
@@ -21,16 +32,26 @@ Format (see ``catalogue_3205.toml`` for a commented example)::
       { ages = [3, 5], coverage = 0.9432 },
     ]
     facilities = [{ name = "Nordby", district = "Nord", places = 120 }]
+
+    [services.introduksjonsprogram]
+    label = "Introduksjonsprogram"
+    sector = "sosialhjelp"
+    unit_cost_nok = 140_257
+    price_year = 2024
+    staff_per_user = 0.02
+    driver = "recent_refugees"   # users from the refugees settled in the last driver_years
+    driver_years = 2
+    age_groups = [{ ages = [18, 55], coverage = 0.7398 }]
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from sim.errors import InputError
 from sim.schema import Frozen, read_toml, validation_error
@@ -39,6 +60,8 @@ N_AGES = 106
 MAX_AGE = N_AGES - 1
 CATALOGUE_DIR = Path(__file__).parent
 SERVICE_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
+MAX_DRIVER_YEARS = 10
+"""Longest ``driver_years``: the settlement history a recent-refugee service may look back on."""
 
 
 class AgeGroup(Frozen):
@@ -89,7 +112,23 @@ class Service(Frozen):
     staff_per_user: float = Field(ge=0, description="årsverk per user")
     age_groups: tuple[AgeGroup, ...] = Field(min_length=1)
     facilities: tuple[Facility, ...] = ()
+    driver: Literal["population", "recent_refugees"] = Field(
+        "population", description="what users are counted from: the population of the age "
+        "groups, or the refugees settled in the last driver_years years (recent_refugees)")
+    driver_years: int = Field(2, ge=1, le=MAX_DRIVER_YEARS, description="settlement years a "
+                              "recent_refugees service counts (1 January t: years t-N..t-1)")
     note: str | None = None
+
+    @model_validator(mode="after")
+    def _driver_years_only_for_refugees(self) -> Service:
+        if "driver_years" in self.model_fields_set and self.driver != "recent_refugees":
+            raise ValueError('driver_years only applies to driver = "recent_refugees"')
+        return self
+
+    @property
+    def window(self) -> int:
+        """Settlement years counted: ``driver_years`` for recent_refugees, 0 for population."""
+        return self.driver_years if self.driver == "recent_refugees" else 0
 
     @field_validator("age_groups")
     @classmethod

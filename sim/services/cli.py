@@ -31,5 +31,7 @@ def check(
         groups = ", ".join(f"{g.label}: {g.coverage:.3g}" for g in s.age_groups)
         places = sum(f.places for f in s.facilities)
         cap = f", {places:g} places in {len(s.facilities)} facilities" if s.facilities else ""
+        of = (f" of refugees settled in the last {s.driver_years} years"
+              if s.driver == "recent_refugees" else "")
         typer.echo(f"  {key:<22} {s.unit_cost_nok:>11,.0f} NOK/user ({s.price_year}), "
-                   f"{s.staff_per_user:.3g} årsverk/user; coverage {groups}{cap}")
+                   f"{s.staff_per_user:.3g} årsverk/user; coverage {groups}{of}{cap}")

@@ -7,10 +7,18 @@ districts, sex 0 male 1 female, ages 0..105). Results are tidy pandas tables.
   a multiplier path per service or per age group), staff = users × staff per user, cost = users ×
   unit cost × (1 + real unit-cost growth) ** (year − first year). Costs are in the service's
   ``price_year`` kroner (fixed prices; no inflation).
+* Services with ``driver = "recent_refugees"`` (introduksjonsprogram) count, instead of the
+  population of an age group, the refugees of that age group settled in the last
+  ``driver_years`` years: users on 1 January t = Σ coverage × settled in years t−N .. t−1
+  (``recent_refugee_counts``). Settlement during the projection years comes from the caller
+  (the run's refugee flows); settlement before the first (base) year from the municipality's
+  recorded history (``refugee_history``).
 * Demografikostnader (the TBU method as described in DESIGN.md): for every year, the change in
   each age group's count since the previous 1 January × the cost per inhabitant of that age
   group (= unit cost × coverage), with coverage and unit cost held at their catalogue (base)
-  values, so only demography moves the result.
+  values, so only demography moves the result. Recent-refugee services are left out: TBU's
+  demografikostnader are about the counts of the population's age groups, and a service
+  driven by refugee settlement (a policy decision) is not a demographic cost in that sense.
 """
 
 from __future__ import annotations
@@ -20,9 +28,12 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from sim.data.population import municipality_defaults
+from sim.demography.refugees import default_profile
 from sim.errors import InputError
 from sim.schema import interpolate_path
 from sim.services.catalogue import (
+    MAX_DRIVER_YEARS,
     N_AGES,
     Catalogue,
     capacity,
@@ -60,6 +71,123 @@ def group_indicator(catalogue: Catalogue) -> np.ndarray:
         lo, hi = group.ages
         ind[:, lo : hi + 1, g] = 1.0
     return ind
+
+
+_LAYOUTS: dict[int, tuple[Catalogue, np.ndarray, np.ndarray, tuple]] = {}
+
+
+def _refugee_layout(catalogue: Catalogue) -> tuple[Catalogue, np.ndarray, np.ndarray, tuple]:
+    """The catalogue's recent-refugee layout, cached per catalogue object.
+
+    Returns (catalogue, windows [G], indicator [2, A, G_r] of the recent-refugee groups,
+    ((N, columns), ...) per distinct ``driver_years``); sweeps ask for it once per scenario.
+    """
+    hit = _LAYOUTS.get(id(catalogue))
+    if hit is None or hit[0] is not catalogue:  # the entry keeps the object, so ids are unique
+        win = np.array([catalogue.services[key].window
+                        for _k, key, _g, _c in group_table(catalogue)], dtype=int)
+        ind = np.ascontiguousarray(group_indicator(catalogue)[:, :, np.flatnonzero(win)])
+        runs = tuple((int(n), np.flatnonzero(win == n)) for n in np.unique(win[win > 0]))
+        for arr in (win, ind, *(c for _n, c in runs)):
+            arr.flags.writeable = False
+        if len(_LAYOUTS) >= 32:
+            _LAYOUTS.clear()
+        hit = _LAYOUTS[id(catalogue)] = (catalogue, win, ind, runs)
+    return hit
+
+
+def group_windows(catalogue: Catalogue) -> np.ndarray:
+    """Settlement years counted by each (service, age group), [G] int: 0 = population-driven.
+
+    Read-only (cached per catalogue).
+    """
+    return _refugee_layout(catalogue)[1]
+
+
+def refugee_group_indicator(catalogue: Catalogue) -> np.ndarray:
+    """0/1 weights [2, 106, G_r] of the recent-refugee groups (``np.flatnonzero(windows)``)."""
+    return _refugee_layout(catalogue)[2]
+
+
+def refugee_history(municipality: str | None, first_year: int,
+                    n_years: int = MAX_DRIVER_YEARS) -> np.ndarray:
+    """Refugees settled in years ``first_year − n_years .. first_year − 1``, [n_years, 2, A].
+
+    The municipality's recorded settlement, ``refugees_settled`` in ``sim/data/municipalities
+    .toml`` (persons per year), spread over sex and age with the national settlement profile
+    ``sim.demography.refugees.default_profile`` (the same profile the projection's settlement
+    uses). Years without a record, and municipalities without any (imported with ``kommunesim
+    data import``), count as zero settled: their recent-refugee services start from zero users
+    on the base date.
+    """
+    record = municipality_defaults().get(municipality, {}).get("refugees_settled", {}) \
+        if municipality is not None else {}
+    settled = np.array([float(record.get(y, 0.0))
+                        for y in range(first_year - n_years, first_year)])
+    return settled[:, None, None] * default_profile()[None]
+
+
+def recent_refugee_counts(settled_by_group: np.ndarray, years, catalogue: Catalogue,
+                          ) -> np.ndarray:
+    """Recently settled refugees per (service, age group) on 1 January of ``years``.
+
+    Args:
+        settled_by_group: [H + Y, ..., G] persons settled per year and group (summed over the
+            group's ages), for the consecutive years ``years[0] − H .. years[-1] − 1`` (H history
+            years before the first 1 January, then one row per year of ``years`` but the last).
+        years: the Y+1 consecutive 1-January years.
+        catalogue: the service catalogue (each group's ``driver_years`` N).
+
+    Returns:
+        [Y+1, ..., G]: for a recent-refugee group, the sum of its rows for the settlement years
+        t−N .. t−1 (1 January t); 0 for population-driven groups.
+    """
+    years = np.asarray(years)
+    if len(years) > 1 and np.any(np.diff(years) != 1):
+        raise ValueError("recent-refugee services need consecutive years")
+    _cat, win, _ind, runs = _refugee_layout(catalogue)
+    settled = np.asarray(settled_by_group, dtype=float)
+    n_y = len(years)
+    hist = settled.shape[0] - (n_y - 1)
+    if runs and hist < runs[-1][0]:
+        raise ValueError(f"settlement for {settled.shape[0]} years covers {hist} years before "
+                         f"{years[0]}; driver_years needs {runs[-1][0]}")
+    out = np.zeros((n_y,) + settled.shape[1:])
+    for n, cols in runs:
+        # 1 January years[i] counts settlement rows hist+i-n .. hist+i-1, added in that order
+        for j in range(n, 0, -1):
+            out[..., cols] += settled[hist - j : hist - j + n_y, ..., cols]
+    return out
+
+
+def recent_refugees(refugees: np.ndarray | None, years, catalogue: Catalogue,
+                    municipality: str | None, shares) -> np.ndarray:
+    """Recently settled refugees per district and (service, age group), [Y+1, D, G].
+
+    ``refugees`` [Y, D, 2, A] are the persons settled during ``years[:-1]`` (None is allowed
+    only for a single year, which counts the history alone); before ``years[0]`` the recorded
+    history (``refugee_history``) split over districts by ``shares`` [D] (the district shares
+    of the first year's population; ASSUMPTION: recent arrivals live where everyone else does).
+    """
+    years = np.asarray(years)
+    shares = np.asarray(shares, dtype=float)
+    n_d = len(shares)
+    if refugees is None:
+        if len(years) > 1:
+            raise ValueError("the catalogue has recent-refugee services: give the refugees "
+                             "settled during the projection years (refugees=[Y, D, 2, A])")
+        refugees = np.zeros((0, n_d, 2, N_AGES))
+    refugees = np.asarray(refugees, dtype=float)
+    if refugees.shape != (len(years) - 1, n_d, 2, N_AGES):
+        raise ValueError(f"refugees must be [{len(years) - 1}, {n_d}, 2, {N_AGES}] (settled "
+                         f"during years[:-1]), got {refugees.shape}")
+    win = group_windows(catalogue)
+    history = refugee_history(municipality, int(years[0]), int(win.max(initial=1)))
+    settled = np.concatenate([history[:, None] * shares[None, :, None, None], refugees])
+    by_group = np.zeros(settled.shape[:2] + win.shape)
+    by_group[..., np.flatnonzero(win)] = np.einsum("tdsa,sag->tdg", settled,
+                                                   refugee_group_indicator(catalogue))
+    return recent_refugee_counts(by_group, years, catalogue)
 
 
 def coverage_multipliers(catalogue: Catalogue, years, coverage_path: CoveragePath | None,
@@ -119,7 +247,9 @@ def _growth_factors(catalogue: Catalogue, years, unit_cost_growth) -> np.ndarray
 def service_demand(population: np.ndarray, years, districts, catalogue: Catalogue,
                    coverage_path: CoveragePath | None = None,
                    unit_cost_growth: float | Mapping[str, float] = 0.0,
-                   source: str | None = "coverage_path") -> pd.DataFrame:
+                   source: str | None = "coverage_path",
+                   refugees: np.ndarray | None = None,
+                   municipality: str | None = None) -> pd.DataFrame:
     """Users, staff, cost and capacity gap per year, district and service.
 
     Args:
@@ -129,6 +259,10 @@ def service_demand(population: np.ndarray, years, districts, catalogue: Catalogu
         catalogue: the service catalogue.
         coverage_path: what-if coverage multipliers by year per service or ``service/age``.
         unit_cost_growth: annual real unit-cost growth (0.01 = 1 %), one rate or per service.
+        refugees: [Y, D, 2, A] refugees settled during ``years[:-1]`` by cohort age; needed when
+            the catalogue has a recent-refugee service and there is more than one year.
+        municipality: kommunenummer whose recorded settlement counts before ``years[0]``
+            (default: the catalogue's); none recorded counts as zero (``refugee_history``).
 
     Returns:
         One row per year, district and service with ``SERVICE_COLUMNS``: ``gap`` = users −
@@ -142,6 +276,14 @@ def service_demand(population: np.ndarray, years, districts, catalogue: Catalogu
     groups = group_table(catalogue)
     n_k = len(catalogue.services)
     counts = np.einsum("ydsa,sag->ydg", pop, group_indicator(catalogue))
+    win = group_windows(catalogue)
+    if win.any():
+        total = pop[0].sum()
+        shares = (pop[0].sum(axis=(1, 2)) / total if total > 0
+                  else np.full(len(districts), 1.0 / len(districts)))
+        recent = recent_refugees(refugees, years, catalogue,
+                                 municipality or catalogue.municipality, shares)
+        counts = np.where(win > 0, recent, counts)
     cov = np.array([g.coverage for _k, _key, g, _c in groups])
     users_g = counts * (cov[None, :] * coverage_multipliers(catalogue, years, coverage_path,
                                                                 source))[
@@ -196,6 +338,11 @@ def demografikostnader(population: np.ndarray, years, catalogue: Catalogue) -> p
     ``cost_change_nok`` = change_persons × coverage × unit cost, with the catalogue's (base)
     coverage and unit cost held constant.
 
+    Services with ``driver = "recent_refugees"`` are excluded (no rows): TBU's demografikostnader
+    are the cost of changes in the age groups' counts, while such a service follows refugee
+    settlement (a policy decision), not the size of an age group. Their cost change is in the
+    ``service_demand`` table.
+
     Args:
         population: [Y+1, D, 2, A] (or [Y+1, 2, A]) persons on 1 January of ``years``.
         years: the Y+1 1-January years.
@@ -209,8 +356,9 @@ def demografikostnader(population: np.ndarray, years, catalogue: Catalogue) -> p
     if pop.ndim == 3:
         pop = pop[:, None]
     pop = _check_population(pop, years)
-    groups = group_table(catalogue)
-    counts = np.einsum("ydsa,sag->yg", pop, group_indicator(catalogue))
+    keep = np.flatnonzero(group_windows(catalogue) == 0)
+    groups = [group_table(catalogue)[g] for g in keep]
+    counts = np.einsum("ydsa,sag->yg", pop, group_indicator(catalogue)[:, :, keep])
     change = np.diff(counts, axis=0)
     per_inh = np.array([g.coverage * c for _k, _key, g, c in groups])
     services = catalogue.services
@@ -247,16 +395,25 @@ def services_tables(projection, catalogue: Catalogue,
                     coverage_path: CoveragePath | None = None,
                     unit_cost_growth: float | Mapping[str, float] = 0.0,
                     source: str | None = "coverage_path",
+                    refugees: np.ndarray | None = None,
+                    municipality: str | None = None,
                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The ``services.parquet`` and ``demografikostnader.parquet`` tables of a projection.
 
     Args:
-        projection: a ``sim.cohort.engine.Projection`` (years, districts, population).
+        projection: a ``sim.cohort.engine.Projection`` (years, districts, population,
+            components).
         catalogue: the service catalogue.
         coverage_path: see ``service_demand``.
         unit_cost_growth: see ``service_demand``.
         source: the file the coverage paths came from (named in errors).
+        refugees: [Y, D, 2, A] refugees settled during the projection years, for recent-refugee
+            services; default: the projection's own ``refugees`` component.
+        municipality: see ``service_demand`` (default: the catalogue's municipality).
     """
+    if refugees is None and group_windows(catalogue).any():
+        refugees = projection.component("refugees")
     demand = service_demand(projection.population, projection.years, projection.districts,
-                            catalogue, coverage_path, unit_cost_growth, source)
+                            catalogue, coverage_path, unit_cost_growth, source, refugees,
+                            municipality)
     return demand, demografikostnader(projection.population, projection.years, catalogue)
