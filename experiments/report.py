@@ -246,6 +246,11 @@ def _fan(df: pd.DataFrame, indicators: list[str], title: str, path: Path) -> Non
         ax.tick_params(labelsize=7)
         ax.yaxis.set_major_formatter(matplotlib.ticker.EngFormatter(sep=""))
         ax.grid(alpha=0.3)
+    _finish_panels(fig, axes, n, title, path)
+
+
+def _finish_panels(fig, axes, n: int, title: str, path: Path) -> None:
+    """Hide unused panels of a small-multiples grid, add legend and title, save and close."""
     for ax in axes.ravel()[n:]:
         ax.set_visible(False)
     axes.ravel()[0].legend(fontsize=7, loc="best")
@@ -315,13 +320,7 @@ def _run_bands(stats: pd.DataFrame, indicator: str, design: pd.DataFrame, axes: 
         ax.tick_params(labelsize=7)
         ax.yaxis.set_major_formatter(matplotlib.ticker.EngFormatter(sep=""))
         ax.grid(alpha=0.3)
-    for ax in plots.ravel()[n:]:
-        ax.set_visible(False)
-    plots.ravel()[0].legend(fontsize=7, loc="best")
-    fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _finish_panels(fig, plots, n, title, path)
 
 
 def _heatmap(sens: pd.DataFrame, index: str, path: Path) -> None:
