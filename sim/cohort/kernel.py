@@ -76,7 +76,9 @@ def step_district(pop, ti, pop_next, tn, dd, t, fert, p_male, dprob, orate, inm,
         inm, ref: [Y, D, 2, A] in-migrants and settled refugees (persons).
         fert_k, mort_k, in_k, out_k, ref_k: scalar multipliers (1.0 = as given).
         lo, hi: cohort ages with non-zero fertility (``fertile_range``).
-        comp: [Y, D, 5, 2, A] output components, written for year t when ``keep``.
+        comp: [Y, D, 5, 2, A] output components: deaths and out-migrants of year t are
+            written when ``keep`` (births, in-migrants and refugees follow from the inputs and
+            are filled in by ``sim.cohort.engine.project``; writing them here doubled the time).
     """
     last = pop.shape[3] - 1
     births = _births(pop[ti, dd, 1], dprob[t, dd, 1], orate[t, dd, 1], inm[t, dd, 1],
@@ -89,11 +91,8 @@ def step_district(pop, ti, pop_next, tn, dd, t, fert, p_male, dprob, orate, inm,
                 nx, deaths, out = _cell(pop[ti, dd, s, x - 1], ai, ar, dprob[t, dd, s, x],
                                         orate[t, dd, s, x], mort_k, out_k)
                 pop_next[tn, dd, s, x] = nx
-                comp[t, dd, BIRTHS, s, x] = 0.0
                 comp[t, dd, DEATHS, s, x] = deaths
-                comp[t, dd, IN_MIGRANTS, s, x] = ai
                 comp[t, dd, OUT_MIGRANTS, s, x] = out
-                comp[t, dd, REFUGEES, s, x] = ar
         else:
             for x in range(1, last):
                 nx, _, _ = _cell(pop[ti, dd, s, x - 1], in_k * inm[t, dd, s, x],
@@ -109,11 +108,8 @@ def step_district(pop, ti, pop_next, tn, dd, t, fert, p_male, dprob, orate, inm,
                                     mort_k, out_k)
             pop_next[tn, dd, s, x] = nx
             if keep:
-                comp[t, dd, BIRTHS, s, x] = born if x == 0 else 0.0
                 comp[t, dd, DEATHS, s, x] = deaths
-                comp[t, dd, IN_MIGRANTS, s, x] = ai
                 comp[t, dd, OUT_MIGRANTS, s, x] = out
-                comp[t, dd, REFUGEES, s, x] = ar
     return births
 
 
@@ -137,7 +133,7 @@ def _in_scale_for_target(pop, t, fert, p_male, dprob, orate, inm, ref, lo, hi, t
 
 @njit(cache=True)
 def project_kernel(base, fert, p_male, dprob, orate, inm, ref, growth_target,
-                   pop_out, comp_out, in_scale_out):
+                   pop_out, comp_out, births_out, in_scale_out):
     """Project ``base`` over Y years, writing every year's population and components.
 
     Args:
@@ -147,7 +143,8 @@ def project_kernel(base, fert, p_male, dprob, orate, inm, ref, growth_target,
         growth_target: [Y] total growth rate (0.015 = 1.5 %) to hit by scaling in-migration,
             NaN where in-migration is used as given.
         pop_out: [Y+1, D, 2, A] output; pop_out[0] = base.
-        comp_out: [Y, D, 5, 2, A] output components (``COMPONENTS`` order).
+        comp_out: [Y, D, 5, 2, A] output: deaths and out-migrants (``COMPONENTS`` order).
+        births_out: [Y, D] output, births of each year and district (both sexes).
         in_scale_out: [Y] output, the in-migration multiplier used each year.
     """
     pop_out[0] = base
@@ -161,8 +158,9 @@ def project_kernel(base, fert, p_male, dprob, orate, inm, ref, growth_target,
                                      target, scratch)
         in_scale_out[t] = k
         for dd in range(base.shape[0]):
-            step_district(pop_out, t, pop_out, t + 1, dd, t, fert, p_male, dprob, orate, inm,
-                          ref, 1.0, 1.0, k, 1.0, 1.0, lo, hi, comp_out, True)
+            births_out[t, dd] = step_district(pop_out, t, pop_out, t + 1, dd, t, fert, p_male,
+                                              dprob, orate, inm, ref, 1.0, 1.0, k, 1.0, 1.0,
+                                              lo, hi, comp_out, True)
 
 
 @njit(cache=True)

@@ -74,11 +74,12 @@ def test_cohort_kernel_speed():
     n_year = len(inputs.years)
     pop = np.empty((n_year + 1,) + inputs.base_population.shape)
     comp = np.empty((n_year, 1, 5, 2, 106))
+    births = np.empty((n_year, 1))
     scale = np.empty(n_year)
 
     args = (inputs.base_population, inputs.fertility, inputs.p_male_birth,
             inputs.death_probability, inputs.out_rate, inputs.in_migrants,
-            inputs.refugees, inputs.growth_target, pop, comp, scale)
+            inputs.refugees, inputs.growth_target, pop, comp, births, scale)
     repeat_kernel(1, *args)
     n_rep = 2000
     t_kernel = _best(lambda: repeat_kernel(n_rep, *args), repeat=5) / n_rep
