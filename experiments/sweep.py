@@ -48,7 +48,8 @@ from experiments.indicators import (
     needs_refugees,
     recent_refugee_totals,
 )
-from experiments.sweep_config import SweepPlan, load_sweep, no_abm_growth_target, plan_sweep
+from experiments.sweep_config import SweepPlan, load_sweep, plan_sweep
+from sim.abm.config import no_growth_target
 from sim.abm.montecarlo import run_abm
 from sim.cohort.engine import project, project_batch
 from sim.cohort.kernel import REFUGEES
@@ -243,7 +244,7 @@ def _abm_chunk(plan: SweepPlan, c: int) -> ChunkResult:
                 raise got
             inputs, catalogue, weights = got
             if np.any(~np.isnan(inputs.growth_target)):
-                raise no_abm_growth_target(sc.source, "migration.growth_target_pct")
+                raise no_growth_target(sc.source, "migration.growth_target_pct")
             t = time.perf_counter()
             result = run_abm(inputs, runs, seed=int(plan.seeds[i]), workers=1, config=sc.abm,
                              housing=sc.housing)

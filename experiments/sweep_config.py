@@ -50,13 +50,14 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from sim.abm.config import no_growth_target
 from sim.config import Scenario, deep_merge, read_scenario_dict, scenario_from_dict
 from sim.errors import InputError
 from sim.schema import MAX_YEAR, MIN_YEAR, Frozen, YearPath, read_toml, validation_error
 
 __all__ = [
     "ENGINES", "OUTPUTS", "Axis", "Sweep", "SweepPlan", "abm_seed", "axis_keys", "load_sweep",
-    "no_abm_growth_target", "plan_sweep", "sweep_from_dict",
+    "plan_sweep", "sweep_from_dict",
 ]
 
 ENGINES = ("cohort", "abm")
@@ -327,7 +328,7 @@ def sweep_from_dict(data: dict[str, Any], source: str | Path = "sweep") -> Sweep
     base_scenario = _check_scenario(base, base_source,
                                     "base" if base_source == str(source) else None)
     if abm and base_scenario.migration.growth_target_pct is not None:
-        raise no_abm_growth_target(base_source, "migration.growth_target_pct")
+        raise no_growth_target(base_source, "migration.growth_target_pct")
     # first and last year of every scenario: the base's, or the values of an axis that sets them
     spans = {k: [(getattr(base_scenario, k), "the base scenario")] for k in _SPAN}
     for key, axis in sweep.axes.items():
@@ -342,7 +343,7 @@ def sweep_from_dict(data: dict[str, Any], source: str | Path = "sweep") -> Sweep
             raise InputError(source, field, f"'{key.split('.', 1)[0]}' acts only in the "
                              "agent-based engine: set engine = \"abm\" and runs = N")
         if abm and key == "migration.growth_target_pct":
-            raise no_abm_growth_target(source, field)
+            raise no_growth_target(source, field)
         if method == "grid" and axis.values is None:
             raise InputError(source, f"{field}.range", "a grid design needs 'values' "
                              "(or set design.method = 'lhs' or 'sobol')")
@@ -361,12 +362,6 @@ def sweep_from_dict(data: dict[str, Any], source: str | Path = "sweep") -> Sweep
             _check_services(key, axis, base_scenario, source)
     _check_years(sweep.outputs.years, spans, source)
     return sweep
-
-
-def no_abm_growth_target(source: str | Path, field: str) -> InputError:
-    """The error for a growth target in an ABM sweep (base scenario or axis)."""
-    return InputError(source, field, "growth targets are not supported by the ABM engine; use "
-                      "migration.in_per_year")
 
 
 def _check_years(years: tuple[int, ...] | None, spans: dict[str, list[tuple[int, str]]],

@@ -181,13 +181,16 @@ def inputs_cmd(
     """Write every resolved input the engine uses as CSV (columns documented in README.md)."""
     from sim.inputfiles import write_inputs
     from sim.inputs import resolve
-    from sim.io import write_atomically
+    from sim.io import package_version, write_atomically
 
     inputs = resolve(build_scenario(scenario, municipality, horizon, base_year, population))
 
     def fill(w) -> None:
         write_inputs(inputs, w.stage)
         w.files.extend(p.name for p in sorted(w.stage.iterdir()))
+        files = [*w.files, "manifest.json"]
+        w.json("manifest.json", {"kommunesim_version": package_version(), "kind": "inputs",
+                                 "resolved_input_sha256": inputs.digest, "files": files})
 
     files = write_atomically(out, fill)
     console.print(f"wrote {len(files)} files to {out}/")

@@ -119,12 +119,22 @@ class ResultWriter:
 
 
 def _listed_files(manifest: Path) -> list[str]:
-    """File names an existing manifest lists (empty if there is none or it is unreadable)."""
+    """Files an earlier kommunesim manifest in the folder lists; [] for anything else.
+
+    Only a manifest kommunesim wrote (a JSON object with ``kommunesim_version`` and a list of
+    plain file names under ``files``) is trusted, so no other tool's file is ever removed.
+    """
     try:
-        files = json.loads(manifest.read_text()).get("files", [])
-    except (OSError, ValueError, AttributeError):
+        doc = json.loads(manifest.read_text())
+    except (OSError, ValueError):
         return []
-    return [f for f in files if isinstance(f, str) and "/" not in f and "\\" not in f]
+    if not isinstance(doc, dict) or "kommunesim_version" not in doc:
+        return []
+    files = doc.get("files")
+    if not isinstance(files, list):
+        return []
+    return [f for f in files if isinstance(f, str) and f not in ("", ".", "..")
+            and Path(f).name == f]
 
 
 def write_atomically(out_dir: str | Path, fill: Callable[[ResultWriter], None]) -> list[Path]:

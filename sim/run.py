@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from sim import plots
+from sim.abm.config import no_growth_target
 from sim.abm.montecarlo import AbmResult, run_abm, write_abm
 from sim.budget import (
     BudgetConfig,
@@ -23,6 +24,7 @@ from sim.budget import (
 from sim.cohort.engine import Projection, project
 from sim.cohort.kernel import REFUGEES
 from sim.config import Scenario
+from sim.data.population import municipality_defaults
 from sim.demography import AGE_GROUPS
 from sim.errors import InputError
 from sim.inputs import ResolvedInputs, resolve
@@ -88,7 +90,8 @@ def run(scenario: Scenario) -> RunResult:
                                        municipality=inputs.municipality)
     t3 = time.perf_counter()
     result = RunResult(scenario, inputs, proj, catalogue, services, dk, None,
-                       {"resolve_s": t1 - t0, "project_s": t2 - t1, "services_s": t3 - t2})
+                       {"resolve_s": t1 - t0, "project_s": t2 - t1, "services_s": t3 - t2},
+                       refugee_history_notes(catalogue, inputs))
     config = scenario_budget_config(scenario, services is not None)
     if config is not None:
         try:
@@ -96,11 +99,36 @@ def run(scenario: Scenario) -> RunResult:
         except InputError as exc:
             if scenario.budget.config is not None:
                 raise
-            # The built-in config is made for base year 2024; other base years run without it.
-            result = replace(result, notes=(f"budget skipped: the built-in budget config does "
-                                            f"not fit this scenario ({exc.line()})",))
+            # The built-in configs are calibrated on 2024 and need its data years; a scenario
+            # they cannot cover (e.g. a base year before 2020, or a horizon before 2024) runs
+            # without a budget, and says so. Base years 2020-2023 use them as they are.
+            result = replace(result, notes=(*result.notes, f"budget skipped: the built-in "
+                                            f"budget config does not fit this scenario "
+                                            f"({exc.line()})"))
         result.timings["budget_s"] = time.perf_counter() - t3
     return result
+
+
+def refugee_history_notes(catalogue: Catalogue | None,
+                          inputs: ResolvedInputs) -> tuple[str, ...]:
+    """Notes for recent-refugee services lacking recorded settlement before the base year.
+
+    Unrecorded years count as zero, so those services' users are too low in the first years.
+    """
+    if catalogue is None:
+        return ()
+    recorded = municipality_defaults().get(inputs.municipality, {}).get("refugees_settled", {})
+    notes = []
+    for key, service in catalogue.services.items():
+        if service.driver != "recent_refugees":
+            continue
+        missing = [y for y in range(inputs.base_year - service.driver_years, inputs.base_year)
+                   if y not in recorded]
+        if missing:
+            notes.append(f"{key}: no recorded refugee settlement for "
+                         f"{', '.join(map(str, missing))} (sim/data/municipalities.toml); "
+                         "counted as 0, so users are too low in the first years")
+    return tuple(notes)
 
 
 def scenario_budget_config(scenario: Scenario, have_services: bool) -> BudgetConfig | None:
@@ -158,8 +186,7 @@ def run_abm_scenario(scenario: Scenario, runs: int, workers: int = 1,
     t0 = time.perf_counter()
     inputs = resolve(scenario)
     if np.any(~np.isnan(inputs.growth_target)):
-        raise InputError(scenario.source, "migration.growth_target_pct",
-                         "growth targets are not supported by the ABM engine; use in_per_year")
+        raise no_growth_target(scenario.source)
     catalogue = scenario_catalogue(scenario, inputs.districts)
     t1 = time.perf_counter()
     result = run_abm(inputs, runs, seed=seed, workers=workers, config=scenario.abm,

@@ -279,3 +279,32 @@ def test_services_check_bad_driver_one_line_exit_2(runner, tmp_path):
     result = runner.invoke(app, ["services", str(path), "--check"])
     assert result.exit_code == 0, result.output
     assert "refugees settled in the last 3 years" in result.output
+
+
+def test_notes_for_missing_refugee_history_and_budget(runner, tmp_path):
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["run", "-m", "3222", "--base-year", "2015", "--horizon", "2018",
+                                 "--no-plots", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    notes = json.loads((out / "manifest.json").read_text())["notes"]
+    assert any(n.startswith("introduksjonsprogram: no recorded refugee settlement for 2013, 2014")
+               for n in notes)
+    assert any(n.startswith("budget skipped") for n in notes)
+    assert not (out / "budget.parquet").exists()
+
+
+def test_rerun_never_deletes_files_of_a_foreign_manifest(runner, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "thesis.docx").write_text("mine")
+    (out / "a").write_text("mine too")
+    (out / "manifest.json").write_text(json.dumps({"name": "data package",
+                                                   "files": ["thesis.docx", "a"]}))
+    assert runner.invoke(app, ["run", "-m", "3222", "--horizon", "2026", "--no-plots",
+                               "--out", str(out)]).exit_code == 0
+    assert (out / "thesis.docx").read_text() == "mine" and (out / "a").exists()
+    # A string instead of a list in a kommunesim manifest is not trusted either.
+    (out / "manifest.json").write_text(json.dumps({"kommunesim_version": "0", "files": "a"}))
+    assert runner.invoke(app, ["run", "-m", "3222", "--horizon", "2026", "--no-plots",
+                               "--out", str(out)]).exit_code == 0
+    assert (out / "a").exists()

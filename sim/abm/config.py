@@ -113,3 +113,11 @@ class AbmConfig(Frozen):
         from sim.abm.kernels import DWELLING_TYPES
 
         return np.cumsum([self.dwelling_shares.get(t, 0.0) for t in DWELLING_TYPES])
+
+
+def no_growth_target(source, field: str = "migration.growth_target_pct"):
+    """The error for a growth target given to the ABM (it takes in-migration as persons)."""
+    from sim.errors import InputError
+
+    return InputError(source, field, "growth targets are not supported by the ABM engine; use "
+                      "migration.in_per_year")

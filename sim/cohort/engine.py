@@ -7,10 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.cohort.kernel import (
-    BIRTHS,
     COMPONENTS,
-    IN_MIGRANTS,
-    REFUGEES,
     project_batch_kernel,
     project_kernel,
 )
@@ -44,18 +41,12 @@ def project(inputs: ResolvedInputs) -> Projection:
     n_year = len(inputs.years)
     n_dist = inputs.base_population.shape[0]
     pop = np.empty((n_year + 1,) + inputs.base_population.shape)
-    comp = np.zeros((n_year, n_dist, len(COMPONENTS)) + inputs.base_population.shape[1:])
+    comp = np.empty((n_year, n_dist, len(COMPONENTS)) + inputs.base_population.shape[1:])
     births = np.empty((n_year, n_dist))
     scale = np.empty(n_year)
     project_kernel(inputs.base_population, inputs.fertility, inputs.p_male_birth,
                    inputs.death_probability, inputs.out_rate, inputs.in_migrants,
                    inputs.refugees, inputs.growth_target, pop, comp, births, scale)
-    # The flows that follow from the inputs (the kernel writes deaths and out-migrants):
-    # the same products the kernel used, so the balance identity holds to the last bit.
-    comp[:, :, BIRTHS, 0, 0] = births * inputs.p_male_birth
-    comp[:, :, BIRTHS, 1, 0] = births * (1.0 - inputs.p_male_birth)
-    comp[:, :, IN_MIGRANTS] = scale[:, None, None, None] * inputs.in_migrants
-    comp[:, :, REFUGEES] = inputs.refugees
     years = np.append(inputs.years, inputs.years[-1] + 1)
     return Projection(years, inputs.districts, pop, comp, scale)
 

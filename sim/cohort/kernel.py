@@ -6,10 +6,12 @@ fertility ``[year, district, age]`` (women only). Ages are cohort ages ``x``: th
 
 Speed notes (measured with ``make bench``): the year loop indexes the full arrays in place;
 passing 1-D row views to helper functions instead was 1.6x slower (each view and call costs
-reference counting), and 2-D views per district 1.8x slower. Only the state-dependent flows
-(deaths, out-migrants) are written per cell: also writing births, in-migrants and refugees took
-17 instead of 11 us per 30-year projection. The births sum runs only over ages with non-zero
-fertility. No ``fastmath``: results must not depend on the SIMD width.
+reference counting), and 2-D views per district 1.8x slower. The components array (5 flows x
+2 sexes x 106 ages per year) is as large as the work: the step loop writes the state-dependent
+flows (deaths, out-migrants), ``fill_input_flows`` the others afterwards in a simple loop; a
+30-year projection takes ~11 us for the population and ~18 us with all components. The births
+sum runs only over ages with non-zero fertility. No ``fastmath``: results must not depend on
+the SIMD width.
 """
 
 from __future__ import annotations
@@ -80,7 +82,7 @@ def step_district(pop, ti, pop_next, tn, dd, t, fert, p_male, dprob, orate, inm,
         lo, hi: cohort ages with non-zero fertility (``fertile_range``).
         comp: [Y, D, 5, 2, A] output components: deaths and out-migrants of year t are
             written when ``keep`` (births, in-migrants and refugees follow from the inputs and
-            are filled in by ``sim.cohort.engine.project``; writing them here doubled the time).
+            are written afterwards by ``fill_input_flows``, in a loop that vectorises).
     """
     last = pop.shape[3] - 1
     births = _births(pop[ti, dd, 1], dprob[t, dd, 1], orate[t, dd, 1], inm[t, dd, 1],
@@ -134,6 +136,24 @@ def _in_scale_for_target(pop, t, fert, p_male, dprob, orate, inm, ref, lo, hi, t
 
 
 @njit(cache=True)
+def fill_input_flows(comp, births, p_male, in_scale, inm, ref):
+    """Write births (age 0), in-migrants (x in_scale) and refugees into ``comp`` [Y, D, 5, 2, A].
+
+    The same products as inside ``step_district``, so the balance identity holds to the bit.
+    """
+    n_year, n_dist = births.shape
+    for t in range(n_year):
+        for dd in range(n_dist):
+            for s in range(2):
+                comp[t, dd, BIRTHS, s, :] = 0.0
+                for a in range(comp.shape[4]):
+                    comp[t, dd, IN_MIGRANTS, s, a] = in_scale[t] * inm[t, dd, s, a]
+                    comp[t, dd, REFUGEES, s, a] = ref[t, dd, s, a]
+            comp[t, dd, BIRTHS, 0, 0] = births[t, dd] * p_male
+            comp[t, dd, BIRTHS, 1, 0] = births[t, dd] * (1.0 - p_male)
+
+
+@njit(cache=True)
 def project_kernel(base, fert, p_male, dprob, orate, inm, ref, growth_target,
                    pop_out, comp_out, births_out, in_scale_out):
     """Project ``base`` over Y years, writing every year's population and components.
@@ -145,7 +165,7 @@ def project_kernel(base, fert, p_male, dprob, orate, inm, ref, growth_target,
         growth_target: [Y] total growth rate (0.015 = 1.5 %) to hit by scaling in-migration,
             NaN where in-migration is used as given.
         pop_out: [Y+1, D, 2, A] output; pop_out[0] = base.
-        comp_out: [Y, D, 5, 2, A] output: deaths and out-migrants (``COMPONENTS`` order).
+        comp_out: [Y, D, 5, 2, A] output components (``COMPONENTS`` order).
         births_out: [Y, D] output, births of each year and district (both sexes).
         in_scale_out: [Y] output, the in-migration multiplier used each year.
     """
@@ -163,6 +183,7 @@ def project_kernel(base, fert, p_male, dprob, orate, inm, ref, growth_target,
             births_out[t, dd] = step_district(pop_out, t, pop_out, t + 1, dd, t, fert, p_male,
                                               dprob, orate, inm, ref, 1.0, 1.0, k, 1.0, 1.0,
                                               lo, hi, comp_out, True)
+    fill_input_flows(comp_out, births_out, p_male, in_scale_out, inm, ref)
 
 
 @njit(cache=True)
