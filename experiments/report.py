@@ -103,10 +103,16 @@ def run_quantiles(out: str | Path) -> pd.DataFrame:
     """
     out = Path(out)
     manifest = _manifest(out)
-    df = read_results(out)
+    df = _successful_results(manifest, out)
     if "run" not in df.columns:
         raise InputError(out, None, "not an ABM sweep: no runs to summarise")
-    return _run_stats(df[df["scenario"].isin(_ok(manifest, out))])
+    return _run_stats(df)
+
+
+def _successful_results(manifest: dict, out: Path) -> pd.DataFrame:
+    """The sweep's result rows of the scenarios that succeeded (error if there are none)."""
+    df = read_results(out)
+    return df[df["scenario"].isin(_ok(manifest, out))]
 
 
 def summary(out: str | Path, csv: bool = False, year: int | None = None) -> pd.DataFrame:
@@ -119,9 +125,7 @@ def summary(out: str | Path, csv: bool = False, year: int | None = None) -> pd.D
     """
     out = Path(out)
     manifest = _manifest(out)
-    ok = _ok(manifest, out)
-    runs_df = read_results(out)
-    runs_df = runs_df[runs_df["scenario"].isin(ok)]
+    runs_df = _successful_results(manifest, out)
     df = scenario_means(runs_df)
     grouped = df.groupby(["indicator", "year"], sort=True)["value"]
     table = grouped.agg(["count", "mean", "std", "min"]).rename(columns={"count": "n"})
@@ -161,8 +165,7 @@ def sensitivity(out: str | Path, year: int | None = None, df: pd.DataFrame | Non
     out = Path(out)
     manifest = manifest or _manifest(out)
     if df is None:
-        df = read_results(out)
-        df = df[df["scenario"].isin(_ok(manifest, out))]
+        df = _successful_results(manifest, out)
     df = scenario_means(df)
     year = _report_year(manifest, df, year)
     wide = _at_year(df, year)
@@ -345,9 +348,8 @@ def report(out: str | Path, year: int | None = None) -> Path:
     """Write PNG charts and a self-contained ``report.html`` into ``out/report``; returns it."""
     out = Path(out)
     manifest = _manifest(out)
-    ok = _ok(manifest, out)
-    runs_df = read_results(out)
-    runs_df = runs_df[runs_df["scenario"].isin(ok)]
+    runs_df = _successful_results(manifest, out)
+    n_ok = len(_ok(manifest, out))
     df = scenario_means(runs_df)
     abm = "run" in runs_df.columns
     year = _report_year(manifest, df, year)
@@ -362,7 +364,7 @@ def report(out: str | Path, year: int | None = None) -> Path:
         members = [n for n in names if _family(n) == fam]
         if members:
             path = folder / f"fan_{fam}.png"
-            _fan(df, members, f"{title}: vifte over {len(ok)} scenarioer{of_means}", path)
+            _fan(df, members, f"{title}: vifte over {n_ok} scenarioer{of_means}", path)
             images.append((title, path))
     if abm:
         stats = _run_stats(runs_df)
@@ -389,7 +391,7 @@ def report(out: str | Path, year: int | None = None) -> Path:
         images.insert(1, (f"Sensitivitet {year}", path))
     sens.to_csv(folder / "sensitivity.csv", index=False)
     html_path = folder / "report.html"
-    html_path.write_text(_html(manifest, images, sens, main_index, wide, year, len(ok)),
+    html_path.write_text(_html(manifest, images, sens, main_index, wide, year, n_ok),
                          encoding="utf-8")
     return html_path
 

@@ -146,6 +146,17 @@ def arrival_fate(seed, k, year, qa, oa):
     return PRESENT
 
 
+@njit(cache=True, inline="always")
+def counted_arrival_fate(seed, k, year, qa, oa, comp, t, d, s, a):
+    """``arrival_fate``, also counting a death or departure in ``comp[t, d, :, s, a]``."""
+    st = arrival_fate(seed, k, year, qa, oa)
+    if st == DIED:
+        comp[t, d, D_, s, a] += 1
+    elif st == LEFT:
+        comp[t, d, O_, s, a] += 1
+    return st
+
+
 @njit(cache=True)
 def arrival_counts(persons, t, year, seed, scale, rounding, tag, counts):
     """Number of arrivals per (district, sex, cohort age) of year t.
@@ -265,12 +276,7 @@ def add_arrivals(n, nh, counts, origin_code, t, year, seed, tag, q, o, p_couple,
                     arr_year[n] = year
                     role[n] = ADULT if a >= 18 else CHILD
                     household[n] = -1
-                    st = arrival_fate(seed, k, year, qa, oa)
-                    status[n] = st
-                    if st == DIED:
-                        comp[t, d, D_, s, a] += 1
-                    elif st == LEFT:
-                        comp[t, d, O_, s, a] += 1
+                    status[n] = counted_arrival_fate(seed, k, year, qa, oa, comp, t, d, s, a)
                     n += 1
                 comp[t, d, comp_index, s, a] += c
         rs[2 * n_a] = n
@@ -423,12 +429,8 @@ def housing_movers(n, nh, n_dw, t, year, seed, completions, tmpl_type, tmpl_cum,
                 arr_year[n] = year
                 role[n] = rl
                 comp[t, d, I_, s, a] += 1
-                st = arrival_fate(seed, k, year, q[t, d, s, a], o[t, d, s, a])
-                status[n] = st
-                if st == DIED:
-                    comp[t, d, D_, s, a] += 1
-                elif st == LEFT:
-                    comp[t, d, O_, s, a] += 1
+                status[n] = counted_arrival_fate(seed, k, year, q[t, d, s, a], o[t, d, s, a],
+                                                 comp, t, d, s, a)
                 n += 1
     return n, nh, n_dw
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from sim.errors import InputError
 from sim.services.catalogue import check_districts, load_catalogue
 
 
@@ -17,14 +15,13 @@ def check(
     districts: Annotated[list[str] | None, typer.Option(
         "--districts", help="district names facilities may use (repeat the option)")] = None,
 ) -> None:
-    """Validate a service catalogue and print a short summary."""
-    try:
-        cat = load_catalogue(catalogue)
-        if districts:
-            check_districts(cat, districts, catalogue)
-    except InputError as exc:
-        print(f"error: {exc.line()}", file=sys.stderr)
-        raise typer.Exit(2) from None
+    """Validate a service catalogue and print a short summary.
+
+    Bad input raises ``InputError``; the CLI's ``clean_errors`` prints it (one line, exit 2).
+    """
+    cat = load_catalogue(catalogue)
+    if districts:
+        check_districts(cat, districts, catalogue)
     title = f"{cat.name or ''} ({cat.municipality})".strip()
     typer.echo(f"{catalogue}: OK, {len(cat.services)} services for {title}")
     for key, s in cat.services.items():
