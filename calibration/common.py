@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from sim.config import Scenario, scenario_from_dict
 from sim.data.population import (
+    PopulationHistory,
     available_years,
     municipality_defaults,
     population_array,
@@ -25,12 +25,12 @@ CALIBRATION_DIR = Path(__file__).resolve().parent
 FITTED_DIR = CALIBRATION_DIR / "fitted"
 TARGETS_DIR = CALIBRATION_DIR / "targets"
 
-def table_for(population: str | Path | None) -> pd.DataFrame:
+def table_for(population: str | Path | None) -> PopulationHistory:
     """The population table (embedded SSB 07459, or an imported one in the package format)."""
     return population_table(population)
 
 
-def history(table: pd.DataFrame, knr: str, years: range | list[int]) -> np.ndarray:
+def history(table: PopulationHistory, knr: str, years: range | list[int]) -> np.ndarray:
     """Observed populations [len(years), 2, 106] on 1 January."""
     return np.stack([population_array(table, knr, y) for y in years])
 
@@ -76,7 +76,7 @@ def pct(model: float, observed: float) -> float:
     return float((model - observed) / observed * 100.0) if observed else float("nan")
 
 
-def has_years(table: pd.DataFrame, knr: str, first: int, last: int) -> bool:
+def has_years(table: PopulationHistory, knr: str, first: int, last: int) -> bool:
     """True if every year ``first..last`` has a population for the municipality."""
     have = set(available_years(table, knr))
     return all(y in have for y in range(first, last + 1))

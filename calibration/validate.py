@@ -359,7 +359,7 @@ def validate(
     """
     table = table_for(population_file)
     knr = municipality
-    if knr not in set(table.kommunenummer.unique()):
+    if knr not in table:
         raise InputError(population_file or "embedded population", "municipality",
                          f"unknown municipality {knr}")
     out, skipped = [], []

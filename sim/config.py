@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import AfterValidator, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from sim.abm.config import AbmConfig
 from sim.abm.housing import HousingProgramme
@@ -143,6 +150,25 @@ class Budget(Frozen):
         "Mellomdistanse, Maraton); default: the config's choice")
 
 
+class Zones(Frozen):
+    """Zones with their own populations and histories (see ``sim.demography.zones``)."""
+
+    source: Literal["bydeler"] | None = Field(
+        None, description="built-in zones with real data: 'bydeler' (Oslo, Bergen, Stavanger, "
+        "Trondheim; SSB 10826)")
+    history: Path | None = Field(
+        None, description="the kommune's own zone histories, CSV year,zone,sex,age,persons")
+    constrain: Literal["none", "municipality"] = Field(
+        "none", description="'municipality': zones are raked each year to the kommune's own "
+        "projection (top-down); 'none': the kommune is the sum of its zones (bottom-up)")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Zones:
+        if self.source is not None and self.history is not None:
+            raise ValueError("give zones.source or zones.history, not both")
+        return self
+
+
 class District(Frozen):
     """A district: share of the base population and of arrivals."""
 
@@ -168,7 +194,8 @@ class Scenario(Frozen):
     """A projection scenario."""
 
     name: str = Field("default", min_length=1)
-    municipality: str = Field(pattern=r"^\d{4}$", description="kommunenummer, e.g. '3222'")
+    municipality: str = Field(pattern=r"^\d{4}$", description="kommunenummer or name, e.g. "
+                              "'3222' or 'Lørenskog' (stored as the number)")
     base_year: int = Field(2024, ge=MIN_YEAR, le=MAX_YEAR)
     horizon: int = Field(2050, ge=MIN_YEAR, le=MAX_YEAR, description="last year projected (1 Jan)")
     seed: int = Field(20240101, ge=0)
@@ -181,9 +208,23 @@ class Scenario(Frozen):
     abm: AbmConfig = AbmConfig()
     housing: HousingProgramme | None = Field(
         None, description="housing programme (dwellings completed by type and district); ABM only")
+    zones: Zones = Zones()
     districts: tuple[District, ...] = ()
     inputs: InputFiles = InputFiles()
     source: str | None = Field(None, description="file the scenario was read from (set on load)")
+
+    @field_validator("municipality", mode="before")
+    @classmethod
+    def _kommune(cls, value: Any) -> Any:
+        """Accept a kommune's name (case- and diacritic-insensitive) for its number."""
+        if isinstance(value, str) and not value.strip().isdigit():
+            from sim.data.kommuner import lookup_kommune
+
+            try:
+                return lookup_kommune(value)
+            except InputError as exc:
+                raise ValueError(exc.message) from None
+        return value
 
     @field_validator("horizon")
     @classmethod
@@ -241,10 +282,13 @@ def scenario_from_dict(
     bud = scenario.budget.config
     if bud is not None and not bud.is_absolute():
         update["budget"] = scenario.budget.model_copy(update={"config": base / bud})
+    hist = scenario.zones.history
+    if hist is not None and not hist.is_absolute():
+        update["zones"] = scenario.zones.model_copy(update={"history": base / hist})
     return scenario.model_copy(update=update)
 
 
-_PATH_KEYS = {*InputFiles.model_fields, "catalogue", "config"}
+_PATH_KEYS = {*InputFiles.model_fields, "catalogue", "config", "history"}
 
 
 def deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
@@ -265,7 +309,7 @@ def read_scenario_dict(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[s
     if path in _seen:
         raise InputError(path, "extends", "circular 'extends' chain")
     data = read_toml(path)
-    for section in ("inputs", "services", "budget"):
+    for section in ("inputs", "services", "budget", "zones"):
         table = data.get(section)
         if isinstance(table, dict):
             data[section] = {k: (str(path.parent / v) if k in _PATH_KEYS and isinstance(v, str)

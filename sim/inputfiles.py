@@ -24,7 +24,7 @@ from sim.errors import InputError
 
 if TYPE_CHECKING:
     from sim.config import Scenario
-    from sim.inputs import ResolvedInputs
+    from sim.resolved import ResolvedInputs
 
 # name -> (key columns, value column, upper bound or None, description)
 TABLES: dict[str, tuple[tuple[str, ...], str, float | None, str]] = {
@@ -97,7 +97,7 @@ def write_inputs(inputs: ResolvedInputs, out_dir: Path) -> list[Path]:
     return written + [out_dir / "parameters.json", out_dir / "README.md"]
 
 
-def _read_table(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
+def read_table(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
     """Read an input table from CSV or Parquet (by suffix) and check its columns."""
     if path.suffix == ".parquet":
         from sim.io import read_parquet
@@ -124,7 +124,7 @@ def _read_table(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
     return df
 
 
-def _to_array(df: pd.DataFrame, path: Path, keys: tuple[str, ...], value: str,
+def to_array(df: pd.DataFrame, path: Path, keys: tuple[str, ...], value: str,
               levels: dict[str, list], upper: float | None) -> np.ndarray:
     """Dense array over ``levels`` from a long table; complete grid, no duplicates, valid values."""
     values = pd.to_numeric(df[value], errors="coerce")
@@ -167,10 +167,10 @@ def _to_array(df: pd.DataFrame, path: Path, keys: tuple[str, ...], value: str,
 def read_base_population(path: Path) -> tuple[tuple[str, ...], np.ndarray]:
     """Base population override: district names (file order) and [D, 2, A] persons."""
     path = Path(path)
-    df = _read_table(path, BASE_COLUMNS + ("persons",))
+    df = read_table(path, BASE_COLUMNS + ("persons",))
     districts = list(dict.fromkeys(df["district"].astype(str)))
     levels = {"district": districts, "sex": list(SEXES), "age": list(range(N_AGES))}
-    return tuple(districts), _to_array(df, path, BASE_COLUMNS, "persons", levels, None)
+    return tuple(districts), to_array(df, path, BASE_COLUMNS, "persons", levels, None)
 
 
 def apply_overrides(inputs: ResolvedInputs, scenario: Scenario) -> ResolvedInputs:
@@ -182,6 +182,6 @@ def apply_overrides(inputs: ResolvedInputs, scenario: Scenario) -> ResolvedInput
         path = getattr(scenario.inputs, name)
         if path is None:
             continue
-        df = _read_table(Path(path), keys + (value,))
-        changes[name] = _to_array(df, Path(path), keys, value, levels, upper)
+        df = read_table(Path(path), keys + (value,))
+        changes[name] = to_array(df, Path(path), keys, value, levels, upper)
     return dataclasses.replace(inputs, **changes) if changes else inputs

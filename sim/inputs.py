@@ -1,16 +1,20 @@
 """Resolve a scenario into the arrays the engines use (``ResolvedInputs``).
 
 Defaults come from the embedded data (SSB, HMD, HFD, UN WPP) and ``sim/data/municipalities.toml``;
-levels (fertility, mortality, migration) are estimated from the municipality's own population
-history over the years before the base year (never after it), so the same code gives the
-back-tests. Every array is indexed by cohort age (age on 1 January of the next year).
+levels (fertility, mortality, migration) are estimated from the kommune's own population history
+over the years before the base year (never after it), so the same code gives the back-tests.
+Every array is indexed by cohort age (age on 1 January of the next year).
+
+Estimation is the expensive part and depends only on the history and a few settings, so its
+results are cached per process (``estimate_history``): an edit of a TFR path or a settlement
+plan re-resolves in milliseconds.
 """
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass, field
-from functools import cached_property
+from collections import OrderedDict
+from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -19,10 +23,10 @@ from scipy.optimize import brentq
 from sim.config import Scenario, interpolate_path
 from sim.data.population import (
     NORWAY,
+    PopulationHistory,
     available_years,
     municipality_defaults,
     municipality_name,
-    population_array,
     population_table,
 )
 from sim.demography import N_AGES
@@ -30,92 +34,21 @@ from sim.demography import fertility as fert
 from sim.demography import migration as mig
 from sim.demography import mortality as mort
 from sim.demography import refugees as refu
+from sim.demography.zones import ZoneData, builtin_zones, history_zones
 from sim.errors import InputError
 from sim.inputfiles import apply_overrides, read_base_population
+from sim.resolved import ResolvedInputs
+
+__all__ = ["Estimates", "ResolvedInputs", "estimate_history", "estimate_levels", "resolve"]
 
 GENERIC_GROSS_OUT_RATE = 0.0666
-"""ASSUMPTION for imported municipalities without own figures: Lillestrøm's 2020-2023 rate."""
-NATIONAL_LONG_RUN_REFUGEES = 10_000
-"""ASSUMPTION: long-run national settlement per year, shared by population for imported
-municipalities (between the pre-2022 ~5,000 and the 2022-2024 35,000-38,000)."""
+"""ASSUMPTION for kommuner without own figures: Lillestrøm's 2020-2023 rate (SOURCES.md)."""
 ESTIMATION_YEARS = 5
 """Default migration window: the five transitions up to the base year."""
 MORTALITY_LEVEL_RANGE = (0.05, 3.0)
 """Municipal mortality levels (x Norway's rates) the fit searches."""
-
-
-@dataclass(frozen=True)
-class ResolvedInputs:
-    """Everything an engine needs for one projection; arrays are float64.
-
-    Shapes: D districts, Y projection years, A = 106 cohort ages.
-    """
-
-    municipality: str
-    municipality_name: str
-    districts: tuple[str, ...]
-    years: np.ndarray             # [Y] projection years t (flows of t give 1 Jan t+1)
-    base_population: np.ndarray   # [D, 2, A] persons on 1 Jan of years[0]
-    fertility: np.ndarray         # [Y, D, A] births per woman-year, cohort age
-    p_male_birth: float           # share of births that are boys
-    death_probability: np.ndarray  # [Y, D, 2, A]
-    out_rate: np.ndarray          # [Y, D, 2, A] out-migrants per person-year of exposure
-    in_migrants: np.ndarray       # [Y, D, 2, A] persons (excluding refugees)
-    refugees: np.ndarray          # [Y, D, 2, A] persons settled
-    growth_target: np.ndarray     # [Y] total growth rate to hit by scaling in-migration; NaN = none
-    seed: int = 0
-    scenario_name: str = "default"
-    parameters: dict[str, Any] = field(default_factory=dict)  # estimated levels, for the manifest
-
-    @property
-    def base_year(self) -> int:
-        """Year of the base population (1 January)."""
-        return int(self.years[0])
-
-    @property
-    def horizon(self) -> int:
-        """Last 1 January projected."""
-        return int(self.years[-1]) + 1
-
-    @cached_property
-    def digest(self) -> str:
-        """SHA-256 of every array and scalar the engine reads (the resolved-input hash)."""
-        h = hashlib.sha256()
-        for arr in (self.years, self.base_population, self.fertility, self.death_probability,
-                    self.out_rate, self.in_migrants, self.refugees, self.growth_target):
-            h.update(np.ascontiguousarray(arr, dtype=float).tobytes())
-        h.update(repr((self.p_male_birth, self.districts, self.seed)).encode())
-        return h.hexdigest()
-
-    def check(self, source: str = "resolved inputs") -> None:
-        """Raise ``InputError`` for NaN, negative values, probabilities above 1 or wrong shapes."""
-        n_year, n_dist = len(self.years), len(self.districts)
-        shapes = {
-            "base_population": (self.base_population, (n_dist, 2, N_AGES)),
-            "fertility": (self.fertility, (n_year, n_dist, N_AGES)),
-            "death_probability": (self.death_probability, (n_year, n_dist, 2, N_AGES)),
-            "out_rate": (self.out_rate, (n_year, n_dist, 2, N_AGES)),
-            "in_migrants": (self.in_migrants, (n_year, n_dist, 2, N_AGES)),
-            "refugees": (self.refugees, (n_year, n_dist, 2, N_AGES)),
-        }
-        for name, (arr, shape) in shapes.items():
-            if arr.shape != shape:
-                raise InputError(source, name, f"shape {arr.shape}, expected {shape}")
-            if not np.all(np.isfinite(arr)):
-                raise InputError(source, name, "contains NaN or infinite values")
-            if np.any(arr < 0):
-                raise InputError(source, name, "negative values; must be >= 0")
-        if np.any(self.death_probability > 1):
-            raise InputError(source, "death_probability", "probabilities must be <= 1")
-        if np.any(self.death_probability + self.out_rate > 1 + 1e-12):
-            raise InputError(source, "out_rate",
-                             "death probability + out-migration rate must be <= 1")
-        if not 0 < self.p_male_birth < 1:
-            raise InputError(source, "p_male_birth", "must be between 0 and 1")
-
-
-def _history(table, knr: str, first: int, last: int) -> np.ndarray:
-    return np.stack([population_array(table, knr, y) for y in range(first, last + 1)])
+ESTIMATE_CACHE_SIZE = 2048
+"""Estimates kept per process (one per kommune or zone and setting; ~60 kB each)."""
 
 
 def _default_tfr(base_year: int) -> dict[int, float]:
@@ -129,13 +62,9 @@ def _default_tfr(base_year: int) -> dict[int, float]:
     return {base_year: fert.national_tfr(base_year - 1)}
 
 
-def _path_or(default: dict[int, float] | None, given: dict[int, float] | None) -> dict | None:
-    return given if given is not None else default
-
-
 @dataclass(frozen=True)
 class Estimates:
-    """Levels estimated from a municipality's history (see ``estimate_levels``).
+    """Levels estimated from a kommune's (or zone's) history (see ``estimate_history``).
 
     Per-year arrays are over the window's transition years ``migration.years``.
     """
@@ -157,6 +86,22 @@ class Estimates:
     births_fit: np.ndarray       # [T] bool, years the fertility level was fitted on
 
 
+@dataclass(frozen=True)
+class EstimationSettings:
+    """Everything besides the data that an estimate depends on (hashable, the cache key)."""
+
+    window: tuple[int, int]
+    mortality_base_years: tuple[int, int]
+    schedule_years: tuple[int, int]
+    p_male: float
+    gross_out_rate: float
+    mortality_level: float | None      # None: fitted to the published deaths (else 1)
+    mortality_level_years: str
+    fertility_level: float | None      # None: estimated from births
+    fertility_level_years: str
+    in_level: str
+
+
 def _fit_years(have: np.ndarray, which: str) -> np.ndarray:
     """Mask of the years a level is fitted on: all with data, or only the last with data."""
     if which == "all" or not have.any():
@@ -166,63 +111,65 @@ def _fit_years(have: np.ndarray, which: str) -> np.ndarray:
     return mask
 
 
-def estimate_levels(
-    scenario: Scenario, table, knr: str, defaults: dict[str, Any],
-) -> Estimates:
-    """Estimate mortality and fertility levels and gross migration from the history window.
+_ESTIMATES: OrderedDict[tuple, Estimates] = OrderedDict()
+
+
+def estimate_history(pops: np.ndarray, births_obs: np.ndarray, deaths_obs: np.ndarray,
+                     settled: np.ndarray, settings: EstimationSettings) -> Estimates:
+    """Estimate levels and gross migration from populations on successive 1 Januaries.
+
+    Args:
+        pops: [T+1, 2, A] populations on 1 January of ``window[0] .. window[1]``.
+        births_obs, deaths_obs: [T] published births and deaths (NaN where unknown).
+        settled: [T] refugees settled in each year (taken out of the in-migrants).
+        settings: the estimation settings.
 
     * Mortality: the level at which the engine's own deaths (death probabilities x exposure of
-      the estimated flows) equal the published deaths, summed over the fitted years.
+      the estimated flows) equal the published deaths over the fitted years (1 if none).
     * Fertility: published (or estimated) births / births the engine gives at Norway's observed
       TFR of each year, over the fitted years.
     * In-migration: gross in-migrants without the settled refugees; the default level is the
-      window mean or its last year (``migration.in_level``).
+      window mean or its last year (``in_level``).
+
+    Results are cached on the data and settings (they are read-only; do not modify them).
     """
-    have = available_years(table, knr)
-    first, last = scenario.migration.estimation_years or (
-        max(have[0], scenario.base_year - ESTIMATION_YEARS), scenario.base_year)
-    if last > scenario.base_year:
-        raise InputError(scenario.source, "migration.estimation_years",
-                         f"must end at or before base_year {scenario.base_year} (no peeking)")
-    missing = [y for y in range(first, last + 1) if y not in have]
-    if last - first < 1 or missing:
-        raise InputError(scenario.source, "migration.estimation_years",
-                         f"needs two or more consecutive years of population data; have "
-                         f"{have[0]}..{have[-1]}, asked {first}..{last}")
-    pops = _history(table, knr, first, last)
+    key = (settings, pops.tobytes(), births_obs.tobytes(), deaths_obs.tobytes(),
+           settled.tobytes())
+    hit = _ESTIMATES.get(key)
+    if hit is not None:
+        _ESTIMATES.move_to_end(key)
+        return hit
+    est = _estimate(pops, births_obs, deaths_obs, settled, settings)
+    _ESTIMATES[key] = est
+    if len(_ESTIMATES) > ESTIMATE_CACHE_SIZE:
+        _ESTIMATES.popitem(last=False)
+    return est
+
+
+def _estimate(pops, births_obs, deaths_obs, settled, st: EstimationSettings) -> Estimates:
+    first, last = st.window
     years = np.arange(first, last)
-    mx_hist = mort.mx_path(years, scenario.mortality_base_years)
-    p_male = fert.p_male_birth(scenario.fertility.sex_ratio_at_birth)
-
-    def series(key: str, fill: float = np.nan) -> np.ndarray:
-        return np.array([defaults.get(key, {}).get(int(y), fill) for y in years], dtype=float)
-
-    births_obs, deaths_obs = series("births"), series("deaths")
-    gross_out = scenario.migration.gross_out_rate
-    if gross_out is None:
-        gross_out = defaults.get("gross_out_rate", GENERIC_GROSS_OUT_RATE)
+    mx_hist = mort.mx_path(years, st.mortality_base_years)
 
     def migration_at(level: float) -> tuple[np.ndarray, mig.MigrationEstimate]:
         q = mort.death_probabilities(level * mx_hist)
-        est = mig.estimate_gross_migration(pops, years, q, gross_out, None, p_male)
+        est = mig.estimate_gross_migration(pops, years, q, st.gross_out_rate, None, st.p_male)
         if np.any(~np.isnan(births_obs)):
             births = np.where(np.isnan(births_obs), est.births.sum(axis=1), births_obs)
-            est = mig.estimate_gross_migration(pops, years, q, gross_out, births, p_male)
+            est = mig.estimate_gross_migration(pops, years, q, st.gross_out_rate, births,
+                                               st.p_male)
         return q, est
 
-    def engine_deaths(level: float) -> np.ndarray:
-        q, est = migration_at(level)
-        return (q * est.exposure).sum(axis=(1, 2))
-
-    level = scenario.mortality.level
-    deaths_fit = _fit_years(~np.isnan(deaths_obs), scenario.mortality.level_years)
+    level = st.mortality_level
+    deaths_fit = _fit_years(~np.isnan(deaths_obs), st.mortality_level_years)
     if level is None:
         level = 1.0
         if deaths_fit.any():
             target = deaths_obs[deaths_fit].sum()
 
             def gap(lv: float) -> float:
-                return engine_deaths(lv)[deaths_fit].sum() - target
+                q, est = migration_at(lv)
+                return (q * est.exposure).sum(axis=(1, 2))[deaths_fit].sum() - target
 
             lo, hi = MORTALITY_LEVEL_RANGE
             if gap(lo) * gap(hi) > 0:
@@ -233,111 +180,300 @@ def estimate_levels(
     q, est = migration_at(level)
     births = est.births.sum(axis=1)
 
-    schedule = fert.national_schedule(*scenario.fertility_schedule_years)
+    schedule = fert.national_schedule(*st.schedule_years)
     women = est.exposure[:, 1, :] * (1.0 - 0.5 * (q[:, 1, :] + est.out_rate[:, 1, :]))
     national = np.array([
         fert.expected_births(fert.cohort_age_rates(fert.national_tfr(int(y)) * schedule),
                              women[i]) for i, y in enumerate(years)])
     observed = ~np.isnan(births_obs)
-    use = (_fit_years(observed, scenario.fertility.level_years) if observed.any()
+    use = (_fit_years(observed, st.fertility_level_years) if observed.any()
            else np.ones_like(observed))
-    fert_level = scenario.fertility.level or float(births[use].sum() / national[use].sum())
+    fert_level = st.fertility_level or float(births[use].sum() / national[use].sum())
 
-    settled = series("refugees_settled", 0.0)
     inflow = np.clip(est.in_migrants - settled[:, None, None] * refu.default_profile(), 0.0, None)
     total = inflow.sum()
     in_profile = inflow.sum(axis=0) / total if total > 0 else np.zeros((2, N_AGES))
     per_year = inflow.sum(axis=(1, 2))
-    in_level = float(per_year.mean() if scenario.migration.in_level == "mean" else per_year[-1])
+    in_level = float(per_year.mean() if st.in_level == "mean" else per_year[-1])
     return Estimates((first, last), level, fert_level, est, in_profile, in_level, births,
                      observed, national, deaths_obs, (q * est.exposure).sum(axis=(1, 2)),
                      per_year, settled, deaths_fit, use)
 
 
-def resolve(scenario: Scenario) -> ResolvedInputs:
-    """Resolve a scenario into engine inputs (raises ``InputError`` for bad input)."""
-    knr = scenario.municipality
-    table = population_table(scenario.inputs.population) if scenario.inputs.population \
-        else population_table()
-    source = scenario.source
-    if knr == NORWAY or knr not in set(table.kommunenummer.unique()):
-        known = sorted(set(table.kommunenummer.unique()) - {NORWAY})
-        raise InputError(source, "municipality",
-                         f"unknown municipality {knr}; available: {', '.join(known)} "
-                         "(import others with 'kommunesim data import')")
-    have = available_years(table, knr)
-    if scenario.base_year not in have:
-        raise InputError(source, "base_year",
-                         f"no population for {scenario.base_year}; have {have[0]}..{have[-1]}")
-    defaults = municipality_defaults().get(knr, {})
-    name = defaults.get("name") or municipality_name(table, knr)
-    years = scenario.years
-    est = estimate_levels(scenario, table, knr, defaults)
+def estimation_window(scenario: Scenario, have: list[int]) -> tuple[int, int]:
+    """The years (first, last) of 1 January populations migration is estimated from."""
+    first, last = scenario.migration.estimation_years or (
+        max(have[0], scenario.base_year - ESTIMATION_YEARS), scenario.base_year)
+    if last > scenario.base_year:
+        raise InputError(scenario.source, "migration.estimation_years",
+                         f"must end at or before base_year {scenario.base_year} (no peeking)")
+    missing = [y for y in range(first, last + 1) if y not in have]
+    if last - first < 1 or missing:
+        raise InputError(scenario.source, "migration.estimation_years",
+                         f"needs two or more consecutive years of population data; have "
+                         f"{have[0]}..{have[-1]}, asked {first}..{last}")
+    return first, last
 
-    # Mortality.
-    mx = mort.mx_path(years, scenario.mortality_base_years, est.mortality_level,
-                      scenario.mortality.improvement_multiplier)
-    for s, path in enumerate((scenario.mortality.e0_male, scenario.mortality.e0_female)):
+
+def estimation_settings(scenario: Scenario, window: tuple[int, int],
+                        defaults: dict[str, Any], mortality_level: float | None = None,
+                        ) -> EstimationSettings:
+    """The scenario's estimation settings (``mortality_level`` overrides the scenario's)."""
+    gross_out = scenario.migration.gross_out_rate
+    if gross_out is None:
+        gross_out = defaults.get("gross_out_rate", GENERIC_GROSS_OUT_RATE)
+    return EstimationSettings(
+        window=window,
+        mortality_base_years=scenario.mortality_base_years,
+        schedule_years=scenario.fertility_schedule_years,
+        p_male=fert.p_male_birth(scenario.fertility.sex_ratio_at_birth),
+        gross_out_rate=float(gross_out),
+        mortality_level=(mortality_level if mortality_level is not None
+                         else scenario.mortality.level),
+        mortality_level_years=scenario.mortality.level_years,
+        fertility_level=scenario.fertility.level,
+        fertility_level_years=scenario.fertility.level_years,
+        in_level=scenario.migration.in_level)
+
+
+def _series(record: dict[int, float], years: np.ndarray, fill: float = np.nan) -> np.ndarray:
+    return np.array([record.get(int(y), fill) for y in years], dtype=float)
+
+
+def national_share(table: PopulationHistory, knr: str, year: int) -> float:
+    """The kommune's share of Norway's population on 1 January ``year``."""
+    nat = table.array(NORWAY, year).sum() or embedded_norway(year)
+    return float(table.array(knr, year).sum() / nat)
+
+
+def embedded_norway(year: int) -> float:
+    """Norway's population on 1 January (SSB 07459), for tables without a national row."""
+    from sim.data.population import embedded_population
+
+    return float(embedded_population().array(NORWAY, year).sum())
+
+
+def refugees_settled_history(knr: str, table: PopulationHistory,
+                             defaults: dict[str, Any]) -> tuple[dict[int, float], str]:
+    """Refugees settled per year in the kommune and where the figures come from.
+
+    The kommune's own record in ``municipalities.toml`` if it has one, else the national
+    settlement (``[0000] refugees_settled``) times its share of Norway's population
+    (ASSUMPTION: settlement in proportion to population).
+    """
+    own = defaults.get("refugees_settled")
+    if own is not None:
+        return dict(own), "municipalities.toml"
+    national = municipality_defaults().get(NORWAY, {}).get("refugees_settled", {})
+    hist = {y: v * national_share(table, knr, min(y, max(table.years_of(knr)))) for y, v in
+            national.items() if table.years_of(knr)}
+    return hist, "ASSUMPTION: national settlement x population share"
+
+
+def default_refugee_plan(knr: str, base_year: int, table: PopulationHistory,
+                         defaults: dict[str, Any]) -> tuple[dict[int, float], str]:
+    """The default settlement plan (year path) and its source label."""
+    own = defaults.get("refugee_plan")
+    if own is not None:
+        return dict(own), "municipalities.toml"
+    share = national_share(table, knr, base_year)
+    national = municipality_defaults().get(NORWAY, {}).get("refugee_plan", {})
+    plan = {y: v * share for y, v in national.items() if y >= base_year} or {
+        base_year: list(national.values())[-1] * share}
+    return plan, "ASSUMPTION: national plan x population share"
+
+
+def estimate_levels(scenario: Scenario, table: PopulationHistory, knr: str,
+                    defaults: dict[str, Any]) -> Estimates:
+    """Estimate a kommune's levels and migration from its history window (cached)."""
+    window = estimation_window(scenario, available_years(table, knr))
+    years = np.arange(window[0], window[1])
+    settled, _ = refugees_settled_history(knr, table, defaults)
+    return estimate_history(table.history(knr, *window),
+                            _series(defaults.get("births", {}), years),
+                            _series(defaults.get("deaths", {}), years),
+                            _series(settled, years, 0.0),
+                            estimation_settings(scenario, window, defaults))
+
+
+@lru_cache(maxsize=256)
+def _death_probabilities(years: tuple[int, ...], base_years: tuple[int, int], level: float,
+                         improvement: float) -> np.ndarray:
+    q = mort.death_probabilities(mort.mx_path(np.asarray(years), base_years, level, improvement))
+    q.flags.writeable = False
+    return q
+
+
+def death_probabilities(scenario: Scenario, years: np.ndarray, level: float) -> np.ndarray:
+    """Death probabilities [Y, 2, A] of the scenario's mortality at a municipal level."""
+    m = scenario.mortality
+    if m.e0_male is None and m.e0_female is None:
+        return _death_probabilities(tuple(years.tolist()), scenario.mortality_base_years,
+                                    float(level), float(m.improvement_multiplier))
+    mx = mort.mx_path(years, scenario.mortality_base_years, level, m.improvement_multiplier)
+    for s, path in enumerate((m.e0_male, m.e0_female)):
         if path is not None:
             targets = interpolate_path(path, years)
             for t in range(len(years)):
                 try:
                     mx[t, s] = mort.scale_to_e0(mx[t, s], s, targets[t])
                 except ValueError as exc:
-                    raise InputError(source, f"mortality.e0_{('male', 'female')[s]}",
+                    raise InputError(scenario.source, f"mortality.e0_{('male', 'female')[s]}",
                                      str(exc)) from None
-    dprob = mort.death_probabilities(mx)
+    return mort.death_probabilities(mx)
 
-    # Fertility.
-    tfr = interpolate_path(_path_or(_default_tfr(scenario.base_year), scenario.fertility.tfr),
-                           years)
+
+def population_history(scenario: Scenario) -> PopulationHistory:
+    """The scenario's population history: imported (``inputs.population``) or embedded."""
+    return population_table(scenario.inputs.population)
+
+
+def check_kommune(scenario: Scenario, table: PopulationHistory) -> None:
+    """``InputError`` unless the kommune and its base year are in the history."""
+    knr, source = scenario.municipality, scenario.source
+    if knr == NORWAY or knr not in table:
+        if scenario.inputs.population is None:
+            raise InputError(source, "municipality",
+                             f"unknown kommunenummer {knr}: not a 2024 kommune ('kommunesim "
+                             "kommuner' lists them; import older codes with 'kommunesim data "
+                             "import')")
+        known = sorted(set(table.codes) - {NORWAY})
+        raise InputError(source, "municipality",
+                         f"kommune {knr} is not in {scenario.inputs.population}; it has "
+                         f"{', '.join(known[:10])}{' ...' if len(known) > 10 else ''}")
+    have = available_years(table, knr)
+    if scenario.base_year not in have:
+        hint = (f"; use --base-year {have[-1]}" if scenario.base_year > have[-1] else "")
+        raise InputError(source, "base_year",
+                         f"no population for {scenario.base_year}; have {have[0]}..{have[-1]}"
+                         f"{hint}")
+
+
+def scenario_zones(scenario: Scenario, name: str, base: np.ndarray,
+                   table: PopulationHistory) -> ZoneData:
+    """The kommune's zones (see ``sim.demography.zones``); one zone when none are given."""
+    z, knr = scenario.zones, scenario.municipality
+    if z.source == "bydeler":
+        return builtin_zones(knr, scenario.base_year, table, scenario.source or "scenario")
+    if z.history is not None:
+        return history_zones(z.history, scenario.base_year, table, knr)
+    if scenario.inputs.base_population is not None:
+        names, base_d = read_base_population(scenario.inputs.base_population)
+        return ZoneData(names, base_d, None, None, str(scenario.inputs.base_population))
+    if scenario.districts:
+        shares = np.array([d.share for d in scenario.districts])
+        return ZoneData(tuple(d.name for d in scenario.districts),
+                        shares[:, None, None] * base[None], None, None,
+                        "districts by share (ASSUMPTION: the kommune's age structure)")
+    return ZoneData((name,), base[None].copy(), None, None, "the whole kommune")
+
+
+@dataclass(frozen=True)
+class ZoneRates:
+    """Per-zone arrays from the zones' own histories: [Z, ...]."""
+
+    fertility_level: np.ndarray   # [Z]
+    in_per_year: np.ndarray       # [Z] default gross in-migrants excl. refugees
+    in_profile: np.ndarray        # [Z, 2, A]
+    out_rate: np.ndarray          # [Z, 2, A] mean out-migration rate of the window
+
+
+def zone_rates(scenario: Scenario, zones: ZoneData, window: tuple[int, int],
+               settled: np.ndarray, defaults: dict[str, Any],
+               mortality_level: float) -> ZoneRates:
+    """Estimate each zone's own migration and fertility level from its history.
+
+    Zones have no published births or deaths: births come from their age-0 populations, the
+    mortality level is the kommune's (ASSUMPTION), refugees settled in the window are the
+    kommune's split by zone population, and the gross out-rate is the kommune's.
+    """
+    first, last = window
+    if zones.years is None or first < zones.years[0] or last > zones.years[-1]:
+        have = ("no zone history" if zones.years is None
+                else f"zones have {zones.years[0]}..{zones.years[-1]}")
+        raise InputError(scenario.source, "migration.estimation_years",
+                         f"zone estimation needs {first}..{last}; {have}")
+    settings = estimation_settings(scenario, window, defaults, mortality_level)
+    settings = replace(settings, fertility_level=None)
+    nan = np.full(last - first, np.nan)
+    out = []
+    for z in range(len(zones.names)):
+        pops = zones.zone_history(z, first, last)
+        share = pops[-1].sum() / max(sum(zones.zone_history(k, last, last).sum()
+                                         for k in range(len(zones.names))), 1.0)
+        out.append(estimate_history(pops, nan, nan, settled * share, settings))
+    return ZoneRates(np.array([e.fertility_level for e in out]),
+                     np.array([e.in_per_year for e in out]),
+                     np.stack([e.in_profile for e in out]),
+                     np.stack([e.migration.mean_out_rate() for e in out]))
+
+
+def resolve(scenario: Scenario) -> ResolvedInputs:
+    """Resolve a scenario into engine inputs (raises ``InputError`` for bad input)."""
+    knr, source = scenario.municipality, scenario.source
+    table = population_history(scenario)
+    check_kommune(scenario, table)
+    defaults = municipality_defaults().get(knr, {})
+    name = defaults.get("name") or municipality_name(table, knr)
+    years = scenario.years
+    est = estimate_levels(scenario, table, knr, defaults)
+    labels = default_labels(scenario, defaults, est)
+
+    dprob = death_probabilities(scenario, years, est.mortality_level)
+    tfr = interpolate_path(scenario.fertility.tfr or _default_tfr(scenario.base_year), years)
     schedule = fert.national_schedule(*scenario.fertility_schedule_years)
-    phi = fert.cohort_age_rates(est.fertility_level * tfr[:, None] * schedule[None, :])
-
-    # Migration.
     out_mult = interpolate_path(scenario.migration.out_rate_multiplier or {2000: 1.0}, years)
-    out_rate = out_mult[:, None, None] * est.migration.mean_out_rate()[None]
-    out_rate = np.minimum(out_rate, 1.0 - dprob)
-    in_level = (interpolate_path(scenario.migration.in_per_year, years)
-                if scenario.migration.in_per_year is not None
-                else np.full(len(years), est.in_per_year))
-    in_level = in_level * interpolate_path(scenario.migration.in_multiplier or {2000: 1.0}, years)
-    in_migrants = in_level[:, None, None] * est.in_profile[None]
+    in_mult = interpolate_path(scenario.migration.in_multiplier or {2000: 1.0}, years)
     growth = (interpolate_path(scenario.migration.growth_target_pct, years) / 100.0
               if scenario.migration.growth_target_pct is not None
               else np.full(len(years), np.nan))
-
-    # Refugees.
-    plan = scenario.refugees.settled_per_year or defaults.get("refugee_plan")
+    plan = scenario.refugees.settled_per_year
     if plan is None:
-        nat = population_array(table, NORWAY, scenario.base_year).sum() \
-            if NORWAY in set(table.kommunenummer.unique()) else 5_550_203.0
-        share = population_array(table, knr, scenario.base_year).sum() / nat
-        plan = {scenario.base_year: NATIONAL_LONG_RUN_REFUGEES * share}
+        plan, labels["refugee_plan"] = default_refugee_plan(knr, scenario.base_year, table,
+                                                            defaults)
     refugees = refu.settlement(interpolate_path(plan, years), refu.default_profile())
 
-    base = population_array(table, knr, scenario.base_year)
-    districts, shares, base_d = _districts(scenario, name, base)
-    n = len(districts)
-
-    def spread(arr: np.ndarray) -> np.ndarray:  # [Y, 2, A] -> [Y, D, 2, A], split by share
-        return arr[:, None] * shares[None, :, None, None]
-
-    def same(arr: np.ndarray) -> np.ndarray:  # [Y, ...] -> [Y, D, ...], same in every district
-        return np.repeat(arr[:, None], n, axis=1)
+    base = table.array(knr, scenario.base_year)
+    zones = scenario_zones(scenario, name, base, table)
+    n = len(zones.names)
+    shares = zones.shares
+    if zones.history is not None:
+        rates = zone_rates(scenario, zones, est.window, est.refugees_settled, defaults,
+                           est.mortality_level)
+        # A kommune-level fertility.level scales every zone's own level alike.
+        fert_level = rates.fertility_level * (est.fertility_level / _kommune_fertility_level(
+            scenario, table, knr, defaults, est))
+        out_base = rates.out_rate                             # [Z, 2, A]
+        in_zone = rates.in_per_year[:, None, None] * rates.in_profile    # [Z, 2, A]
+        labels["zones"] = f"{zones.source}: migration and fertility estimated per zone"
+    else:
+        fert_level = np.full(n, est.fertility_level)
+        out_base = np.repeat(est.migration.mean_out_rate()[None], n, axis=0)
+        in_zone = shares[:, None, None] * (est.in_per_year * est.in_profile)[None]
+        labels["zones"] = zones.source
+    # Migration knobs are relative to the kommune's estimated level: an absolute in_per_year
+    # scales every zone's estimated in-migrants by in_per_year / the kommune's estimate (zone
+    # in-migrants also count moves between zones, so their sum exceeds the kommune's).
+    level = (interpolate_path(scenario.migration.in_per_year, years) / est.in_per_year
+             if scenario.migration.in_per_year is not None and est.in_per_year > 0
+             else np.ones(len(years)))
+    in_migrants = (level * in_mult)[:, None, None, None] * in_zone[None]
+    out_rate = np.minimum(out_mult[:, None, None, None] * out_base[None], 1.0 - dprob[:, None])
+    phi = fert.cohort_age_rates(tfr[:, None, None] * fert_level[None, :, None]
+                                * schedule[None, None, :])
 
     resolved = ResolvedInputs(
         municipality=knr,
         municipality_name=name,
-        districts=districts,
+        districts=zones.names,
         years=years,
-        base_population=base_d,
-        fertility=same(phi),
+        base_population=zones.base,
+        fertility=phi,
         p_male_birth=fert.p_male_birth(scenario.fertility.sex_ratio_at_birth),
-        death_probability=same(dprob),
-        out_rate=same(out_rate),
-        in_migrants=spread(in_migrants),
-        refugees=spread(refugees),
+        death_probability=np.repeat(dprob[:, None], n, axis=1),
+        out_rate=out_rate,
+        in_migrants=in_migrants,
+        refugees=refugees[:, None] * shares[None, :, None, None],
         growth_target=growth,
         seed=scenario.seed,
         scenario_name=scenario.name,
@@ -352,6 +488,9 @@ def resolve(scenario: Scenario) -> ResolvedInputs:
             "births_estimation_window": est.births.round(1).tolist(),
             "births_observed": est.births_observed.tolist(),
             "tfr_path": dict(zip(years.tolist(), tfr.round(4).tolist(), strict=True)),
+            "zones": {"source": zones.source, "names": list(zones.names),
+                      "fertility_level": np.round(fert_level, 6).tolist()},
+            "defaults": labels,
         },
     )
     resolved = apply_overrides(resolved, scenario)
@@ -359,18 +498,30 @@ def resolve(scenario: Scenario) -> ResolvedInputs:
     return resolved
 
 
-def _districts(scenario: Scenario, name: str, base: np.ndarray):
-    """District names, shares [D] and base population [D, 2, A].
+def _kommune_fertility_level(scenario: Scenario, table: PopulationHistory, knr: str,
+                             defaults: dict[str, Any], est: Estimates) -> float:
+    """The kommune's estimated fertility level (``est``'s unless the scenario fixed it)."""
+    if scenario.fertility.level is None:
+        return est.fertility_level
+    free = scenario.model_copy(update={"fertility": scenario.fertility.model_copy(
+        update={"level": None})})
+    return estimate_levels(free, table, knr, defaults).fertility_level
 
-    From ``inputs.base_population`` when given (shares = district totals), else the scenario's
-    ``districts`` splitting every age by share (ASSUMPTION: same age structure), else one district.
-    """
-    if scenario.inputs.base_population is not None:
-        names, base_d = read_base_population(scenario.inputs.base_population)
-        totals = base_d.sum(axis=(1, 2))
-        return names, totals / totals.sum(), base_d
-    if not scenario.districts:
-        return (name,), np.ones(1), base[None].copy()
-    shares = np.array([d.share for d in scenario.districts])
-    return (tuple(d.name for d in scenario.districts), shares,
-            shares[:, None, None] * base[None])
+
+def default_labels(scenario: Scenario, defaults: dict[str, Any],
+                   est: Estimates) -> dict[str, str]:
+    """Where each default comes from, for the manifest (published figure or ASSUMPTION)."""
+    labels = {}
+    if scenario.fertility.level is None:
+        labels["fertility_level"] = (
+            "fitted to published births" if est.births_observed.any()
+            else "ASSUMPTION-free estimate: births inferred from the 0-year-olds of the next "
+                 "1 January relative to women 15-49 (no published births in the package)")
+    if scenario.mortality.level is None:
+        labels["mortality_level"] = ("fitted to published deaths" if est.deaths_fit.any()
+                                     else "ASSUMPTION: national mortality (no published deaths)")
+    if scenario.migration.gross_out_rate is None:
+        labels["gross_out_rate"] = ("municipalities.toml" if "gross_out_rate" in defaults
+                                    else "ASSUMPTION: Lillestrøm's 2020-2023 rate 0.0666")
+    labels["migration"] = f"estimated from SSB populations {est.window[0]}-{est.window[1]}"
+    return labels

@@ -7,7 +7,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
-import pandas as pd
 import pytest
 import tomli_w
 from typer.testing import CliRunner
@@ -31,7 +30,6 @@ from sim.services.plots import plot_cost_per_inhabitant, plot_demand, plot_demog
 
 FIXTURES = Path(__file__).parent / "fixtures" / "services"
 SMALL = FIXTURES / "small.toml"
-SSB = Path(__file__).parents[1] / "sim" / "data" / "ssb_07459_population_2005_2024.csv"
 A = 106
 
 
@@ -316,13 +314,9 @@ def test_demografikostnader_hand_example():
 # --- calibration against the seed figures (Lillestrøm årsmelding 2023, seed 003) -------------
 
 def ssb_population(kommunenummer: str, year: int) -> np.ndarray:
-    df = pd.read_csv(SSB, dtype={"kommunenummer": str})
-    df = df[(df.kommunenummer == kommunenummer) & (df.year == year)]
-    pop = np.zeros((1, 1, 2, A))
-    for sex, s in (("male", 0), ("female", 1)):
-        part = df[df.sex == sex]
-        pop[0, 0, s, part.age.to_numpy()] = part.persons.to_numpy()
-    return pop
+    from sim.data.population import embedded_population
+
+    return embedded_population().array(kommunenummer, year)[None, None]
 
 
 @pytest.fixture(scope="module")

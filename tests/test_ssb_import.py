@@ -18,7 +18,7 @@ from sim.errors import InputError
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures" / "ssb"
-EMBEDDED = REPO / "sim" / "data" / "ssb_07459_population_2005_2024.csv"
+EMBEDDED = "embedded SSB 07459"
 TITLE = "07459: Befolkning, etter region, kjønn, alder, statistikkvariabel og år"
 YEARS = (2023, 2024)
 SEX_LABELS = {"no": {"male": "Menn", "female": "Kvinner"},
@@ -99,7 +99,11 @@ def write_json(path: Path, doc) -> Path:
 
 
 def embedded() -> pd.DataFrame:
-    return pd.read_csv(EMBEDDED, dtype={"kommunenummer": str})
+    """The embedded history of Norway, Lillestrøm and Lørenskog in the package format."""
+    from sim.data.population import embedded_population
+
+    df = embedded_population().frame()
+    return df[df.kommunenummer.isin(["0000", "3205", "3222"])].reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- good inputs

@@ -43,7 +43,7 @@ def test_backtest_estimates_only_from_before_the_cut_off():
 
 def test_validate_imported_municipality(tmp_path):
     """Any municipality in an imported table works; missing years are skipped, not errors."""
-    df = embedded_population()
+    df = embedded_population().frame()
     sub = df[(df.kommunenummer == "3222") & (df.year >= 2019)].copy()
     sub["kommunenummer"] = "9998"
     sub["kommune"] = "Kopi"

@@ -11,7 +11,7 @@ from sim.cohort.kernel import (
     project_batch_kernel,
     project_kernel,
 )
-from sim.inputs import ResolvedInputs
+from sim.resolved import ResolvedInputs
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ def hfd_asfr() -> pd.DataFrame:
     return df
 
 
+@cache
 def national_schedule(first_year: int, last_year: int) -> np.ndarray:
     """Mean HFD Norway ASFR shape over the years, normalised to sum to 1, length 106 (age at birth).
 
@@ -50,9 +51,12 @@ def national_schedule(first_year: int, last_year: int) -> np.ndarray:
     mean = sel.groupby("age")["asfr"].mean()
     shape = np.zeros(N_AGES)
     shape[mean.index.to_numpy()] = mean.to_numpy()
-    return shape / shape.sum()
+    shape /= shape.sum()
+    shape.flags.writeable = False  # cached: shared by every caller
+    return shape
 
 
+@cache
 def hfd_tfr(year: int) -> float:
     """Published TFR for Norway from HFD (sum of ASFR) in ``year``."""
     df = hfd_asfr()

@@ -166,5 +166,13 @@ def estimate_gross_migration(
         est = solve(level)
         return est.out_migrants.sum() / est.exposure.sum() - gross_out_rate
 
-    level = brentq(gap, 0.0, 20.0, xtol=1e-12) if gross_out_rate > 0 else 0.0
+    lo, hi = 0.0, 20.0
+    if gross_out_rate <= 0 or gap(lo) >= 0:
+        # Net out-migration alone exceeds the gross rate asked for (a shrinking zone): the
+        # cohorts' raised rates carry all out-migration.
+        level = lo
+    elif gap(hi) <= 0:
+        level = hi
+    else:
+        level = brentq(gap, lo, hi, xtol=1e-12)
     return solve(level)

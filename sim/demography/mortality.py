@@ -124,6 +124,7 @@ def kannisto_close(mx: np.ndarray) -> np.ndarray:
     return out
 
 
+@cache
 def base_mx(first_year: int, last_year: int) -> np.ndarray:
     """HMD Norway ``mx`` averaged over the years, closed with Kannisto: shape [2, 131] (sex, age).
 
@@ -135,8 +136,10 @@ def base_mx(first_year: int, last_year: int) -> np.ndarray:
     if sel.empty:
         raise ValueError(f"no HMD mortality for {first_year}..{last_year} (have 1990..2023)")
     table = sel.groupby(["sex", "age"])["mx"].mean().unstack("age").to_numpy()
-    return np.stack([kannisto_close(np.pad(table[s], (0, OMEGA + 1 - table.shape[1])))
-                     for s in range(2)])
+    out = np.stack([kannisto_close(np.pad(table[s], (0, OMEGA + 1 - table.shape[1])))
+                    for s in range(2)])
+    out.flags.writeable = False  # cached: shared by every caller
+    return out
 
 
 @cache
@@ -189,9 +192,31 @@ def mx_path(
 
 
 def death_probabilities(mx: np.ndarray) -> np.ndarray:
-    """Cohort death probabilities [Y, 2, 106] from central death rates [Y, 2, ages]."""
-    return np.stack([[cohort_death_probability(mx[t, s], s) for s in range(2)]
-                     for t in range(mx.shape[0])])
+    """Cohort death probabilities [..., 2, 106] from central death rates [..., 2, ages].
+
+    The same life table as ``cohort_death_probability``, computed for all leading indices at
+    once (element by element the same operations, so the results are identical).
+    """
+    mx = np.asarray(mx, dtype=float)
+    ax = np.full(mx.shape, 0.5)
+    for s in range(2):
+        ax[..., s, 0] = infant_ax(mx[..., s, 0], s)
+    qx = np.clip(mx / (1.0 + (1.0 - ax) * mx), 0.0, 1.0)
+    qx[..., -1] = 1.0
+    lx = np.empty(mx.shape)
+    lx[..., 0] = 1.0
+    lx[..., 1:] = np.cumprod(1.0 - qx[..., :-1], axis=-1)
+    dx = lx * qx
+    big_l = lx - (1.0 - ax) * dx
+    last = mx[..., -1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        big_l[..., -1] = np.where(last > 0, lx[..., -1] / last, 0.0)
+    big_t = np.cumsum(big_l[..., ::-1], axis=-1)[..., ::-1]
+    d = np.empty(mx.shape[:-1] + (N_AGES,))
+    d[..., 0] = 1.0 - big_l[..., 0]
+    d[..., 1 : N_AGES - 1] = 1.0 - big_l[..., 1 : N_AGES - 1] / big_l[..., 0 : N_AGES - 2]
+    d[..., N_AGES - 1] = 1.0 - big_t[..., N_AGES - 1] / big_t[..., N_AGES - 2]
+    return np.clip(d, 0.0, 1.0)
 
 
 def scale_to_e0(mx: np.ndarray, sex: int, e0_target: float) -> np.ndarray:
