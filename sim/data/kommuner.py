@@ -95,20 +95,41 @@ def lookup_kommune(text: str, source: str = "command line",
     raw = str(text).strip()
     if raw.isdigit() and len(raw) == 4:
         return raw
-    key = normalise(raw)
-    found = _name_index().get(key, set())
+    name, fylke = _split_fylke(raw)
+    found = set(_name_index().get(normalise(name), set()))
+    if fylke is not None:
+        found = {n for n in found if fylke in (normalise(_by_number()[n].fylke),
+                                                normalise(fylke_name(_by_number()[n].fylke)))}
     if len(found) == 1:
         return next(iter(found))
     names = kommune_names()
     if len(found) > 1:
-        shown = ", ".join(f"{n} {names[n]}" for n in sorted(found))
+        shown = ", ".join(f"{n} {names[n]} ({fylke_name(_by_number()[n].fylke)})"
+                          for n in sorted(found))
         raise InputError(source, field, f"'{raw}' matches several kommuner: {shown}; "
-                         "give the kommunenummer")
+                         "give the kommunenummer or the fylke, e.g. 'Herøy (Nordland)'")
+    key = normalise(name)
     close = difflib.get_close_matches(key, list(_name_index()), n=4, cutoff=0.6)
     numbers = list(dict.fromkeys(n for c in close for n in sorted(_name_index()[c])))
     hint = (f"; closest: {', '.join(f'{names[n]} ({n})' for n in numbers)}" if numbers
             else "; 'kommunesim kommuner' lists them")
     raise InputError(source, field, f"unknown kommune '{raw}'{hint}")
+
+
+def _split_fylke(text: str) -> tuple[str, str | None]:
+    """'Herøy (Nordland)' or 'Herøy, Nordland' -> ('Herøy', 'nordland')."""
+    if text.endswith(")") and "(" in text:
+        name, _, rest = text[:-1].rpartition("(")
+        return name.strip(), normalise(rest)
+    if "," in text:
+        name, _, rest = text.partition(",")
+        return name.strip(), normalise(rest)
+    return text, None
+
+
+@cache
+def _by_number() -> dict[str, Kommune]:  # noqa: N802 - a cached constant
+    return {k.number: k for k in kommuner()}
 
 
 def select_kommuner(spec: str | None, fylke: str | None = None,
