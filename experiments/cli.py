@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from sim.errors import clean_errors, console
 
@@ -87,6 +86,8 @@ def summary_cmd(
     table = summary(out, csv=csv, year=year)
     year = _report_year(_manifest(Path(out)), table, year)
     rows = table[table["year"] == year]
+    from rich.table import Table
+
     view = Table(title=f"{out}: indicators {year}")
     cols = ["indicator", "n", "mean", "p5", "p50", "p95"]
     if "run_p5" in table.columns:  # ABM: scenario means; mean P5/P95 over runs

@@ -1,4 +1,8 @@
-"""The ``kommunesim`` command line (typer). Bad input: one line on stderr, exit code 2."""
+"""The ``kommunesim`` command line (typer). Bad input: one line on stderr, exit code 2.
+
+Imports of the model (numpy, numba, pandas, matplotlib) happen inside the commands, so that
+``kommunesim --help`` starts in a fraction of a second.
+"""
 
 from __future__ import annotations
 
@@ -6,61 +10,34 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import typer
-from rich.table import Table
 
-from sim.config import Scenario, load_scenario, scenario_from_dict
-from sim.errors import InputError, clean_errors
-from sim.errors import console as make_console
+from sim.errors import InputError, LazyConsole, clean_errors
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Population and service-demand projections for Norwegian municipalities.")
+                  help="Population and service-demand projections for Norwegian kommuner.")
 data_app = typer.Typer(no_args_is_help=True, help="Import population data (SSB table 07459).")
 app.add_typer(data_app, name="data")
-console = make_console()
-DEFAULT_MUNICIPALITY = "3222"
+console = LazyConsole()
 
-
-def build_scenario(path: Path | None, municipality: str | None, horizon: int | None,
-                   base_year: int | None, population: Path | None) -> Scenario:
-    """Scenario from a file (or the defaults) with command-line overrides, validated again."""
-    knr = municipality or DEFAULT_MUNICIPALITY
-    if path is None and population is None and base_year is None:
-        # The municipality's main scenario (calibrated on the years up to 2024), if it has one;
-        # another base year re-estimates everything from the years before it instead.
-        path = main_scenario_file(knr)
-    scenario = load_scenario(path) if path else None
-    data = scenario.model_dump(exclude={"source"}, exclude_none=True) if scenario else {
-        "name": "default (main)", "municipality": knr}
-    cli = {"municipality": municipality, "horizon": horizon, "base_year": base_year}
-    data.update({k: v for k, v in cli.items() if v is not None})
-    if population is not None:
-        data.setdefault("inputs", {})["population"] = str(population.resolve())
-    if not any(v is not None for v in cli.values()) and population is None:
-        return scenario if scenario is not None else scenario_from_dict(data, "defaults")
-    return scenario_from_dict(data, str(path) if path else "command line")
-
-
-def main_scenario_file(kommunenummer: str) -> Path | None:
-    """``experiments/scenarios/<name>_main.toml`` named in ``municipalities.toml``, if any."""
-    from importlib import resources
-
-    from sim.data.population import municipality_defaults
-
-    name = municipality_defaults().get(kommunenummer, {}).get("main_scenario")
-    if name is None:
-        return None
-    return Path(str(resources.files("experiments").joinpath("scenarios", name)))
-
-
-ScenarioArg = Annotated[Path | None, typer.Argument(help="scenario TOML (default: main defaults)")]
-MunicipalityOpt = Annotated[str | None, typer.Option("--municipality", "-m",
-                                                     help="kommunenummer, e.g. 3222")]
+ScenarioArg = Annotated[Path | None, typer.Argument(
+    help="scenario TOML (default: the kommune's main scenario, or its defaults)")]
+MunicipalityOpt = Annotated[str | None, typer.Option(
+    "--municipality", "-m", help="kommunenummer or name (Lørenskog, baerum, 'Nordre Follo'); "
+    "for run also a comma list or 'all'")]
 HorizonOpt = Annotated[int | None, typer.Option(help="last year projected (1 January)")]
 BaseYearOpt = Annotated[int | None, typer.Option(help="base year (1 January population)")]
 PopulationOpt = Annotated[Path | None, typer.Option(
-    help="population history CSV from 'kommunesim data import' (other municipalities)")]
+    help="population history CSV from 'kommunesim data import' (base year: its last year)")]
+ZonesOpt = Annotated[str | None, typer.Option(
+    help="built-in zones: 'bydeler' (Oslo, Bergen, Stavanger, Trondheim)")]
+
+
+def _is_batch(municipality: str | None, fylke: str | None) -> bool:
+    if fylke is not None:
+        return True
+    return municipality is not None and ("," in municipality
+                                         or municipality.strip().lower() == "all")
 
 
 @app.command("run")
@@ -68,11 +45,19 @@ PopulationOpt = Annotated[Path | None, typer.Option(
 def run_cmd(
     scenario: ScenarioArg = None,
     municipality: MunicipalityOpt = None,
+    fylke: Annotated[str | None, typer.Option(help="all kommuner of a fylke (e.g. Akershus)")]
+        = None,
+    zones: ZonesOpt = None,
     horizon: HorizonOpt = None,
     base_year: BaseYearOpt = None,
     population: PopulationOpt = None,
     out: Annotated[Path, typer.Option(help="results folder")] = Path("results/run"),
-    plots: Annotated[bool, typer.Option(help="write PNG plots")] = True,
+    plots: Annotated[bool | None, typer.Option(
+        "--plots/--no-plots", help="write PNG plots (default: on for one kommune, off for many)")]
+        = None,
+    budget: Annotated[bool | None, typer.Option(
+        "--budget/--no-budget", help="project the budget where a config exists (default: on "
+        "for one kommune, off for many)")] = None,
     engine: Annotated[str, typer.Option(help="cohort (expected values) or abm (persons)")] =
         "cohort",
     runs: Annotated[int, typer.Option(min=1, help="ABM replicates")] = 20,
@@ -80,12 +65,34 @@ def run_cmd(
     seed: Annotated[int | None, typer.Option(help="master seed (default: the scenario's)")] =
         None,
 ) -> None:
-    """Project a scenario; write population, components, services, plots and manifest to OUT."""
-    from sim.run import run, run_abm_scenario, summary_rows, write_abm_run, write_run
-
+    """Project a scenario or kommuner; write population, components, services, plots, manifest."""
     if engine not in ("cohort", "abm"):
         raise InputError("command line", "--engine", f"'{engine}' unknown; allowed: cohort, abm")
-    sc = build_scenario(scenario, municipality, horizon, base_year, population)
+    if _is_batch(municipality, fylke):
+        if scenario is not None:
+            raise InputError("command line", "SCENARIO", "a scenario file runs one kommune; "
+                             "-m all/a list/--fylke run each kommune's main scenario")
+        if engine != "cohort":
+            raise InputError("command line", "--engine", "the agent-based engine runs one "
+                             "kommune at a time; use -m with one kommune")
+        return _run_batch(municipality, fylke, zones, horizon, base_year, population, out,
+                          bool(plots), bool(budget), seed)
+    _run_one(scenario, municipality, zones, horizon, base_year, population, out,
+             True if plots is None else plots, budget, engine, runs, workers, seed)
+
+
+def _run_one(scenario, municipality, zones, horizon, base_year, population, out, plots,
+             budget, engine, runs, workers, seed) -> None:
+    import numpy as np
+
+    from sim.run import run, run_abm_scenario, summary_rows, write_abm_run, write_run
+    from sim.scenarios import scenario_for
+
+    sc, notes = scenario_for(scenario, municipality, horizon, base_year, population, zones)
+    if budget is not None:
+        sc = sc.model_copy(update={"budget": sc.budget.model_copy(update={"enabled": budget})})
+    for note in notes:
+        console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
     if engine == "abm":
         result = run_abm_scenario(sc, runs, workers, seed)
         files = write_abm_run(result, out, with_plots=plots)
@@ -105,7 +112,38 @@ def run_cmd(
     console.print(f"wrote {len(files)} files to {out}/")
 
 
+def _run_batch(municipality, fylke, zones, horizon, base_year, population, out, plots, budget,
+               seed) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from sim.batch import run_many, write_many
+    from sim.data.kommuner import select_kommuner
+    from sim.errors import console as make
+
+    numbers = select_kommuner(municipality, fylke)
+    if plots:
+        raise InputError("command line", "--plots", "plots are written for one kommune at a "
+                         "time; run -m <kommune> for plots")
+    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=make(stderr=True), transient=True) as bar:
+        task = bar.add_task("projecting", total=len(numbers))
+        batch = run_many(numbers, horizon, base_year, zones, seed, budget, population,
+                         progress=lambda knr: bar.update(task, advance=1, description=knr))
+    options = {"municipality": municipality, "fylke": fylke, "zones": zones,
+               "horizon": horizon, "base_year": base_year, "seed": seed, "budget": budget,
+               "population": str(population) if population else None}
+    files = write_many(batch, out, options)
+    for knr, message in batch.failed:
+        console.print(f"[red]failed:[/red] {knr}: {message}", highlight=False)
+    console.print(f"{len(batch.results)} kommuner projected ({len(batch.failed)} failed) in "
+                  f"{batch.timings['run_s']:.1f} s; wrote {len(files)} files to {out}/")
+    if batch.failed:
+        raise typer.Exit(1)
+
+
 def _print_summary(result, rows) -> None:
+    from rich.table import Table
+
     inp = result.inputs
     table = Table(title=f"{inp.municipality_name} ({inp.municipality}) - {result.scenario.name}")
     keys = ["year", "total", "0", "1-5", "6-15", "16-19", "20-66", "67-79", "80-89", "90+",
@@ -116,6 +154,37 @@ def _print_summary(result, rows) -> None:
         table.add_row(*[(str(row[k]) if k == "year" else
                          f"{row[k]:,.0f}" if k in row else "") for k in keys])
     console.print(table)
+
+
+@app.command("kommuner")
+@clean_errors
+def kommuner_cmd(
+    fylke: Annotated[str | None, typer.Option(help="only this fylke")] = None,
+    csv: Annotated[bool, typer.Option("--csv", help="CSV on stdout instead of a table")] = False,
+) -> None:
+    """List the 357 kommuner: number, name, fylke and population on 1 January 2024."""
+    from rich.table import Table
+
+    from sim.data.kommuner import fylke_name, kommuner, select_kommuner
+    from sim.data.population import embedded_population
+
+    chosen = set(select_kommuner("all", fylke))
+    table = embedded_population()
+    rows = [(k.number, k.name, fylke_name(k.fylke), int(table.array(k.number, 2024).sum()))
+            for k in kommuner() if k.number in chosen]
+    if csv:
+        sys.stdout.write("kommunenummer,kommune,fylke,population_2024\n")
+        for row in rows:
+            sys.stdout.write(",".join(f'"{v}"' if isinstance(v, str) and "," in v else str(v)
+                                      for v in row) + "\n")
+        return
+    out = Table(title=f"{len(rows)} kommuner (SSB 07459, 1 January 2024)")
+    for col, just in (("kommunenummer", "left"), ("kommune", "left"), ("fylke", "left"),
+                      ("population 2024", "right")):
+        out.add_column(col, justify=just)
+    for number, name, fy, persons in rows:
+        out.add_row(number, name, fy, f"{persons:,}")
+    console.print(out)
 
 
 @app.command("services")
@@ -146,6 +215,8 @@ def budget_cmd(
     plots: Annotated[bool, typer.Option(help="write PNG plots")] = True,
 ) -> None:
     """Project a scenario with its long-term budget (revenue, costs, debt, rules); write XLSX."""
+    from rich.table import Table
+
     from sim.budget.cli import budget_command
 
     result, files = budget_command(scenario, municipality, config, out, with_plots=plots,
@@ -173,6 +244,7 @@ def _year(value) -> str:
 def inputs_cmd(
     scenario: ScenarioArg = None,
     municipality: MunicipalityOpt = None,
+    zones: ZonesOpt = None,
     horizon: HorizonOpt = None,
     base_year: BaseYearOpt = None,
     population: PopulationOpt = None,
@@ -182,8 +254,12 @@ def inputs_cmd(
     from sim.inputfiles import write_inputs
     from sim.inputs import resolve
     from sim.io import package_version, write_atomically
+    from sim.scenarios import scenario_for
 
-    inputs = resolve(build_scenario(scenario, municipality, horizon, base_year, population))
+    sc, notes = scenario_for(scenario, municipality, horizon, base_year, population, zones)
+    for note in notes:
+        console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
+    inputs = resolve(sc)
 
     def fill(w) -> None:
         write_inputs(inputs, w.stage)

@@ -48,9 +48,16 @@ def clean_errors(fn):
     return wrapper
 
 
-def console():
+def console(stderr: bool = False):
     """A rich console for command output: the terminal's width, or 160 columns when piped."""
     from rich.console import Console
 
-    plain = Console()
-    return plain if plain.is_terminal else Console(width=160)
+    plain = Console(stderr=stderr)
+    return plain if plain.is_terminal else Console(width=160, stderr=stderr)
+
+
+class LazyConsole:
+    """``console()`` created on first use, so importing the CLI does not import rich."""
+
+    def __getattr__(self, name: str):
+        return getattr(console(), name)

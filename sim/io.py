@@ -34,31 +34,52 @@ def package_version() -> str:
         return "unknown"
 
 
-def grid(years, districts) -> dict[str, np.ndarray]:
-    """Key columns (year, district, sex, age) of a tidy table over [Y, D, 2, A], in C order."""
-    y, d, s, a = np.meshgrid(np.asarray(years), np.arange(len(districts)), np.arange(2),
-                             np.arange(N_AGES), indexing="ij")
-    return {
-        "year": y.ravel().astype(np.int32),
-        "district": np.asarray(districts, dtype=object)[d.ravel()],
-        "sex": np.asarray(SEXES, dtype=object)[s.ravel()],
-        "age": a.ravel().astype(np.int16),
-    }
+def grid(years, districts, kommunenummer: str | None = None) -> dict[str, Any]:
+    """Key columns (year, district, sex, age) of a tidy table over [Y, D, 2, A], in C order.
+
+    Text columns are categoricals (Parquet dictionary columns): a table of every kommune has
+    millions of rows but only a few hundred distinct names. With ``kommunenummer`` the table
+    starts with that column, so tables of several kommuner concatenate.
+    """
+    years = np.asarray(years)
+    n_dist = len(districts)
+    n = len(years) * n_dist * 2 * N_AGES
+    cols: dict[str, Any] = {}
+    if kommunenummer is not None:
+        cols["kommunenummer"] = pd.Categorical.from_codes(np.zeros(n, dtype=np.int8),
+                                                          [kommunenummer])
+    cols["year"] = np.repeat(years.astype(np.int32), n_dist * 2 * N_AGES)
+    cols["district"] = pd.Categorical.from_codes(
+        np.tile(np.repeat(np.arange(n_dist, dtype=np.int32), 2 * N_AGES), len(years)),
+        list(dict.fromkeys(districts)) if len(set(districts)) == n_dist else districts)
+    cols["sex"] = pd.Categorical.from_codes(
+        np.tile(np.repeat(np.arange(2, dtype=np.int8), N_AGES), len(years) * n_dist),
+        list(SEXES))
+    cols["age"] = np.tile(np.arange(N_AGES, dtype=np.int16), len(years) * n_dist * 2)
+    return cols
 
 
-def population_table(proj: Projection) -> pd.DataFrame:
-    """Persons on 1 January: year, district, sex, age, persons."""
-    cols = grid(proj.years, proj.districts)
+def population_table(proj: Projection, kommunenummer: str | None = None) -> pd.DataFrame:
+    """Persons on 1 January: [kommunenummer,] year, district, sex, age, persons."""
+    cols = grid(proj.years, proj.districts, kommunenummer)
     cols["persons"] = proj.population.reshape(-1)
     return pd.DataFrame(cols)
 
 
-def components_table(proj: Projection) -> pd.DataFrame:
+def components_table(proj: Projection, kommunenummer: str | None = None) -> pd.DataFrame:
     """Flows during ``year`` by cohort age (age on 1 January of year+1)."""
-    cols = grid(proj.years[:-1], proj.districts)
+    cols = grid(proj.years[:-1], proj.districts, kommunenummer)
     for name in COMPONENTS:
         cols[name] = proj.component(name).reshape(-1)
     return pd.DataFrame(cols)
+
+
+def with_kommune(df: pd.DataFrame, kommunenummer: str) -> pd.DataFrame:
+    """``df`` with a first column ``kommunenummer`` (a categorical of one value)."""
+    out = df.copy()
+    out.insert(0, "kommunenummer", pd.Categorical.from_codes(np.zeros(len(df), dtype=np.int8),
+                                                             [kommunenummer]))
+    return out
 
 
 def read_parquet(path: str | Path) -> pd.DataFrame:

@@ -28,7 +28,13 @@ from sim.data.population import municipality_defaults
 from sim.demography import AGE_GROUPS
 from sim.errors import InputError
 from sim.inputs import ResolvedInputs, resolve
-from sim.io import components_table, package_version, population_table, write_atomically
+from sim.io import (
+    components_table,
+    package_version,
+    population_table,
+    with_kommune,
+    write_atomically,
+)
 from sim.services import (
     Catalogue,
     check_districts,
@@ -269,8 +275,9 @@ def write_run(result: RunResult, out_dir: str | Path, with_plots: bool = True) -
 
     def fill(w) -> None:
         t = time.perf_counter()
-        w.parquet("population.parquet", population_table(result.projection))
-        w.parquet("components.parquet", components_table(result.projection))
+        knr = result.inputs.municipality
+        w.parquet("population.parquet", population_table(result.projection, knr))
+        w.parquet("components.parquet", components_table(result.projection, knr))
         if with_plots:
             plots.pyramid(result.projection, f"{name}, befolkningspyramide",
                           w.path("pyramid.png"))
@@ -279,8 +286,8 @@ def write_run(result: RunResult, out_dir: str | Path, with_plots: bool = True) -
             plots.age_groups(result.projection, f"{name}, aldersgrupper",
                              w.path("age_groups.png"))
         if result.services is not None:
-            w.parquet("services.parquet", result.services)
-            w.parquet("demografikostnader.parquet", result.demografikostnader)
+            w.parquet("services.parquet", with_kommune(result.services, knr))
+            w.parquet("demografikostnader.parquet", with_kommune(result.demografikostnader, knr))
             if with_plots:
                 service_plots.plot_demand(result.services, w.path("services_demand.png"))
                 service_plots.plot_cost_per_inhabitant(result.services,

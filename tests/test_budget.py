@@ -23,7 +23,7 @@ from sim.budget import (
 )
 from sim.budget.cli import budget_command
 from sim.budget.output import SHEETS
-from sim.cli import build_scenario
+from sim.scenarios import build_scenario
 from sim.errors import InputError
 from sim.io import write_atomically
 from sim.run import run

@@ -23,8 +23,8 @@ def test_run_writes_tables_plots_manifest(runner, tmp_path):
             "total_population.png", "age_groups.png"} <= names
     pop = pd.read_parquet(out / "population.parquet")
     comp = pd.read_parquet(out / "components.parquet")
-    assert list(pop.columns) == ["year", "district", "sex", "age", "persons"]
-    assert list(comp.columns) == ["year", "district", "sex", "age", "births", "deaths",
+    assert list(pop.columns) == ["kommunenummer", "year", "district", "sex", "age", "persons"]
+    assert list(comp.columns) == ["kommunenummer", "year", "district", "sex", "age", "births", "deaths",
                                   "in_migrants", "out_migrants", "refugees"]
     assert pop[pop.year == 2024].persons.sum() == pytest.approx(48_188)
     assert (pop.persons >= 0).all()

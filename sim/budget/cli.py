@@ -15,8 +15,8 @@ def budget_command(scenario: Path | None, municipality: str | None, budget_file:
     picks one of its savings paces (Sprint, Mellomdistanse, Maraton for Lørenskog). Returns
     ``(RunResult, files)``; ``InputError`` propagates (the CLI prints one line, exit 2).
     """
-    from sim.cli import build_scenario
     from sim.run import run, write_run
+    from sim.scenarios import build_scenario
 
     sc = build_scenario(scenario, municipality, None, None, None)
     budget = {"enabled": True}
