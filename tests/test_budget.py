@@ -23,10 +23,10 @@ from sim.budget import (
 )
 from sim.budget.cli import budget_command
 from sim.budget.output import SHEETS
-from sim.scenarios import build_scenario
 from sim.errors import InputError
 from sim.io import write_atomically
 from sim.run import run
+from sim.scenarios import build_scenario
 
 BUDGET_DIR = Path(__file__).parents[1] / "sim" / "budget"
 

@@ -24,8 +24,8 @@ def test_run_writes_tables_plots_manifest(runner, tmp_path):
     pop = pd.read_parquet(out / "population.parquet")
     comp = pd.read_parquet(out / "components.parquet")
     assert list(pop.columns) == ["kommunenummer", "year", "district", "sex", "age", "persons"]
-    assert list(comp.columns) == ["kommunenummer", "year", "district", "sex", "age", "births", "deaths",
-                                  "in_migrants", "out_migrants", "refugees"]
+    assert list(comp.columns) == ["kommunenummer", "year", "district", "sex", "age", "births",
+                                  "deaths", "in_migrants", "out_migrants", "refugees"]
     assert pop[pop.year == 2024].persons.sum() == pytest.approx(48_188)
     assert (pop.persons >= 0).all()
     # Balance identity from the written tables alone.
