@@ -21,7 +21,7 @@ from pydantic import (
 )
 
 from sim.abm.config import AbmConfig
-from sim.abm.housing import HousingProgramme
+from sim.demography.housing import HousingProgramme
 from sim.errors import InputError
 from sim.schema import (
     MAX_YEAR,
@@ -207,7 +207,8 @@ class Scenario(Frozen):
     budget: Budget = Budget()
     abm: AbmConfig = AbmConfig()
     housing: HousingProgramme | None = Field(
-        None, description="housing programme (dwellings completed by type and district); ABM only")
+        None, description="housing programme: dwellings completed by zone, year and type "
+        "(housing-led in-migration, both engines)")
     zones: Zones = Zones()
     districts: tuple[District, ...] = ()
     inputs: InputFiles = InputFiles()

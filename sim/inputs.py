@@ -29,7 +29,7 @@ from sim.data.population import (
     municipality_name,
     population_table,
 )
-from sim.demography import N_AGES
+from sim.demography import N_AGES, housing
 from sim.demography import fertility as fert
 from sim.demography import migration as mig
 from sim.demography import mortality as mort
@@ -457,7 +457,13 @@ def resolve(scenario: Scenario) -> ResolvedInputs:
     level = (interpolate_path(scenario.migration.in_per_year, years) / est.in_per_year
              if scenario.migration.in_per_year is not None and est.in_per_year > 0
              else np.ones(len(years)))
-    in_migrants = (level * in_mult)[:, None, None, None] * in_zone[None]
+    in_migrants = level[:, None, None, None] * in_zone[None]
+    movers = completions = None
+    if scenario.housing is not None:
+        in_migrants, movers, completions, labels["housing"] = housing_led(
+            scenario, defaults, zones.names, years, in_migrants, in_mult)
+    else:
+        in_migrants = in_mult[:, None, None, None] * in_migrants
     out_rate = np.minimum(out_mult[:, None, None, None] * out_base[None], 1.0 - dprob[:, None])
     phi = fert.cohort_age_rates(tfr[:, None, None] * fert_level[None, :, None]
                                 * schedule[None, None, :])
@@ -475,6 +481,8 @@ def resolve(scenario: Scenario) -> ResolvedInputs:
         in_migrants=in_migrants,
         refugees=refugees[:, None] * shares[None, :, None, None],
         growth_target=growth,
+        project_movers=movers,
+        completions=completions,
         seed=scenario.seed,
         scenario_name=scenario.name,
         parameters={
@@ -495,7 +503,76 @@ def resolve(scenario: Scenario) -> ResolvedInputs:
     )
     resolved = apply_overrides(resolved, scenario)
     resolved.check(source or "scenario")
+    if scenario.zones.constrain == "municipality" and n > 1:
+        resolved = replace(resolved, municipal=resolve(municipal_scenario(scenario)))
     return resolved
+
+
+def municipal_scenario(scenario: Scenario) -> Scenario:
+    """The scenario without its zones: the kommune's own projection for top-down zones.
+
+    Housing projects keep their completions but lose their zone; zone files are dropped.
+    """
+    housing = scenario.housing
+    if housing is not None:
+        housing = housing.model_copy(update={"projects": tuple(
+            p.model_copy(update={"district": None}) for p in housing.projects)})
+    inputs = scenario.inputs.model_copy(update={"base_population": None})
+    return scenario.model_copy(update={"zones": scenario.zones.model_copy(update={
+        "source": None, "history": None, "constrain": "none"}), "districts": (),
+        "inputs": inputs, "housing": housing})
+
+
+def housing_led(scenario: Scenario, defaults: dict[str, Any], zones: tuple[str, ...],
+                years: np.ndarray, trend: np.ndarray, in_mult: np.ndarray):
+    """In-migrants of a housing programme (``sim.demography.housing``).
+
+    ``trend`` [Y, D, 2, A] are the estimated in-migrants. The movers into the baseline
+    completions (spread over the zones by their share of the trend) are taken out of it, the
+    rest (the existing stock's turnover) is scaled by ``migration.in_multiplier``, and the
+    movers into the programme's completions are added; cells that end below zero (building
+    far below the baseline) are set to zero.
+
+    Returns (in-migrants, movers into the named projects, completions [Y, D, T], a label).
+    """
+    programme = scenario.housing
+    if scenario.migration.growth_target_pct is not None:
+        raise InputError(scenario.source, "migration.growth_target_pct",
+                         "cannot be combined with a housing programme: the programme sets "
+                         "the in-migration (remove one of them)")
+    for p in programme.projects:
+        if p.district is not None and p.district not in zones:
+            raise InputError(scenario.source, "housing.projects.district",
+                             f"project '{p.name}': unknown zone '{p.district}'; zones: "
+                             f"{', '.join(zones)}")
+    baseline = programme.baseline_completions_per_year
+    label = "housing.baseline_completions_per_year"
+    if baseline is None:
+        baseline = defaults.get("dwellings_completed_per_year")
+        label = "municipalities.toml"
+        if baseline is None:
+            raise InputError(scenario.source, "housing.baseline_completions_per_year",
+                             f"needed for kommune {scenario.municipality}: the dwellings "
+                             "completed per year in the estimation window (SSB table 05940), "
+                             "whose movers the trend in-migration already contains")
+    per_zone = trend.sum(axis=(0, 2, 3))
+    weights = per_zone / per_zone.sum() if per_zone.sum() > 0 else np.full(len(zones),
+                                                                           1 / len(zones))
+    base = housing.baseline_movers(programme, baseline)              # [2, A] per year
+    # Not clipped here: at ages where the baseline's movers exceed the trend, the programme's
+    # movers add them back, so with the default other completions (= the baseline) the
+    # in-migrants are exactly the trend plus the named projects' movers.
+    stock = trend - weights[None, :, None, None] * base[None, None]
+    completions = housing.completions_array(programme, zones, years, weights, baseline)
+    per_dwelling = housing.movers_per_dwelling(programme)            # [T, 2, A]
+    movers = np.einsum("ydt,tsa->ydsa", completions, per_dwelling)
+    named = housing.completions_array(
+        programme.model_copy(update={"other_completions_per_year": {int(years[0]): 0.0}}),
+        zones, years, weights, 0.0)
+    project_movers = np.einsum("ydt,tsa->ydsa", named, per_dwelling)
+    in_migrants = np.clip(in_mult[:, None, None, None] * stock + movers, 0.0, None)
+    return (in_migrants, project_movers, completions,
+            f"housing-led: baseline {baseline:g} dwellings a year ({label})")
 
 
 def _kommune_fertility_level(scenario: Scenario, table: PopulationHistory, knr: str,

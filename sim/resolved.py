@@ -40,6 +40,11 @@ class ResolvedInputs:
     seed: int = 0
     scenario_name: str = "default"
     parameters: dict[str, Any] = field(default_factory=dict)  # estimated levels, for the manifest
+    project_movers: np.ndarray | None = None  # [Y, D, 2, A] expected movers into the housing
+    #   programme's named projects, included in ``in_migrants`` (the ABM moves them as households)
+    completions: np.ndarray | None = None     # [Y, D, T] dwellings completed by type (all)
+    municipal: ResolvedInputs | None = None   # top-down zones: the kommune's own inputs, whose
+    #   projection the zones are raked to each year (``sim.cohort.constrained``)
 
     @property
     def base_year(self) -> int:
@@ -56,9 +61,13 @@ class ResolvedInputs:
         """SHA-256 of every array and scalar the engine reads (the resolved-input hash)."""
         h = hashlib.sha256()
         for arr in (self.years, self.base_population, self.fertility, self.death_probability,
-                    self.out_rate, self.in_migrants, self.refugees, self.growth_target):
-            h.update(np.ascontiguousarray(arr, dtype=float).tobytes())
+                    self.out_rate, self.in_migrants, self.refugees, self.growth_target,
+                    self.project_movers, self.completions):
+            if arr is not None:
+                h.update(np.ascontiguousarray(arr, dtype=float).tobytes())
         h.update(repr((self.p_male_birth, self.districts, self.seed)).encode())
+        if self.municipal is not None:
+            h.update(self.municipal.digest.encode())
         return h.hexdigest()
 
     def check(self, source: str = "resolved inputs") -> None:

@@ -195,8 +195,9 @@ def run_abm_scenario(scenario: Scenario, runs: int, workers: int = 1,
         raise no_growth_target(scenario.source)
     catalogue = scenario_catalogue(scenario, inputs.districts)
     t1 = time.perf_counter()
-    result = run_abm(inputs, runs, seed=seed, workers=workers, config=scenario.abm,
-                     housing=scenario.housing)
+    abm_in, housing = abm_inputs(scenario, inputs)
+    result = run_abm(abm_in, runs, seed=seed, workers=workers, config=scenario.abm,
+                     housing=housing)
     t2 = time.perf_counter()
     services = dk = None
     if catalogue is not None:
@@ -208,6 +209,31 @@ def run_abm_scenario(scenario: Scenario, runs: int, workers: int = 1,
     return AbmRunResult(scenario, inputs, result, catalogue, services, dk,
                         {"resolve_s": t1 - t0, "abm_s": t2 - t1,
                          "services_s": time.perf_counter() - t2})
+
+
+def abm_inputs(scenario: Scenario, inputs: ResolvedInputs):
+    """The ABM's inputs and housing programme.
+
+    The ABM's trend arrivals exclude the movers into the named projects, which it moves in as
+    whole households drawn from the same profiles.
+    """
+    from sim.abm.kernels import DWELLING_TYPES as ABM_TYPES
+
+    if inputs.municipal is not None:
+        raise InputError(scenario.source, "zones.constrain",
+                         "'municipality' (zones raked to the kommune each year) is for the "
+                         "cohort engine; the agent-based engine projects zones bottom-up")
+    housing = scenario.housing
+    if housing is None or inputs.project_movers is None:
+        return inputs, None
+    for p in housing.projects:
+        if p.dwelling_type not in ABM_TYPES:
+            raise InputError(scenario.source, "housing.projects.dwelling_type",
+                             f"project '{p.name}': the agent-based engine has no "
+                             f"'{p.dwelling_type}' dwellings; allowed: {', '.join(ABM_TYPES)}")
+    housing = housing.model_copy(update={"profiles": {
+        t: prof for t, prof in housing.profiles.items() if t in ABM_TYPES}})
+    return replace(inputs, in_migrants=inputs.in_migrants - inputs.project_movers), housing
 
 
 def write_abm_run(result: AbmRunResult, out_dir: str | Path,

@@ -37,7 +37,13 @@ class Projection:
 
 
 def project(inputs: ResolvedInputs) -> Projection:
-    """Run the cohort-component projection for the resolved inputs."""
+    """Run the cohort-component projection for the resolved inputs.
+
+    With ``inputs.municipal`` (top-down zones), the kommune is projected first and the zones
+    are raked to it every year (``sim.cohort.constrained``).
+    """
+    if inputs.municipal is not None:
+        return _project_constrained(inputs)
     n_year = len(inputs.years)
     n_dist = inputs.base_population.shape[0]
     pop = np.empty((n_year + 1,) + inputs.base_population.shape)
@@ -49,6 +55,22 @@ def project(inputs: ResolvedInputs) -> Projection:
                    inputs.refugees, inputs.growth_target, pop, comp, births, scale)
     years = np.append(inputs.years, inputs.years[-1] + 1)
     return Projection(years, inputs.districts, pop, comp, scale)
+
+
+def _project_constrained(inputs: ResolvedInputs) -> Projection:
+    from sim.cohort.constrained import project_constrained_kernel
+
+    kommune = project(inputs.municipal)
+    n_year, n_dist = len(inputs.years), inputs.base_population.shape[0]
+    pop = np.empty((n_year + 1,) + inputs.base_population.shape)
+    comp = np.empty((n_year, n_dist, len(COMPONENTS)) + inputs.base_population.shape[1:])
+    births = np.empty((n_year, n_dist))
+    project_constrained_kernel(inputs.base_population, inputs.fertility, inputs.p_male_birth,
+                               inputs.death_probability, inputs.out_rate, inputs.in_migrants,
+                               inputs.refugees, kommune.in_scale,
+                               np.ascontiguousarray(kommune.population[:, 0]), pop, comp, births)
+    years = np.append(inputs.years, inputs.years[-1] + 1)
+    return Projection(years, inputs.districts, pop, comp, kommune.in_scale)
 
 
 def project_batch(inputs: ResolvedInputs, multipliers: dict[str, np.ndarray],

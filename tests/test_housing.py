@@ -1,0 +1,155 @@
+"""Housing-led in-migration: profiles, the arithmetic by hand, both engines, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import folder_is_empty_or_missing
+
+from sim.cli import app
+from sim.cohort.engine import project
+from sim.config import scenario_from_dict
+from sim.demography.housing import (
+    DWELLING_TYPES,
+    DwellingProfile,
+    HouseholdTemplate,
+    default_profiles,
+    expected_movers,
+)
+from sim.errors import InputError
+from sim.inputs import resolve
+
+# SSB Boforhold 1 January 2020, persons / private households by building type.
+SSB_PERSONS_PER_HOUSEHOLD = {"enebolig": 2_926_023 / 1_192_639, "smahus": 632_938 / 300_214,
+                             "blokk": 1_055_748 / 628_269, "other": 160_240 / 115_684}
+
+
+@pytest.mark.parametrize("kind", list(SSB_PERSONS_PER_HOUSEHOLD))
+def test_default_persons_per_dwelling_match_ssb(kind):
+    profile = default_profiles()[kind]
+    assert profile.persons_per_dwelling == pytest.approx(SSB_PERSONS_PER_HOUSEHOLD[kind],
+                                                         rel=0.01)
+    assert expected_movers(profile).sum() == pytest.approx(profile.persons_per_dwelling)
+
+
+def test_expected_movers_by_hand():
+    """One couple aged 30-31 with one child aged 0: per sex 0.5 + 0.5 adults, 0.5 children."""
+    profile = DwellingProfile(templates=(HouseholdTemplate(share=1.0, adults=2,
+                                                           adult_age=(30, 31), children=1,
+                                                           child_age=(0, 0)),))
+    got = expected_movers(profile)
+    want = np.zeros((2, 106))
+    want[:, 30] = want[:, 31] = 0.5
+    want[:, 0] = 0.5
+    np.testing.assert_array_equal(got, want)
+
+
+def _scenario(**housing):
+    return scenario_from_dict({"municipality": "3222", "horizon": 2028,
+                               "refugees": {"settled_per_year": {2024: 0}},
+                               "housing": housing})
+
+
+def test_no_projects_and_baseline_pace_is_the_trend_exactly():
+    trend = resolve(scenario_from_dict({"municipality": "3222", "horizon": 2028,
+                                        "refugees": {"settled_per_year": {2024: 0}}}))
+    led = resolve(_scenario())
+    np.testing.assert_allclose(led.in_migrants, trend.in_migrants, rtol=1e-13, atol=1e-10)
+
+
+def test_housing_arithmetic_by_hand():
+    """10 dwellings of a one-template type in 2025: the in-migrants grow by 10 x the movers in
+    2025 only, and the next 1 January by movers x (1 - (q + o) / 2) per cell."""
+    template = {"share": 1.0, "adults": 2, "adult_age": [30, 31], "children": 1,
+                "child_age": [0, 0]}
+    housing = {"baseline_completions_per_year": 0.0,
+               "profiles": {"student": {"templates": [template]}},
+               "projects": [{"name": "A", "dwelling_type": "student",
+                             "completions": {2025: 10}}]}
+    base = resolve(_scenario(baseline_completions_per_year=0.0))
+    led = resolve(_scenario(**housing))
+    movers = np.zeros((2, 106))
+    movers[:, 30] = movers[:, 31] = 5.0
+    movers[:, 0] = 5.0
+    diff = led.in_migrants - base.in_migrants
+    np.testing.assert_allclose(diff[1, 0], movers, atol=1e-9)      # 2025
+    assert np.abs(diff[[0, 2, 3]]).max() < 1e-9                    # other years unchanged
+    assert led.completions[1, 0, DWELLING_TYPES.index("student")] == 10
+    np.testing.assert_allclose(led.project_movers[1, 0], movers, atol=1e-12)
+    a, b = project(led), project(base)
+    q, o = led.death_probability[1, 0], led.out_rate[1, 0]
+    gain = a.population[2, 0] - b.population[2, 0]                 # 1 January 2026
+    expected = movers * (1.0 - 0.5 * (q + o))
+    # Age 0 also gains the births of the movers' women (none here: no women 15-49 moved in
+    # except the 30-31-year-olds, whose births land at age 0 in 2026): compare ages >= 1.
+    np.testing.assert_allclose(gain[:, 1:], expected[:, 1:], rtol=1e-9, atol=1e-9)
+
+
+def test_slower_building_means_slower_growth():
+    fast = project(resolve(_scenario(other_completions_per_year={2024: 732})))
+    slow = project(resolve(_scenario(other_completions_per_year={2024: 300})))
+    assert slow.population[-1].sum() < fast.population[-1].sum() - 1000
+
+
+def test_zone_projects_land_in_their_zone():
+    sc = scenario_from_dict({
+        "municipality": "oslo", "horizon": 2027, "zones": {"source": "bydeler"},
+        "housing": {"baseline_completions_per_year": 4000,
+                    "projects": [{"name": "Hovinbyen", "district": "Bjerke",
+                                  "dwelling_type": "blokk", "completions": {2025: 500}}]}})
+    inputs = resolve(sc)
+    d = inputs.districts.index("Bjerke")
+    assert inputs.project_movers[1].sum(axis=(1, 2))[d] == pytest.approx(
+        500 * default_profiles()["blokk"].persons_per_dwelling)
+    assert np.delete(inputs.project_movers[1].sum(axis=(1, 2)), d).sum() == 0
+
+
+@pytest.mark.parametrize(("housing", "extra", "message"), [
+    ({"projects": [{"district": "Atlantis", "completions": {2025: 10}}]}, {},
+     "unknown zone 'Atlantis'"),
+    ({"projects": [{"dwelling_type": "slott", "completions": {2025: 10}}]}, {},
+     "dwelling_type"),
+    ({}, {"migration": {"growth_target_pct": {2025: 1.0}}}, "growth_target_pct"),
+    ({"baseline_mix": {"blokk": 0.5}}, {}, "baseline_mix"),
+])
+def test_bad_housing_input(housing, extra, message):
+    with pytest.raises(InputError, match=message):
+        resolve(scenario_from_dict({"municipality": "3222", "horizon": 2028,
+                                    "housing": housing, **extra}))
+
+
+def test_kommune_without_baseline_must_give_one(runner, tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text('municipality = "Bærum"\nhorizon = 2030\n[[housing.projects]]\n'
+                    'completions = { 2026 = 100 }\n')
+    res = runner.invoke(app, ["run", str(path), "--out", str(tmp_path / "x")])
+    assert res.exit_code == 2
+    assert "housing.baseline_completions_per_year" in res.output
+    assert folder_is_empty_or_missing(tmp_path / "x")
+
+
+def test_both_engines_agree_with_a_housing_programme():
+    """The ABM moves whole households into the named projects; its mean over runs equals the
+    cohort projection within 4 standard errors (total, age groups, in-migrants)."""
+    from sim.run import run, run_abm_scenario
+
+    sc = scenario_from_dict({
+        "municipality": "3222", "horizon": 2028, "name": "housing",
+        "housing": {"projects": [{"name": "Sentrum", "dwelling_type": "blokk",
+                                  "completions": {2025: 300, 2026: 300}},
+                                 {"name": "Rekkehus", "dwelling_type": "smahus",
+                                  "completions": {2026: 100}}]}})
+    runs = 24
+    cohort = run(sc.model_copy(update={"budget": sc.budget.model_copy(
+        update={"enabled": False})}))
+    abm = run_abm_scenario(sc, runs, seed=3)
+    groups = [(0, 105), (1, 5), (6, 15), (20, 39), (67, 105)]
+    for lo, hi in groups:
+        runs_total = abm.abm.population[:, :, :, :, lo:hi + 1].sum(axis=(2, 3, 4))
+        mean, se = runs_total.mean(axis=0), runs_total.std(axis=0, ddof=1) / np.sqrt(runs)
+        want = cohort.projection.population[:, :, :, lo:hi + 1].sum(axis=(1, 2, 3))
+        assert np.all(np.abs(mean - want) <= 4 * se + 1e-6), (lo, hi, mean - want, se)
+    inm = abm.abm.components[:, :, :, 2].sum(axis=(2, 3, 4))
+    want = cohort.projection.components[:, :, 2].sum(axis=(1, 2, 3))
+    se = inm.std(axis=0, ddof=1) / np.sqrt(runs)
+    assert np.all(np.abs(inm.mean(axis=0) - want) <= 4 * se + 1e-6)
