@@ -156,6 +156,48 @@ def _print_summary(result, rows) -> None:
     console.print(table)
 
 
+@app.command("compare")
+@clean_errors
+def compare_cmd(
+    scenarios: Annotated[list[Path], typer.Argument(
+        help="two or more scenario TOML files; the first is the reference")],
+    years: Annotated[str, typer.Option(help="comma-separated years (1 January)")] =
+        "2030,2035",
+    services: Annotated[str, typer.Option(help="comma-separated services")] =
+        "barnehage,grunnskole",
+    out: Annotated[Path, typer.Option(help="results folder")] = Path("results/compare"),
+) -> None:
+    """Compare scenarios: users, places and gaps by zone and year, and the differences."""
+    from rich.table import Table
+
+    from sim.compare import compare_table, summary_lines, write_compare
+    from sim.numbers import nb_int
+    from sim.run import run
+    from sim.scenarios import scenario_for
+
+    if len(scenarios) < 2:
+        raise InputError("command line", "SCENARIOS", "give two or more scenario files")
+    try:
+        wanted = [int(y) for y in years.split(",") if y.strip()]
+    except ValueError:
+        raise InputError("command line", "--years", f"'{years}': comma-separated years, "
+                         "e.g. 2030,2035") from None
+    results = [run(scenario_for(path)[0]) for path in scenarios]
+    table = compare_table(results, wanted, tuple(s.strip() for s in services.split(",")))
+    files = write_compare(table, out)
+    view = Table(title=f"Mot «{results[0].scenario.name}»")
+    for col in ("scenario", "år", "sone", "tjeneste", "brukere", "endring", "mangler plasser"):
+        view.add_column(col, justify="left" if col in ("scenario", "sone", "tjeneste")
+                        else "right")
+    for row in table[table.scenario != results[0].scenario.name].itertuples():
+        view.add_row(row.scenario, str(row.year), row.district, row.service, nb_int(row.users),
+                     nb_int(row.users_diff, sign=True), nb_int(row.gap))
+    console.print(view)
+    for line in summary_lines(table):
+        console.print(line, highlight=False)
+    console.print(f"wrote {len(files)} files to {out}/")
+
+
 @app.command("kommuner")
 @clean_errors
 def kommuner_cmd(

@@ -1,0 +1,84 @@
+"""``kommunesim compare``: scenarios side by side, read back from CSV and XLSX."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+from conftest import folder_is_empty_or_missing
+
+from sim.cli import app
+from sim.numbers import nb_int, nb_pct
+from sim.run import run
+from sim.scenarios import scenario_for
+
+MAIN = Path(__file__).parents[1] / "experiments" / "scenarios" / "lorenskog_main.toml"
+
+
+def _housing(tmp_path, name="boliger", horizon=2036) -> Path:
+    path = tmp_path / f"{name}.toml"
+    path.write_text(f'extends = "{MAIN}"\nname = "{name}"\nhorizon = {horizon}\n'
+                    '[[housing.projects]]\nname = "Sentrum"\ndwelling_type = "blokk"\n'
+                    'completions = { 2028 = 200, 2029 = 200, 2030 = 200 }\n')
+    return path
+
+
+def test_compare_differences_equal_separate_runs(runner, tmp_path):
+    other = _housing(tmp_path)
+    out = tmp_path / "cmp"
+    res = runner.invoke(app, ["compare", str(MAIN), str(other), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    table = pd.read_csv(out / "compare.csv")
+    a = run(scenario_for(MAIN)[0]).services
+    b = run(scenario_for(other)[0]).services
+    for year in (2030, 2035):
+        for service in ("barnehage", "grunnskole"):
+            want = (b[(b.year == year) & (b.service == service)].users.sum()
+                    - a[(a.year == year) & (a.service == service)].users.sum())
+            got = table[(table.scenario == "boliger") & (table.year == year)
+                        & (table.service == service)].users_diff.iloc[0]
+            assert got == pytest.approx(want, rel=1e-12)
+            assert got > 0  # new blocks bring children
+    ref = table[table.scenario == "main (MMMM)"]
+    assert (ref.users_diff == 0).all()
+    assert "brukere av barnehage i 2030" in res.output
+    # The XLSX holds the same numbers under Norwegian headers.
+    ws = openpyxl.load_workbook(out / "compare.xlsx")["Sammenligning"]
+    header = [c.value for c in ws[1]]
+    assert header[:5] == ["Scenario", "År", "Sone", "Tjeneste", "Brukere"]
+    rows = list(ws.iter_rows(min_row=2, values_only=True))
+    assert len(rows) == len(table)
+    col = header.index("Endring i brukere mot referansen")
+    assert [r[col] for r in rows] == pytest.approx(table.users_diff.tolist())
+    assert ws.freeze_panes == "A2"
+    assert ws.cell(2, header.index("Brukere") + 1).number_format == "#,##0"
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--years", "2060"], "not projected"),
+    (["--years", "soon"], "--years"),
+    (["--services", "slottet"], "no service slottet"),
+])
+def test_compare_bad_input(runner, tmp_path, extra, message):
+    out = tmp_path / "cmp"
+    res = runner.invoke(app, ["compare", str(MAIN), str(_housing(tmp_path)), *extra,
+                              "--out", str(out)])
+    assert res.exit_code == 2, res.output
+    assert message in res.output and "Traceback" not in res.output
+    assert folder_is_empty_or_missing(out)
+
+
+def test_compare_needs_two_differently_named_scenarios(runner, tmp_path):
+    res = runner.invoke(app, ["compare", str(MAIN), "--out", str(tmp_path / "c")])
+    assert res.exit_code == 2 and "two or more" in res.output
+    res = runner.invoke(app, ["compare", str(MAIN), str(MAIN), "--out", str(tmp_path / "c")])
+    assert res.exit_code == 2 and "names must differ" in res.output
+
+
+def test_norwegian_numbers():
+    assert nb_int(48188) == "48\u00a0188"
+    assert nb_int(229, sign=True) == "+229"
+    assert nb_int(-1234.4) == "\u22121\u00a0234"
+    assert nb_pct(1.5) == "1,5\u00a0%"
