@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -35,15 +36,15 @@ from sim.io import (
     with_kommune,
     write_atomically,
 )
+from sim.schema import load_cached
 from sim.services import (
     Catalogue,
     check_districts,
-    default_catalogue,
     load_catalogue,
     services_tables,
 )
 from sim.services import plots as service_plots
-from sim.services.catalogue import available_defaults
+from sim.services.catalogue import CATALOGUE_DIR, available_defaults
 
 
 @dataclass(frozen=True)
@@ -71,9 +72,10 @@ def scenario_catalogue(scenario: Scenario, districts: tuple[str, ...]) -> Catalo
     if path is None:
         if scenario.municipality not in available_defaults():
             return None
-        catalogue = default_catalogue(scenario.municipality)
+        catalogue = load_cached(load_catalogue, CATALOGUE_DIR /
+                                f"catalogue_{scenario.municipality}.toml")
     else:
-        catalogue = load_catalogue(path)
+        catalogue = load_cached(load_catalogue, path)
     check_districts(catalogue, districts, path or "default catalogue")
     return catalogue
 
@@ -148,11 +150,17 @@ def scenario_budget_config(scenario: Scenario, have_services: bool) -> BudgetCon
     if path is None:
         if not have_services or scenario.municipality not in available_budget_defaults():
             return None
-        return _with_pace(default_budget_config(scenario.municipality), scenario)
+        return _with_pace(_default_budget(scenario.municipality), scenario)
     if not have_services:
         raise InputError(scenario.source, "budget.config",
                          "the budget needs service costs: give services.catalogue too")
-    return _with_pace(load_budget_config(path), scenario)
+    return _with_pace(load_cached(load_budget_config, path), scenario)
+
+
+@lru_cache(maxsize=32)
+def _default_budget(kommunenummer: str) -> BudgetConfig:
+    """The built-in budget config (frozen), read once per process."""
+    return default_budget_config(kommunenummer)
 
 
 def _with_pace(config: BudgetConfig, scenario: Scenario) -> BudgetConfig:

@@ -7,6 +7,7 @@ and reports errors through ``validation_error`` so bad input always reads the sa
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
@@ -131,3 +132,24 @@ def read_toml(path: str | Path) -> dict[str, Any]:
         raise InputError(path, None, f"cannot read: {exc}") from None
 
 
+
+
+_LOADED: dict[tuple, Any] = {}
+
+
+def load_cached(loader: Callable[[Path], Any], path: str | Path) -> Any:
+    """``loader(path)`` of a file, cached until the file changes (for frozen config objects).
+
+    Catalogues and budget configs are read on every run; the web app runs on every edit.
+    """
+    p = Path(path)
+    try:
+        st = p.stat()
+    except OSError:
+        return loader(p)  # the loader reports the missing file
+    key = (loader, str(p.resolve()), st.st_mtime_ns, st.st_size)
+    if key not in _LOADED:
+        if len(_LOADED) > 256:
+            _LOADED.clear()
+        _LOADED[key] = loader(p)
+    return _LOADED[key]
