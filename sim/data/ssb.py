@@ -783,15 +783,16 @@ def _add_existing(path: Path, knr: str, years: dict[int, _Block]) -> list[int]:
 
 
 def _table(knr: str, name: str, years: dict[int, _Block]) -> pd.DataFrame:
-    """The package-format table of one kommune's history."""
+    """The package-format table of one kommune's history, in ``KEYS`` order."""
     ys = sorted(years)
-    persons = np.stack([years[y].persons for y in ys])  # [Y, 2, A]
+    sexes = sorted(SEXES)
+    persons = np.stack([years[y].persons for y in ys])[:, [SEXES.index(s) for s in sexes]]
     n = 2 * N_AGES
     return pd.DataFrame({
         "year": np.repeat(np.asarray(ys, dtype=np.int64), n),
         "kommunenummer": knr,
         "kommune": name,
-        "sex": np.tile(np.repeat(np.asarray(SEXES, dtype=object), N_AGES), len(ys)),
+        "sex": np.tile(np.repeat(np.asarray(sexes, dtype=object), N_AGES), len(ys)),
         "age": np.tile(np.arange(N_AGES, dtype=np.int64), 2 * len(ys)),
         "persons": persons.reshape(-1).astype(np.int64),
     })
