@@ -795,3 +795,49 @@ def test_done_when_yearly_exports_of_renumbered_kommune_import_and_validate(runn
     report = (tmp_path / "validation" / "validation.md").read_text()
     assert "## Ullensaker (3209)" in report and "nan" not in report
     assert not [w for w in caught if issubclass(w.category, RuntimeWarning)]
+
+
+# --------------------------------------------------------------------------- redistricting key
+
+
+def test_key_is_complete_and_consistent():
+    from sim.data import redistricting as r
+
+    key = r._key()
+    assert sum(len(ts) for codes in key.values() for ts in codes.values()) == 14_195  # rows
+    assert r.key_years() == (2000, 2034)
+    for codes in key.values():  # every code's weights sum to one
+        for targets in codes.values():
+            assert sum(w for _, w in targets) == pytest.approx(1.0)
+    names = r.names_2024()
+    assert len(names) == 358 and names["0000"] == "Norge" and names["3209"] == "Ullensaker"
+    for knr in set(names) - {"0000"}:  # the 2024 kommuner are the key's 2024 codes
+        assert r.targets(knr, 2024) == ((knr, 1.0),)
+    assert {k for k, _ in (t for ts in key[2024].values() for t in ts)} == set(names) - {"0000"}
+
+
+@pytest.mark.parametrize(("knr", "year", "parts", "alias", "split"), [
+    ("3222", 2019, ("0230",), None, ()),                  # Lørenskog before 2020
+    ("3222", 2022, ("3029",), None, ()),
+    ("3222", 2023, ("3029",), "3222", ()),                # renumbered 2024, listed early
+    ("3209", 2023, ("3033",), "3209", ()),                # Ullensaker
+    ("3205", 2019, ("0226", "0227", "0231"), None, ()),   # Lillestrøm = Sørum + Fet + Skedsmo
+    ("1103", 2019, ("1103", "1141", "1142"), None, ()),   # Stavanger + Finnøy + Rennesøy
+    ("5001", 2018, ("5001", "5030"), None, ()),           # Trondheim + Klæbu (merged 2020)
+    ("1508", 2023, (), "1508", ("1507",)),                # Ålesund after the 2024 split
+    ("5055", 2019, ("1571", "5011"), None, ("5012",)),    # Heim: Halsa, Hemne, part Snillfjord
+])
+def test_composition(knr, year, parts, alias, split):
+    from sim.data.redistricting import Composition, composition
+
+    assert composition(knr, year) == Composition(parts, alias, split)
+
+
+def test_targets():
+    from sim.data.redistricting import targets
+
+    assert targets("3033", 2021) == (("3209", 1.0),)
+    assert targets("0230", 2005) == (("3222", 1.0),)
+    assert targets("1507", 2021) == (("1508", 0.5), ("1580", 0.5))
+    assert targets("3222", 2015) == () and targets("0301", 1999) == ()
+    assert targets("0000", 1990) == (("0000", 1.0),)
