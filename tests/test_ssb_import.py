@@ -604,11 +604,12 @@ def test_one_file_a_year_into_the_same_folder_gives_the_union(tmp_path, runner):
         assert result.exit_code == 0, result.output
     pd.testing.assert_frame_equal(read_out(out / "population_3222.csv"),
                                   expected(years=range(2021, 2025)))
-    assert "kept 2021..2024" not in result.output and "kept 2022..2024" in result.output
+    assert "3222 Lørenskog: 2021..2024 (added 2021 to population_3222.csv)" in result.output
     # The same file again: identical counts, nothing changes.
     before = (out / "population_3222.csv").read_bytes()
     again = runner.invoke(app, ["data", "import", str(path), "--out", str(out)])
     assert again.exit_code == 0 and (out / "population_3222.csv").read_bytes() == before
+    assert "(nothing new for population_3222.csv)" in again.output
 
 
 def test_identical_duplicates_are_accepted(tmp_path):

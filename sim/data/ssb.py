@@ -682,10 +682,12 @@ def import_exports(files: Sequence[str | Path], out: str | Path) -> ImportResult
     tables = {}
     for knr, years in sorted(histories.items()):
         path = out / f"population_{knr}.csv"
-        kept = _add_existing(path, knr, years)
+        held = _add_existing(path, knr, years)
         tables[knr] = _table(knr, names.get(knr, ""), years)
         total = int(years[max(years)].persons.sum())
-        note = f"; kept {year_ranges(kept)} from {path.name}" if kept else ""
+        added = sorted(set(years) - set(held or ()))
+        note = ("" if held is None else f" (added {year_ranges(added)} to {path.name})" if added
+                else f" (nothing new for {path.name})")
         lines.append(f"{knr} {names.get(knr, '')}: {year_ranges(sorted(years))}{note}, "
                      f"{total:,} persons in {max(years)} -> {path}")
     _make_folder(out)
@@ -763,23 +765,25 @@ def _check_same(first: _Block, second: _Block, what: str) -> None:
                          "kommune and year may come twice only with identical counts")
 
 
-def _add_existing(path: Path, knr: str, years: dict[int, _Block]) -> list[int]:
-    """Add the years of an existing ``population_<knr>.csv`` not imported now (in place)."""
+def _add_existing(path: Path, knr: str, years: dict[int, _Block]) -> list[int] | None:
+    """Add the years of an existing ``population_<knr>.csv`` to ``years`` (in place).
+
+    Returns the years the file held (None if there is no file).
+    """
     if not path.exists():
-        return []
+        return None
     df = read_population_csv(path)
     others = sorted(set(df["kommunenummer"]) - {knr})
     if others:
         raise InputError(path, "kommunenummer", f"{others[0]} in a file for {knr}; "
                          f"population_{knr}.csv may hold only {knr}")
-    kept = []
+    held = []
     for (_, year), block in _blocks(df.sort_values(KEYS), str(path)):
         if year in years:
             _check_same(block, years[year], f"{knr} {year}")
-        else:
-            years[year] = block
-            kept.append(year)
-    return kept
+        years[year] = block
+        held.append(year)
+    return held
 
 
 def _table(knr: str, name: str, years: dict[int, _Block]) -> pd.DataFrame:
