@@ -842,3 +842,12 @@ def test_targets():
     assert targets("1507", 2021) == (("1508", 0.5), ("1580", 0.5))
     assert targets("3222", 2015) == () and targets("0301", 1999) == ()
     assert targets("0000", 1990) == (("0000", 1.0),)
+
+
+def test_damaged_file_in_the_folder(runner, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "population_3222.csv").write_text("year,kommunenummer\n2024,3222\n")
+    good = ssb_csv(tmp_path / "a.csv", region="3222 Lørenskog", years=(2024,))
+    import_error(runner, tmp_path, [good], out, str(out / "population_3222.csv"),
+                 "missing column(s) kommune")

@@ -44,7 +44,6 @@ import numpy as np
 import pandas as pd
 
 from sim.data import redistricting
-from sim.data.population import read_population_csv
 from sim.demography import N_AGES, SEXES
 from sim.errors import InputError
 
@@ -158,6 +157,23 @@ def _write_csv(out: pd.DataFrame, path: Path) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def read_population(path: str | Path) -> pd.DataFrame:
+    """Read and validate a population table in the package format (``validate_population``).
+
+    Raises:
+        InputError: the file is missing, not a CSV table, or not a valid population table.
+    """
+    path = Path(path)
+    try:
+        df = pd.read_csv(path, dtype={"kommunenummer": str, "kommune": str, "sex": str})
+    except FileNotFoundError:
+        raise InputError(path, None, "file not found") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
+        raise InputError(path, None, f"not a readable CSV table: {exc}") from None
+    validate_population(df, path)
+    return df
 
 
 def validate_population(df: pd.DataFrame, source: str | Path) -> None:
@@ -772,7 +788,7 @@ def _add_existing(path: Path, knr: str, years: dict[int, _Block]) -> list[int] |
     """
     if not path.exists():
         return None
-    df = read_population_csv(path)
+    df = read_population(path)
     others = sorted(set(df["kommunenummer"]) - {knr})
     if others:
         raise InputError(path, "kommunenummer", f"{others[0]} in a file for {knr}; "
