@@ -12,7 +12,7 @@ A 2024 kommune in a year is the sum of the codes that lie wholly in it (Lillestr
 territory, so the 2024 code is an *alias* there, not one more part.
 
 Split codes cannot be divided by age: the key's weights are not population shares (it gives
-Haram half of Ålesund 1507, which had 67,516 inhabitants on 1 January 2023, while Haram had
+Haram half of Ålesund 1507, which had about 67,500 inhabitants on 1 January 2023, while Haram had
 9,357 on 1 January 2024), so the import refuses them (``sim.data.ssb``).
 """
 
