@@ -46,6 +46,7 @@ from calibration.fit import accounts
 from sim.cohort.engine import Projection, project
 from sim.config import deep_merge
 from sim.data.population import available_years, municipality_name
+from sim.data.ssb import year_ranges
 from sim.demography import AGE_GROUPS
 from sim.demography import fertility as fert
 from sim.errors import InputError
@@ -335,11 +336,15 @@ def rolling_origin(knr: str, population=None, window: int = 2, horizon: int = 2,
     have = available_years(table, knr)
     rows = []
     for cut in range(have[0] + window, have[-1] - horizon + 1):
+        if not has_years(table, knr, cut - window, cut + horizon):
+            continue
         row: dict[str, Any] = {"cut_off": cut}
         for rule in ("mean", "last"):
             bt = backtest(knr, cut - window, cut, cut + horizon, population, variant, rule)
             row[rule] = bt.errors[-1].total_error_pct
         rows.append(row)
+    if not rows:
+        return {}
     summary = {rule: float(np.mean([abs(r[rule]) for r in rows])) for rule in ("mean", "last")}
     return {"window_transitions": window, "horizon": horizon, "rows": rows,
             "mean_abs_error_pct": summary}
@@ -359,9 +364,16 @@ def validate(
     """
     table = table_for(population_file)
     knr = municipality
-    if knr not in table:
-        raise InputError(population_file or "embedded population", "municipality",
-                         f"unknown municipality {knr}")
+    source = population_file or "embedded population"
+    have = available_years(table, knr)
+    if not have:
+        raise InputError(source, "municipality", f"unknown municipality {knr}")
+    spans = sorted({(first, last) for _, first, _, last in BACKTESTS}, key=lambda s: s[1] - s[0])
+    if not any(has_years(table, knr, first, last) for first, last in spans):
+        (a, b), (c, d) = spans[0], spans[-1]
+        raise InputError(source, "year", f"validate needs the populations of every year {a}..{b} "
+                         f"for the short back-tests ({c}..{d} for all); {knr} has "
+                         f"{year_ranges(have)}")
     out, skipped = [], []
     for name, first, cut, last in BACKTESTS:
         if not has_years(table, knr, first, last):

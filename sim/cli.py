@@ -317,23 +317,25 @@ def inputs_cmd(
 @data_app.command("import")
 @clean_errors
 def data_import(
-    file: Annotated[Path, typer.Argument(help="SSB 07459 export: semicolon CSV or JSON-stat 2.0")],
+    files: Annotated[list[Path], typer.Argument(
+        help="SSB 07459 exports (Statbank CSV in any layout, or JSON-stat 2.0); several files "
+             "are merged")],
     out: Annotated[Path, typer.Option(help="folder for population_<kommunenummer>.csv")] = Path(
         "kommunesim-data"),
 ) -> None:
-    """Convert an SSB Statbank export of table 07459 to the package's population format."""
-    from sim.data.ssb import read_ssb_07459, write_population
+    """Merge SSB Statbank exports of table 07459 into one history per 2024 kommune.
 
-    df = read_ssb_07459(file)
-    out.mkdir(parents=True, exist_ok=True)
-    for knr, part in df.groupby("kommunenummer", sort=True):
-        path = out / f"population_{knr}.csv"
-        write_population(part, path)
-        years = sorted(part.year.unique())
-        console.print(f"{knr} {part.kommune.iloc[0]}: {years[0]}..{years[-1]}, "
-                      f"{int(part[part.year == years[-1]].persons.sum()):,} persons in {years[-1]}"
-                      f" -> {path}")
-        console.print(f"  run it: kommunesim run --municipality {knr} --population {path}")
+    Old kommunenummer are mapped to the 2024 kommune (SSB's redistricting key); years already
+    in OUT/population_<kommunenummer>.csv are kept and the new ones added.
+    """
+    from sim.data.ssb import import_exports
+
+    result = import_exports(files, out)
+    for line in result.lines:
+        console.print(line, highlight=False, soft_wrap=True)
+    knr, path = next(iter(result.written.items()))
+    console.print(f"run it: kommunesim run --municipality {knr} --population {path}",
+                  highlight=False, soft_wrap=True)
 
 
 def _register_subcommands() -> None:

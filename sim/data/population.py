@@ -188,19 +188,9 @@ def embedded_zones() -> PopulationHistory:
 
 def read_population_csv(path: str | Path):
     """Read and validate a population table in the package format (a DataFrame)."""
-    import pandas as pd
+    from sim.data.ssb import read_population
 
-    from sim.data.ssb import validate_population
-
-    path = Path(path)
-    try:
-        df = pd.read_csv(path, dtype={"kommunenummer": str, "kommune": str, "sex": str})
-    except FileNotFoundError:
-        raise InputError(path, None, "file not found") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
-        raise InputError(path, None, f"not a readable CSV table: {exc}") from None
-    validate_population(df, path)
-    return df
+    return read_population(path)
 
 
 @cache
