@@ -285,15 +285,32 @@ def default_refugee_plan(knr: str, base_year: int, table: PopulationHistory,
 
 def estimate_levels(scenario: Scenario, table: PopulationHistory, knr: str,
                     defaults: dict[str, Any]) -> Estimates:
-    """Estimate a kommune's levels and migration from its history window (cached)."""
+    """Estimate a kommune's levels and migration from its history window (cached).
+
+    A kommune with ``estimate_with = [...]`` in ``municipalities.toml`` (one whose history
+    before a split is not its own) is estimated on the group's summed history; its
+    in-migrants are the group's times its share of the group's base-year population.
+    """
     window = estimation_window(scenario, available_years(table, knr))
     years = np.arange(window[0], window[1])
-    settled, _ = refugees_settled_history(knr, table, defaults)
-    return estimate_history(table.history(knr, *window),
-                            _series(defaults.get("births", {}), years),
-                            _series(defaults.get("deaths", {}), years),
-                            _series(settled, years, 0.0),
-                            estimation_settings(scenario, window, defaults))
+    group = defaults.get("estimate_with") if scenario.inputs.population is None else None
+    if group:
+        pops = sum(table.history(k, *window) for k in group)
+        share = table.array(knr, window[1]).sum() / pops[-1].sum()
+        settled = sum(_series(refugees_settled_history(k, table, municipality_defaults()
+                                                       .get(k, {}))[0], years, 0.0)
+                      for k in group)
+    else:
+        pops, share = table.history(knr, *window), 1.0
+        settled = _series(refugees_settled_history(knr, table, defaults)[0], years, 0.0)
+    est = estimate_history(pops, _series(defaults.get("births", {}), years),
+                           _series(defaults.get("deaths", {}), years), settled,
+                           estimation_settings(scenario, window, defaults))
+    if share != 1.0:
+        est = replace(est, in_per_year=est.in_per_year * share,
+                      in_migrants=est.in_migrants * share,
+                      refugees_settled=est.refugees_settled * share)
+    return est
 
 
 @lru_cache(maxsize=256)
