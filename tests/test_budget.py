@@ -536,3 +536,10 @@ def test_savings_pace_from_scenario_changes_result():
         maraton.budget.line("netto_driftsresultat")[years.index(2026)]
     with pytest.raises(InputError, match="savings_pace"):
         run(scenario_from_dict({**base, "budget": {"savings_pace": "Tortoise"}}))
+
+
+def test_short_horizon_leaves_plan_average_undefined():
+    res = run(scenario_from_dict({"municipality": "3222", "horizon": 2026}))
+    avg = next(c for c in res.budget.rules if c.rule.average_years == 4)
+    assert len(res.budget.years) == 2 and np.isnan(avg.value_pct).all()
+    assert any("calibrated on 2025" in n for n in res.budget.notes)

@@ -318,14 +318,19 @@ class BudgetResult:
         return pd.DataFrame({"year": self.years, **self.values, **self.ratios})
 
 
+def _forward_mean(x: np.ndarray, k: int) -> np.ndarray:
+    """Mean of x[t..t+k-1] for each t; NaN where fewer than k years are left."""
+    out = np.full(len(x), np.nan)
+    if len(x) >= k:
+        c = np.concatenate([[0.0], np.cumsum(x)])
+        out[: len(x) - k + 1] = (c[k:] - c[:-k]) / k
+    return out
+
+
 def _rule_values(rule: Rule, ratios: dict[str, np.ndarray], base_pct: float | None) -> np.ndarray:
     v = ratios[rule.metric]
     if rule.average_years > 1:
-        k = rule.average_years
-        c = np.concatenate([[0.0], np.cumsum(v)])
-        out = np.full(len(v), np.nan)
-        out[: len(v) - k + 1] = (c[k:] - c[:-k]) / k
-        return out
+        return _forward_mean(v, rule.average_years)
     if rule.op == "falling":
         prev = np.concatenate([[np.nan if base_pct is None else base_pct], v[:-1]])
         return v - prev
@@ -346,11 +351,8 @@ def check_rules(config: BudgetConfig, ratios: dict[str, np.ndarray], revenue: np
             thr = rule.threshold_pct
             margin = v - thr if rule.op == ">=" else thr - v
             if rule.average_years > 1:
-                k = rule.average_years
-                c = np.concatenate([[0.0], np.cumsum(revenue)])
-                mean_rev = np.full(len(v), np.nan)
-                mean_rev[: len(v) - k + 1] = (c[k:] - c[:-k]) / k
-                need = np.maximum(-margin, 0.0) / 100 * mean_rev
+                need = np.maximum(-margin, 0.0) / 100 * _forward_mean(revenue,
+                                                                       rule.average_years)
             else:
                 need = np.maximum(-margin, 0.0) / 100 * revenue
         met = np.where(np.isnan(margin), np.nan, (margin >= 0).astype(float))
