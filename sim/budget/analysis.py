@@ -84,9 +84,12 @@ def first_year_met(b: BudgetResult, check: RuleCheck, from_year: int | None = No
 
 
 def project_paces(result: Any, config: BudgetConfig) -> dict[str, BudgetResult]:
-    """The plan with no savings ('Ingen tiltak') and under each savings pace of the config."""
+    """The plan without a savings pace ('Uten tempo') and under each pace of the config.
+
+    'Uten tempo' still has the measures the law forces once the fund is empty (inndekning).
+    """
     plain = config.savings.model_copy(update={"pace": None, "amount_nok": None})
-    out = {"Ingen tiltak": project_budget(result, config.model_copy(update={"savings": plain}))}
+    out = {"Uten tempo": project_budget(result, config.model_copy(update={"savings": plain}))}
     for pace in config.savings.paces:
         sv = config.savings.model_copy(update={"pace": pace, "amount_nok": None})
         out[pace] = project_budget(result, config.model_copy(update={"savings": sv}))

@@ -38,8 +38,6 @@ from sim.schema import (
 BUDGET_DIR = Path(__file__).parent
 NATIONAL_DEFAULTS = BUDGET_DIR / "defaults_national.toml"
 
-METRICS = ("netto_driftsresultat_pct", "disposisjonsfond_pct", "netto_lanegjeld_pct")
-
 
 class Prices(Frozen):
     """The kommunal deflator: growth of the prices and wages the kommune pays, % per year."""

@@ -120,11 +120,6 @@ def published_indices(kommunenummer: str, year: int) -> dict[str, float]:
     return dict(_published().get((int(year), kommunenummer), {}))
 
 
-def published_years() -> tuple[int, ...]:
-    """Years with published indices in the embedded table."""
-    return tuple(sorted({y for y, _k in _published()}))
-
-
 def other_criteria(kommunenummer: str, year: int, criteria: np.ndarray,
                    key: CostKey | None = None) -> tuple[np.ndarray, str]:
     """The non-computed part of each sector index [S] in ``year``, and where it comes from.

@@ -88,8 +88,6 @@ LINES: dict[str, str] = {
 }
 """Budget lines (code name -> Norwegian label); the order of the tidy table."""
 
-_NDR_PARTS = ("driftsinntekter", "driftsutgifter", "netto_finansutgifter")
-
 
 def _err(config: BudgetConfig, fld: str, msg: str) -> InputError:
     return InputError(config.source or "budget config", fld, msg)

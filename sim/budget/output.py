@@ -172,6 +172,17 @@ def write_csv_norwegian(df: pd.DataFrame, path: Path) -> None:
     df.to_csv(path, sep=";", index=False, encoding="utf-8-sig")
 
 
+def _norwegian_axis(ax) -> None:
+    """Y tick labels with decimal comma, space thousands and a true minus."""
+    from matplotlib.ticker import FuncFormatter
+
+    def fmt(x: float, _pos) -> str:
+        text = f"{x:,.0f}" if abs(x) >= 100 or x == int(x) else f"{x:,.1f}"
+        return text.replace(",", " ").replace(".", ",").replace("-", "−")
+
+    ax.yaxis.set_major_formatter(FuncFormatter(fmt))
+
+
 def plot_rules(budget: BudgetResult, path: Path) -> None:
     """Ratios against the rule thresholds over time; ROBEK years shaded."""
     import matplotlib.pyplot as plt
@@ -191,6 +202,7 @@ def plot_rules(budget: BudgetResult, path: Path) -> None:
         for y in budget.years[r["robek"] > 0]:
             ax.axvspan(y - 0.5, y + 0.5, color="C3", alpha=0.12, lw=0)
         ax.set_title(f"{title} (% av driftsinntektene)")
+        _norwegian_axis(ax)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     fig.suptitle(f"{budget.name}: handlingsregler (rødt: ROBEK-risiko)")
@@ -212,6 +224,8 @@ def plot_debt(budget: BudgetResult, path: Path) -> None:
              label="renteutgifter")
     ax2.plot(budget.years, v["avdrag"] / 1e6, color="C0", marker="s", ms=3, label="avdrag")
     ax2.set_ylabel("mill. kr")
+    _norwegian_axis(ax)
+    _norwegian_axis(ax2)
     h1, l1 = ax.get_legend_handles_labels()
     h2, l2 = ax2.get_legend_handles_labels()
     ax.legend(h1 + h2, l1 + l2, fontsize=8, loc="lower left")
@@ -219,6 +233,15 @@ def plot_debt(budget: BudgetResult, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _mill(v: float, sign: bool = False) -> str:
+    """Mill. kr as Norwegian text: '−1 234', '+56' (never '-0')."""
+    v = round(v)
+    text = f"{abs(v):,}".replace(",", " ")
+    if v == 0:
+        return "0"
+    return ("+" if v > 0 and sign else "−" if v < 0 else "") + text
 
 
 def plot_waterfall(budget: BudgetResult, path: Path, year: int | None = None) -> None:
@@ -233,18 +256,24 @@ def plot_waterfall(budget: BudgetResult, path: Path, year: int | None = None) ->
     labels = [f"Netto driftsresultat {int(years[0])}", *PARTS.values(),
               f"Netto driftsresultat {year}"]
     steps = [parts[k][i] / 1e6 for k in PARTS]
-    fig, ax = plt.subplots(figsize=(11, 5))
+    levels = ndr[0] + np.concatenate([[0.0], np.cumsum(steps)])
+    fig, ax = plt.subplots(figsize=(11, 5.5))
     ax.bar(0, ndr[0], color="#555")
-    level = ndr[0]
     for j, step in enumerate(steps, start=1):
-        ax.bar(j, step, bottom=level, color="C2" if step >= 0 else "C3")
-        ax.text(j, level + step + (4 if step >= 0 else -4), f"{step:+,.0f}".replace(",", " "),
-                ha="center", va="bottom" if step >= 0 else "top", fontsize=8)
-        level += step
+        ax.bar(j, step, bottom=levels[j - 1], color="C2" if step >= 0 else "C3")
+        ax.annotate(_mill(step, sign=True), (j, max(levels[j - 1], levels[j])),
+                    xytext=(0, 3), textcoords="offset points", ha="center", fontsize=8)
     ax.bar(len(steps) + 1, ndr[i], color="#555")
+    for j, v in ((0, ndr[0]), (len(steps) + 1, ndr[i])):
+        ax.annotate(_mill(v), (j, max(v, 0.0)), xytext=(0, 3), textcoords="offset points",
+                    ha="center", fontsize=8)
+    lo, hi = min(levels.min(), ndr[i], 0.0), max(levels.max(), ndr[i], 0.0)
+    pad = 0.08 * (hi - lo or 1.0)
+    ax.set_ylim(lo - pad, hi + 2 * pad)
     ax.axhline(0, color="black", lw=0.8)
     ax.set_xticks(range(len(labels)), [textwrap(lbl) for lbl in labels], fontsize=8)
     ax.set_ylabel("mill. kr (løpende priser)")
+    _norwegian_axis(ax)
     ax.set_title(f"{budget.name}: hvorfor netto driftsresultat endres {int(years[0])}–{year}")
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
@@ -275,6 +304,7 @@ def plot_demographic_pressure(budget: BudgetResult, path: Path) -> None:
         ax.plot(budget.years, (real - real[0]) / 1e6, marker="o", ms=3, label=sector)
     ax.axhline(0, color="black", lw=0.8)
     ax.set_ylabel(f"mill. kr ({int(budget.years[0])}-priser)")
+    _norwegian_axis(ax)
     ax.set_title(f"{budget.name}: demografisk kostnadspress (endring fra {int(budget.years[0])})")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
