@@ -21,7 +21,7 @@ import pandas as pd
 
 from sim.budget.analysis import PARTS, decompose
 from sim.budget.model import BudgetResult
-from sim.budget.tables import framsikt, okonomiplan_tables
+from sim.budget.tables import framsikt, mill_text, okonomiplan_tables
 
 README = "README"
 FRAMSIKT = "Framsikt"
@@ -235,15 +235,6 @@ def plot_debt(budget: BudgetResult, path: Path) -> None:
     plt.close(fig)
 
 
-def _mill(v: float, sign: bool = False) -> str:
-    """Mill. kr as Norwegian text: '−1 234', '+56' (never '-0')."""
-    v = round(v)
-    text = f"{abs(v):,}".replace(",", " ")
-    if v == 0:
-        return "0"
-    return ("+" if v > 0 and sign else "−" if v < 0 else "") + text
-
-
 def plot_waterfall(budget: BudgetResult, path: Path, year: int | None = None) -> None:
     """Waterfall of the change in netto driftsresultat from the first year to ``year``."""
     import matplotlib.pyplot as plt
@@ -261,11 +252,11 @@ def plot_waterfall(budget: BudgetResult, path: Path, year: int | None = None) ->
     ax.bar(0, ndr[0], color="#555")
     for j, step in enumerate(steps, start=1):
         ax.bar(j, step, bottom=levels[j - 1], color="C2" if step >= 0 else "C3")
-        ax.annotate(_mill(step, sign=True), (j, max(levels[j - 1], levels[j])),
+        ax.annotate(mill_text(step, sign=True), (j, max(levels[j - 1], levels[j])),
                     xytext=(0, 3), textcoords="offset points", ha="center", fontsize=8)
     ax.bar(len(steps) + 1, ndr[i], color="#555")
     for j, v in ((0, ndr[0]), (len(steps) + 1, ndr[i])):
-        ax.annotate(_mill(v), (j, max(v, 0.0)), xytext=(0, 3), textcoords="offset points",
+        ax.annotate(mill_text(v), (j, max(v, 0.0)), xytext=(0, 3), textcoords="offset points",
                     ha="center", fontsize=8)
     lo, hi = min(levels.min(), ndr[i], 0.0), max(levels.max(), ndr[i], 0.0)
     pad = 0.08 * (hi - lo or 1.0)
