@@ -331,7 +331,7 @@ def test_every_kommune_has_a_budget_config():
 
 def test_kommune_without_catalogue_costs_at_the_cost_key(enebakk):
     b = enebakk.budget
-    assert any("cost key" in n for n in b.notes)
+    assert any("kostnadsnøkkelens utgiftsbehov" in n for n in b.notes)
     assert set(b.sector_costs) == {"grunnskole", "pleie", "barnehage", "barnevern", "sosial",
                                    "kommunehelse", "administrasjon"}
     # calibrated to KOSTRA 2024 for Enebakk: netto driftsresultat -0.7 %
@@ -542,4 +542,4 @@ def test_short_horizon_leaves_plan_average_undefined():
     res = run(scenario_from_dict({"municipality": "3222", "horizon": 2026}))
     avg = next(c for c in res.budget.rules if c.rule.average_years == 4)
     assert len(res.budget.years) == 2 and np.isnan(avg.value_pct).all()
-    assert any("calibrated on 2025" in n for n in res.budget.notes)
+    assert any("kalibrert på 2025" in n for n in res.budget.notes)

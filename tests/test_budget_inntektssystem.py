@@ -64,7 +64,7 @@ def test_kostnadsindeks_2026_recomputed_from_population(populations, knr, publis
     key = inn.cost_key()
     crit25, crit26 = _criteria(populations[knr], 2025), _criteria(populations[knr], 2026)
     other, source = inn.other_criteria(knr, 2025, crit25)
-    assert "2025" in source and "sector" in source
+    assert "2025" in source and "sektorindekser" in source
     index26 = inn.total_index(inn.sector_indices(crit26, other, key), key)
     assert published == inn.published_indices(knr, 2026)["samlet"]
     print(f"\n[kostnadsindeks] {knr} 2026: recomputed {index26:.4f}, published {published} "

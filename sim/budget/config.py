@@ -440,9 +440,9 @@ def national_budget_config(kommunenummer: str, name: str | None = None) -> Budge
     if "frie" in own:
         data["rammetilskudd"]["calibrate_frie_inntekter"] = {2024: own["frie"]}
     else:
-        notes.append("ASSUMPTION: frie inntekter from the national amounts, the kommune's "
-                     "kostnadsindeks and a tax level of 100 % (no kommune-specific skjønn or "
-                     "regional grants)")
+        notes.append("ANTAKELSE: frie inntekter fra de nasjonale beløpene, kommunens "
+                     "kostnadsindeks og et skattenivå på 100 % (uten kommunens eget skjønn eller "
+                     "regionale tilskudd)")
     data["assumptions"] = (*notes, *data.get("assumptions", ()))
     return budget_from_dict(data, f"national defaults ({NATIONAL_DEFAULTS.name}) for "
                             f"{kommunenummer}")

@@ -133,13 +133,15 @@ def other_criteria(kommunenummer: str, year: int, criteria: np.ndarray,
     computed = criteria @ key.weights_computed
     if all(s in pub for s in key.sectors):
         other = np.array([pub[s] for s in key.sectors]) - computed
-        return other, f"KDD sector indices {year} (Grønt hefte) minus the recomputed age part"
+        return other, (f"KDDs sektorindekser {year} (Grønt hefte) minus den beregnede "
+                       "aldersdelen")
     if "samlet" in pub:
         gap = pub["samlet"] - total_index(computed + key.weights_other, key)
         return (key.weights_other + gap,
-                f"KDD total index {year} (Grønt hefte, table A-k) minus the recomputed age part")
-    return key.weights_other.copy(), ("ASSUMPTION: non-age criteria at the national level "
-                                      f"(no published index for {kommunenummer})")
+                f"KDDs samlede indeks {year} (Grønt hefte, tabell A-k) minus den beregnede "
+                "aldersdelen")
+    return key.weights_other.copy(), ("ANTAKELSE: kriteriene utenom alder på landsnivå "
+                                      f"(ingen publisert indeks for {kommunenummer})")
 
 
 def inntektsutjevning_share(level: np.ndarray, share_pct: np.ndarray, extra_pct: float,

@@ -419,8 +419,8 @@ def project_budget(result: Any, config: BudgetConfig) -> BudgetResult:
         if crit_cal is None:
             cal = int(np.clip(cal, years[0], years[-1]))
             crit_cal = criteria[years == cal][0]
-            notes.append(f"kostnadsindeks calibrated on {cal}: no population for the criteria "
-                         f"of {rt.kostnadsindeks.calibration_year}")
+            notes.append(f"kostnadsindeksen er kalibrert på {cal}: ingen befolkning for "
+                         f"kriteriene i {rt.kostnadsindeks.calibration_year}")
         other, index_source = inn.other_criteria(knr, cal, crit_cal)
         sectors = inn.sector_indices(criteria, other)
         index = inn.total_index(sectors)
@@ -477,8 +477,8 @@ def project_budget(result: Any, config: BudgetConfig) -> BudgetResult:
         by_sector = (need_pc * cost_y / rev_y)[:, None] * key.sector_weights * sec \
             * mean_t[:, None]
         sector_names = key.sectors
-        notes.append("no service catalogue: services costed at the cost key's expenditure need "
-                     "(ASSUMPTION: the kommune spends what the inntektssystem says it needs)")
+        notes.append("ingen tjenestekatalog: tjenestene koster kostnadsnøkkelens utgiftsbehov "
+                     "(ANTAKELSE: kommunen bruker det inntektssystemet sier den trenger)")
     tjenester = by_sector.sum(axis=1)
     op = config.operating
     premiefond = _flat(op.premiefond_use_nok, years)

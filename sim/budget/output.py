@@ -56,6 +56,11 @@ def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", s).strip("_")
 
 
+def _path_text(path: dict[int, float]) -> str:
+    """{2024: 4.3, 2025: 3.9} -> '2024: 4,3 %, 2025: 3,9 %'."""
+    return ", ".join(f"{y}: {v:g} %".replace(".", ",") for y, v in path.items())
+
+
 def _readme_rows(budget: BudgetResult, tables: dict[str, pd.DataFrame]) -> list[list]:
     cfg = budget.config
     acc = cfg.base_accounts
@@ -75,18 +80,15 @@ def _readme_rows(budget: BudgetResult, tables: dict[str, pd.DataFrame]) -> list[
                              "kostnadsindeksen regnes ut av befolkningen hvert år; "
                              "ikke-alderskriterier: "
                              f"{budget.parameters.get('kostnadsindeks_non_age_part')}"],
-        ["Prisvekst", "kommunal deflator: "
-         + ", ".join(f"{y}: {v:g} %" for y, v in cfg.prices.deflator_pct.items())],
-        ["Realvekst", "inntekter: "
-         + ", ".join(f"{y}: {v:g} %" for y, v in cfg.growth.revenue_pct.items())
+        ["Prisvekst", "kommunal deflator: " + _path_text(cfg.prices.deflator_pct)],
+        ["Realvekst", "inntekter: " + _path_text(cfg.growth.revenue_pct)
          + (" + nasjonale demografikostnader" if cfg.growth.national_demography else "")
-         + "; enhetskostnader: "
-         + ", ".join(f"{y}: {v:g} %" for y, v in cfg.growth.cost_pct.items())],
+         + "; enhetskostnader: " + _path_text(cfg.growth.cost_pct)],
         ["Kilder", f"{cfg.source} (hver verdi har kilde i kommentaren), sim/budget/SOURCES.md"],
     ]
     rows += [["Forutsetning", a] for a in cfg.assumptions]
     rows += [["Merknad", note] for note in budget.notes]
-    rows += [["Parameter", f"{k} = {v}"] for k, v in budget.parameters.items()]
+    rows += [["Teknisk parameter", f"{k} = {v}"] for k, v in budget.parameters.items()]
     rows += [[], ["Ark", "Innhold"]]
     rows += [[name, _SHEET_TEXT.get(name, "")] for name in (*tables, FRAMSIKT)]
     return rows
