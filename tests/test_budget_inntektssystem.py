@@ -135,3 +135,12 @@ def test_veksttilskudd_2024_lorenskog_matches_the_seed():
     # at or above the tax ceiling there is no grant
     assert inn.veksttilskudd(growth, totals[3:], np.array([1.4]), 1.4, 140.0,
                              np.array([67_331.0]))[0] == 0
+
+
+def test_national_table_is_ssb_up_to_2024():
+    """The national table's history is SSB 07459 (Norway 1 January 2024: 5 550 203)."""
+    table = population_table()
+    for year in (2005, 2015, 2024):
+        np.testing.assert_allclose(national_on(np.array([year]))[0],
+                                   population_array(table, "0000", year).sum(axis=0))
+    assert national_on(np.array([2024]))[0].sum() == 5_550_203

@@ -48,23 +48,28 @@ def write_national_table(path: Path | None = None) -> Path:
     import tempfile
 
     from sim.config import scenario_from_dict
-    from sim.data.population import NORWAY, embedded_population
+    from sim.data.population import NORWAY, available_years, population_array, population_table
+    from sim.demography import SEXES
     from sim.run import run
 
-    table = embedded_population()
-    norway = table[table.kommunenummer == NORWAY].copy()
+    table = population_table()
+    history = {y: population_array(table, NORWAY, y) for y in available_years(table, NORWAY)}
+    rows = [pd.DataFrame({"year": y, "kommunenummer": "9999", "kommune": "Norge",
+                          "sex": np.repeat(SEXES, N_AGES), "age": np.tile(np.arange(N_AGES), 2),
+                          "persons": persons.ravel().round().astype(int)})
+            for y, persons in history.items()]
     with tempfile.TemporaryDirectory() as tmp:
         csv = Path(tmp) / "norway.csv"
-        # The engine refuses '0000' as a municipality; the same rows under another number run
-        # through the import path like any imported kommune.
-        norway.assign(kommunenummer="9999", kommune="Norge").to_csv(csv, index=False)
+        # The engine refuses '0000' as a municipality; the same numbers under another number
+        # run through the import path like any imported kommune.
+        pd.concat(rows).to_csv(csv, index=False)
         result = run(scenario_from_dict({"municipality": "9999", "horizon": LAST_YEAR,
                                          "inputs": {"population": str(csv)},
                                          "budget": {"enabled": False}}))
     projected = np.asarray(result.projection.population).sum(axis=(1, 2))  # [Y+1, A]
     years_p = np.asarray(result.projection.years, dtype=int)
-    history = norway.groupby(["year", "age"]).persons.sum().reset_index()
-    rows = [history.assign(source="ssb")]
+    rows = [pd.DataFrame({"year": y, "age": np.arange(N_AGES), "persons": p.sum(axis=0),
+                          "source": "ssb"}) for y, p in history.items()]
     for y, persons in zip(years_p[1:], projected[1:], strict=True):
         rows.append(pd.DataFrame({"year": y, "age": np.arange(N_AGES),
                                   "persons": np.round(persons, 1), "source": "kommunesim"}))
