@@ -412,7 +412,7 @@ def project_budget(result: Any, config: BudgetConfig) -> BudgetResult:
     if rt.kostnadsindeks.fixed is not None:
         sectors = None
         index = np.full(n, rt.kostnadsindeks.fixed)
-        index_source = "fixed in the config"
+        index_source = "fast verdi i budsjettfilen"
     else:
         cal = rt.kostnadsindeks.calibration_year
         crit_cal = _criteria_in(cal, years, criteria, hist)
