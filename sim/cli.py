@@ -257,28 +257,13 @@ def budget_cmd(
     plots: Annotated[bool, typer.Option(help="write PNG plots")] = True,
 ) -> None:
     """Project a scenario with its long-term budget (revenue, costs, debt, rules); write XLSX."""
-    from rich.table import Table
-
-    from sim.budget.cli import budget_command
+    from sim.budget.analysis import project_paces
+    from sim.budget.cli import budget_command, print_budget
 
     result, files = budget_command(scenario, municipality, config, out, with_plots=plots,
                                    pace=pace)
-    table = Table(title=f"{result.inputs.municipality_name}: handlingsregler "
-                  f"{result.budget.years[0]}-{result.budget.years[-1]}")
-    for col in ("rule", "first year met", "first year broken", "years met"):
-        table.add_column(col, justify="left" if col == "rule" else "right")
-    for row in result.budget.rules_summary.itertuples():
-        table.add_row(row.rule, _year(row.first_year_met), _year(row.first_year_broken),
-                      f"{row.years_met} of {row.years}")
-    console.print(table)
+    print_budget(console, result.budget, project_paces(result, result.budget.config))
     console.print(f"wrote {len(files)} files to {out}/")
-
-
-def _year(value) -> str:
-    """A year for a table cell, '-' when missing (None, NaN or pandas NA)."""
-    import pandas as pd
-
-    return "-" if pd.isna(value) else str(int(value))
 
 
 @app.command("inputs")

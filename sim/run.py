@@ -16,7 +16,6 @@ from sim.abm.montecarlo import AbmResult, run_abm, write_abm
 from sim.budget import (
     BudgetConfig,
     BudgetResult,
-    available_budget_defaults,
     default_budget_config,
     load_budget_config,
     project_budget,
@@ -100,7 +99,7 @@ def run(scenario: Scenario) -> RunResult:
     result = RunResult(scenario, inputs, proj, catalogue, services, dk, None,
                        {"resolve_s": t1 - t0, "project_s": t2 - t1, "services_s": t3 - t2},
                        refugee_history_notes(catalogue, inputs))
-    config = scenario_budget_config(scenario, services is not None)
+    config = scenario_budget_config(scenario, inputs.municipality_name)
     if config is not None:
         try:
             result = replace(result, budget=project_budget(result, config))
@@ -139,28 +138,24 @@ def refugee_history_notes(catalogue: Catalogue | None,
     return tuple(notes)
 
 
-def scenario_budget_config(scenario: Scenario, have_services: bool) -> BudgetConfig | None:
-    """The scenario's budget config (file or built-in default), or None when there is none.
+def scenario_budget_config(scenario: Scenario, name: str | None = None) -> BudgetConfig | None:
+    """The scenario's budget config (file, the kommune's own default, or national defaults).
 
-    A budget needs service costs: a config given explicitly without a catalogue is an error.
+    None when the scenario disables the budget. Without a service catalogue the budget costs
+    the services at the inntektssystem's expenditure need (see sim/budget/model.py).
     """
     if not scenario.budget.enabled:
         return None
     path = scenario.budget.config
     if path is None:
-        if not have_services or scenario.municipality not in available_budget_defaults():
-            return None
-        return _with_pace(_default_budget(scenario.municipality), scenario)
-    if not have_services:
-        raise InputError(scenario.source, "budget.config",
-                         "the budget needs service costs: give services.catalogue too")
+        return _with_pace(_default_budget(scenario.municipality, name), scenario)
     return _with_pace(load_cached(load_budget_config, path), scenario)
 
 
-@lru_cache(maxsize=32)
-def _default_budget(kommunenummer: str) -> BudgetConfig:
-    """The built-in budget config (frozen), read once per process."""
-    return default_budget_config(kommunenummer)
+@lru_cache(maxsize=512)
+def _default_budget(kommunenummer: str, name: str | None) -> BudgetConfig:
+    """The built-in budget config (frozen), made once per kommune and process."""
+    return default_budget_config(kommunenummer, name)
 
 
 def _with_pace(config: BudgetConfig, scenario: Scenario) -> BudgetConfig:

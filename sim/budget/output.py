@@ -1,96 +1,96 @@
-"""Budget outputs: tidy ``budget.parquet``, ``budget_*.csv``, an XLSX workbook and PNG plots."""
+"""Budget outputs: the økonomiplan workbook and CSV tables, tidy tables, and PNG plots.
+
+* ``budget.xlsx``: a README sheet, then one sheet per økonomiplan table (years as columns,
+  1000 kr, Norwegian number formats through Excel's locale-aware codes ``# ##0``/``0,0``,
+  units in a column and in the header, header row and line names frozen) and ``Framsikt``
+  (the tidy table for budget systems).
+* ``budget_<table>.csv``: the same tables for Norwegian Excel (``;`` separated, decimal comma,
+  UTF-8 with BOM); ``budget_framsikt.csv`` likewise.
+* ``budget.parquet`` and ``budget_lines.csv``: tidy ``year, line, value_nok`` (nominal NOK,
+  plain CSV) for programs; ``budget_capacity_investments.csv``.
+* PNG plots with Norwegian labels.
+"""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-from openpyxl import Workbook  # noqa: E402
-from openpyxl.utils import get_column_letter  # noqa: E402
+from sim.budget.analysis import PARTS, decompose
+from sim.budget.model import BudgetResult
+from sim.budget.tables import framsikt, mill_text, okonomiplan_tables
 
-from sim.budget.config import AGE_GROUPS  # noqa: E402
-from sim.budget.model import LINES, BudgetResult  # noqa: E402
+README = "README"
+FRAMSIKT = "Framsikt"
 
-SHEETS = ("README", "population", "services", "revenue", "operating", "investments_debt",
-          "rules", "rules_summary", "kob", "lines")
-"""Sheets of ``budget.xlsx``, in order."""
+_FORMATS = {"1000 kr": "#,##0", "personer": "#,##0", "kr": "#,##0", "%": "0.0",
+            "prosentpoeng": "0.0", "indeks": "0.0000"}
+_CSV_DECIMALS = {"1000 kr": 0, "personer": 0, "kr": 0, "%": 1, "prosentpoeng": 1,
+                 "indeks": 4}
 
-CSV_TABLES = ("lines", "population", "services", "revenue", "operating", "investments_debt",
-              "ratios", "rules", "rules_summary", "kob", "capacity_investments")
-"""Tables written as ``budget_<name>.csv``."""
-
-_UNITS = {
-    "year": "year", "value_nok": "NOK", "line": "name", "counted": "date counted",
-    "total": "persons", "service": "key", "sector": "name", "users": "persons",
-    "staff": "årsverk", "cost_nok": "NOK, price_year kroner", "cost_nominal_nok": "NOK",
-    "price_year": "year", "rule": "name", "metric": "name", "op": "operator",
-    "threshold_pct": "%", "value_pct": "%", "met": "bool", "margin_pp": "percentage points",
-    "from_year": "year", "first_year_met": "year", "first_year_broken": "year",
-    "years_met": "years", "years": "years", "source": "seed file:line", "indicator": "name",
-    "target_pct": "%", "deviation_pp": "percentage points", "gap_nok": "NOK",
-    "driftsinntekter_nok": "NOK", "netto_driftsresultat_pct": "% of driftsinntekter",
-    "disposisjonsfond_pct": "% of driftsinntekter", "netto_lanegjeld_pct": "% of driftsinntekter",
-    "netto_finansutgifter_pct": "% of driftsinntekter", "kostnadsindeks": "index (1 = Norway)",
-    "deflator_index": "price factor from price_year", "population_1jan": "persons",
-    "population_1jul_prev": "persons", "growth_3yr_pct": "% per year", "district": "name",
-    "gap": "places", "new_places": "places", "cost_per_place_nok": "NOK, price_year kroner",
-    "investment_nok": "NOK",
-    **{g: "persons" for g in AGE_GROUPS},
-}
-
-_DESCRIPTIONS = {
-    **LINES,
-    "year": "budget year (flows) or 31 December (stocks ending _utgaende)",
-    "value_nok": "amount in current kroner of the year",
-    "line": "budget line (see the lines of this sheet)",
-    "counted": "1 January of the year (tax) or 1 July of the previous year (rammetilskudd), "
-               "approximated as the mean of two 1 January counts",
-    "cost_nok": "service cost in kroner of price_year", "cost_nominal_nok": "current kroner",
-    "met": "rule met in the year (empty before from_year)",
-    "margin_pp": "distance to the threshold, positive = met",
-    "deviation_pp": "KØB deviation, positive = better than the target",
-    "gap_nok": "KØB sustainability gap: deviation × driftsinntekter",
-    "new_places": "places built when the gap first exceeds the places already built",
-    **{g: f"inhabitants aged {g}" for g in AGE_GROUPS},
+_SHEET_TEXT = {
+    "Frie inntekter": "Skatt og rammetilskudd med tellingene bak (innbyggere, kostnadsindeks).",
+    "Drift per sektor": "Driftsinntekter, tjenester per sektor, andre driftsutgifter, "
+                        "finans og netto driftsresultat med disponering.",
+    "Investeringer og finansiering": "Brutto investeringer og finansiering (moms, lån, annet).",
+    "Gjeld og rente": "Lånegjeld, renter, avdrag, disposisjonsfond og merforbruk.",
+    "Handlingsregler": "Hver regel hvert år: verdi, status og hva som mangler (1000 kr).",
+    "KØB": "Riksrevisjonens kommunaløkonomiske bærekraftsmodell: verdi, avvik, "
+           "bærekraftsavvik.",
+    "Innsparingsbehov": "Hva som mangler for å oppfylle hver regel hvert år, uten tiltak og "
+                        "med hvert omstillingstempo.",
+    "Endringsanalyse": "Endring i netto driftsresultat fra første budsjettår fordelt på "
+                       "årsaker (summerer til endringen).",
+    "Befolkning og kriterier": "Innbyggere og kriteriene i kostnadsnøkkelen (1. juli året "
+                               "før).",
+    FRAMSIKT: "Ryddig tabell (én rad per år og post, 1000 kr) for budsjettsystemer som "
+              "Framsikt.",
 }
 
 
-def _tables(budget: BudgetResult) -> dict[str, pd.DataFrame]:
-    return {
-        "lines": budget.lines, "population": budget.population, "services": budget.services,
-        "revenue": budget.revenue, "operating": budget.operating,
-        "investments_debt": budget.debt, "ratios": budget.ratios, "rules": budget.rules,
-        "rules_summary": budget.rules_summary, "kob": budget.kob,
-        "capacity_investments": budget.investments,
-    }
+def _slug(name: str) -> str:
+    s = name.lower().replace("æ", "ae").replace("ø", "o").replace("å", "a")
+    return re.sub(r"[^a-z0-9]+", "_", s).strip("_")
 
 
-def _header(col: str) -> str:
-    unit = _UNITS.get(col, "NOK")
-    return f"{col} [{unit}]"
+def _path_text(path: dict[int, float]) -> str:
+    """{2024: 4.3, 2025: 3.9} -> '2024: 4,3 %, 2025: 3,9 %'."""
+    return ", ".join(f"{y}: {v:g} %".replace(".", ",") for y, v in path.items())
 
 
 def _readme_rows(budget: BudgetResult, tables: dict[str, pd.DataFrame]) -> list[list]:
+    cfg = budget.config
+    acc = cfg.base_accounts
     rows: list[list] = [
-        ["kommunesim budget", f"{budget.name} ({budget.municipality})", "", ""],
-        ["years", f"{int(budget.years[0])}-{int(budget.years[-1])}", "", ""],
-        ["amounts", "current (nominal) kroner unless the header says price_year kroner", "", ""],
-        ["definition", "netto driftsresultat = brutto driftsresultat − netto finansutgifter; "
-         "brutto driftsresultat = driftsinntekter − driftsutgifter; netto finansutgifter = "
-         "renteutgifter − renteinntekter + avdrag", "", ""],
-        ["parameters", "; ".join(f"{k} = {v}" for k, v in budget.parameters.items()), "", ""],
-        [],
-        ["sheet", "column", "unit", "description"],
+        ["kommunesim økonomiplan", f"{budget.name} ({budget.municipality})"],
+        ["År", f"{int(budget.years[0])}–{int(budget.years[-1])}"
+         + (f", regnskap {acc.year} som utgangspunkt" if acc is not None else "")],
+        ["Beløp", "1000 kr i løpende priser (hvert års kroner); andeler i % av brutto "
+                  "driftsinntekter"],
+        ["Netto driftsresultat", "brutto driftsinntekter − brutto driftsutgifter − "
+                                 "(renteutgifter − renteinntekter + avdrag)"],
+        ["Renter", "gjennomsnittsrente × (lånegjeld 1.1. + lånegjeld 31.12.) / 2"],
+        ["Disposisjonsfond", "går aldri under null; underskudd utover fondet er merforbruk "
+                             "som dekkes inn de to neste årene (kommuneloven § 14-11); "
+                             "ROBEK-risiko markeres (§ 28-1)"],
+        ["Inntektssystemet", "kostnadsnøkkel og sektorvekter 2026 (Grønt hefte); "
+                             "kostnadsindeksen regnes ut av befolkningen hvert år; "
+                             "ikke-alderskriterier: "
+                             f"{budget.parameters.get('kostnadsindeks_non_age_part')}"],
+        ["Prisvekst", "kommunal deflator: " + _path_text(cfg.prices.deflator_pct)],
+        ["Realvekst", "inntekter: " + _path_text(cfg.growth.revenue_pct)
+         + (" + nasjonale demografikostnader" if cfg.growth.national_demography else "")
+         + "; enhetskostnader: " + _path_text(cfg.growth.cost_pct)],
+        ["Kilder", f"{cfg.source} (hver verdi har kilde i kommentaren), sim/budget/SOURCES.md"],
     ]
-    sheet_of = {"investments_debt": "investments_debt"}
-    for name in SHEETS[1:]:
-        df = tables[sheet_of.get(name, name)]
-        for col in df.columns:
-            rows.append([name, col, _UNITS.get(col, "NOK"), _DESCRIPTIONS.get(col, "")])
+    rows += [["Forutsetning", a] for a in cfg.assumptions]
+    rows += [["Merknad", note] for note in budget.notes]
+    rows += [["Teknisk parameter", f"{k} = {v}"] for k, v in budget.parameters.items()]
+    rows += [[], ["Ark", "Innhold"]]
+    rows += [[name, _SHEET_TEXT.get(name, "")] for name in (*tables, FRAMSIKT)]
     return rows
 
 
@@ -101,44 +101,113 @@ def _cell(v):
     return v.item() if hasattr(v, "item") else v
 
 
-def write_xlsx(budget: BudgetResult, path: Path) -> None:
-    """The workbook for an external budget model: README first, units in every header."""
-    tables = _tables(budget)
+def write_xlsx(budget: BudgetResult, path: Path,
+               tables: dict[str, pd.DataFrame] | None = None) -> None:
+    """The økonomiplan workbook: README, one sheet per table, Framsikt."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    tables = tables if tables is not None else okonomiplan_tables(budget)
     wb = Workbook()
     ws = wb.active
-    ws.title = "README"
+    ws.title = README
     for row in _readme_rows(budget, tables):
         ws.append(row)
-    ws.column_dimensions["A"].width = 18
-    ws.column_dimensions["B"].width = 30
-    ws.column_dimensions["D"].width = 90
-    for name in SHEETS[1:]:
-        df = tables[name]
+    ws.column_dimensions["A"].width = 24
+    ws.column_dimensions["B"].width = 110
+    bold = Font(bold=True)
+    for name, df in tables.items():
         sh = wb.create_sheet(name)
-        sh.append([_header(c) for c in df.columns])
-        for rec in df.astype(object).itertuples(index=False):
+        sh.append(list(df.columns))
+        for cell in sh[1]:
+            cell.font = bold
+        first_value = 3
+        for rec in df.itertuples(index=False):
             sh.append([_cell(v) for v in rec])
-        for i, col in enumerate(df.columns, start=1):
-            sh.column_dimensions[get_column_letter(i)].width = max(12, len(_header(col)) + 2)
-        sh.freeze_panes = "B2"
+            fmt = _FORMATS.get(rec[1])
+            if fmt:
+                for cell in sh[sh.max_row][first_value - 1:]:
+                    cell.number_format = fmt
+        sh.column_dimensions["A"].width = max(30, int(df["Post"].str.len().max()) + 2)
+        sh.column_dimensions["B"].width = 13
+        for i in range(3, len(df.columns) + 1):
+            sh.column_dimensions[get_column_letter(i)].width = 13
+        sh.freeze_panes = "C2"
+    tidy = framsikt(budget)
+    sh = wb.create_sheet(FRAMSIKT)
+    sh.append(["kommunenummer", "år", "post", "tekst", "beløp (1000 kr)"])
+    for cell in sh[1]:
+        cell.font = bold
+    for rec in tidy.itertuples(index=False):
+        sh.append([_cell(v) for v in rec])
+        sh[sh.max_row][4].number_format = "#,##0"
+    for col, width in zip("ABCDE", (14, 8, 28, 44, 16), strict=True):
+        sh.column_dimensions[col].width = width
+    sh.freeze_panes = "A2"
     wb.save(path)
 
 
+def _csv_text(df: pd.DataFrame) -> pd.DataFrame:
+    """Numbers as Norwegian text: decimal comma, decimals by the row's unit."""
+    out = df.copy().astype(object)
+    value_cols = [c for c in df.columns if c not in ("Post", "Enhet")]
+    for i, unit in enumerate(df["Enhet"]):
+        dec = _CSV_DECIMALS.get(unit)
+        for c in value_cols:
+            v = df.at[i, c]
+            if isinstance(v, float | int | np.floating) and dec is not None:
+                out.at[i, c] = "" if pd.isna(v) else _decimal_comma(v, dec)
+            elif v is None or (not isinstance(v, str) and pd.isna(v)):
+                out.at[i, c] = ""
+    return out
+
+
+def _decimal_comma(v: float, decimals: int) -> str:
+    """``-1234.5`` -> ``-1234,5``; a value that rounds to zero is ``0`` (never ``-0``)."""
+    text = f"{v:.{decimals}f}"
+    return ("0" if text.strip("-0.") == "" else text).replace(".", ",")
+
+
+def write_csv_norwegian(df: pd.DataFrame, path: Path) -> None:
+    """A table for Norwegian Excel: ``;`` separated, decimal comma, UTF-8 with BOM."""
+    df.to_csv(path, sep=";", index=False, encoding="utf-8-sig")
+
+
+def _norwegian_axis(ax) -> None:
+    """Y tick labels with decimal comma, space thousands and a true minus."""
+    from matplotlib.ticker import FuncFormatter
+
+    def fmt(x: float, _pos) -> str:
+        text = f"{x:,.0f}" if abs(x) >= 100 or x == int(x) else f"{x:,.1f}"
+        return text.replace(",", " ").replace(".", ",").replace("-", "−")
+
+    ax.yaxis.set_major_formatter(FuncFormatter(fmt))
+
+
 def plot_rules(budget: BudgetResult, path: Path) -> None:
-    """Ratios against the rule thresholds over time."""
+    """Ratios against the rule thresholds over time; ROBEK years shaded."""
+    import matplotlib.pyplot as plt
+
     r = budget.ratios
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
     for ax, metric, title in zip(
             axes, ("netto_driftsresultat_pct", "disposisjonsfond_pct", "netto_lanegjeld_pct"),
             ("Netto driftsresultat", "Disposisjonsfond", "Netto lånegjeld"), strict=True):
-        ax.plot(r.year, r[metric], marker="o", color="black", label="projection")
-        for rule in budget.rules_summary.itertuples():
-            if rule.metric == metric:
-                ax.axhline(rule.threshold_pct, ls="--", label=rule.rule)
-        ax.set_title(f"{title} (% of driftsinntekter)")
+        ax.plot(budget.years, r[metric], marker="o", ms=3, color="black", label="framskrivning")
+        for check in budget.rules:
+            rule = check.rule
+            if rule.metric == metric and rule.threshold_pct is not None:
+                ax.axhline(rule.threshold_pct, ls="--", lw=1, label=rule.name, color="C1")
+            if rule.metric == metric and rule.average_years > 1:
+                ax.plot(budget.years, check.value_pct, ls=":", color="C0", label=rule.name)
+        for y in budget.years[r["robek"] > 0]:
+            ax.axvspan(y - 0.5, y + 0.5, color="C3", alpha=0.12, lw=0)
+        ax.set_title(f"{title} (% av driftsinntektene)")
+        _norwegian_axis(ax)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    fig.suptitle(f"{budget.name}: handlingsregler")
+    fig.suptitle(f"{budget.name}: handlingsregler (rødt: ROBEK-risiko)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -146,46 +215,115 @@ def plot_rules(budget: BudgetResult, path: Path) -> None:
 
 def plot_debt(budget: BudgetResult, path: Path) -> None:
     """Debt (bars) with interest and repayments (lines)."""
-    d = budget.debt
+    import matplotlib.pyplot as plt
+
+    v = budget.values
     fig, ax = plt.subplots(figsize=(9, 4.5))
-    ax.bar(d.year, d.lanegjeld_utgaende / 1e9, color="#9bb", label="lånegjeld 31.12 (bn NOK)")
-    ax.set_ylabel("bn NOK")
+    ax.bar(budget.years, v["lanegjeld_utgaende"] / 1e9, color="#9bb", label="lånegjeld 31.12.")
+    ax.set_ylabel("mrd. kr")
     ax2 = ax.twinx()
-    ax2.plot(d.year, d.renteutgifter / 1e6, color="C3", marker="o", label="renteutgifter")
-    ax2.plot(d.year, d.avdrag / 1e6, color="C0", marker="s", label="avdrag")
-    ax2.set_ylabel("mill. NOK")
-    lines = ax.get_legend_handles_labels()
-    lines2 = ax2.get_legend_handles_labels()
-    ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], fontsize=8, loc="lower left")
+    ax2.plot(budget.years, v["renteutgifter"] / 1e6, color="C3", marker="o", ms=3,
+             label="renteutgifter")
+    ax2.plot(budget.years, v["avdrag"] / 1e6, color="C0", marker="s", ms=3, label="avdrag")
+    ax2.set_ylabel("mill. kr")
+    _norwegian_axis(ax)
+    _norwegian_axis(ax2)
+    h1, l1 = ax.get_legend_handles_labels()
+    h2, l2 = ax2.get_legend_handles_labels()
+    ax.legend(h1 + h2, l1 + l2, fontsize=8, loc="lower left")
     ax.set_title(f"{budget.name}: gjeld, renter og avdrag")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
-def plot_demographic_pressure(budget: BudgetResult, path: Path) -> None:
-    """Change in service cost since the first year by sector, in constant kroner."""
-    s = budget.services.groupby(["year", "sector"]).cost_nok.sum().unstack("sector")
-    change = (s - s.iloc[0]) / 1e6
-    fig, ax = plt.subplots(figsize=(9, 4.5))
-    change.plot(ax=ax, marker="o")
+def plot_waterfall(budget: BudgetResult, path: Path, year: int | None = None) -> None:
+    """Waterfall of the change in netto driftsresultat from the first year to ``year``."""
+    import matplotlib.pyplot as plt
+
+    years = budget.years
+    year = int(year if year is not None else years[min(len(years) - 1, 10)])
+    i = int(np.flatnonzero(years == year)[0])
+    parts = decompose(budget)
+    ndr = budget.values["netto_driftsresultat"] / 1e6
+    labels = [f"Netto driftsresultat {int(years[0])}", *PARTS.values(),
+              f"Netto driftsresultat {year}"]
+    steps = [parts[k][i] / 1e6 for k in PARTS]
+    levels = ndr[0] + np.concatenate([[0.0], np.cumsum(steps)])
+    fig, ax = plt.subplots(figsize=(11, 5.5))
+    ax.bar(0, ndr[0], color="#555")
+    for j, step in enumerate(steps, start=1):
+        ax.bar(j, step, bottom=levels[j - 1], color="C2" if step >= 0 else "C3")
+        ax.annotate(mill_text(step, sign=True), (j, max(levels[j - 1], levels[j])),
+                    xytext=(0, 3), textcoords="offset points", ha="center", fontsize=8)
+    ax.bar(len(steps) + 1, ndr[i], color="#555")
+    for j, v in ((0, ndr[0]), (len(steps) + 1, ndr[i])):
+        ax.annotate(mill_text(v), (j, max(v, 0.0)), xytext=(0, 3), textcoords="offset points",
+                    ha="center", fontsize=8)
+    lo, hi = min(levels.min(), ndr[i], 0.0), max(levels.max(), ndr[i], 0.0)
+    pad = 0.08 * (hi - lo or 1.0)
+    ax.set_ylim(lo - pad, hi + 2 * pad)
     ax.axhline(0, color="black", lw=0.8)
-    ax.set_ylabel(f"mill. NOK ({int(budget.services.price_year.iloc[0])} kroner)")
-    ax.set_title(f"{budget.name}: demografisk kostnadspress (endring fra "
-                 f"{int(budget.years[0])})")
+    ax.set_xticks(range(len(labels)), [textwrap(lbl) for lbl in labels], fontsize=8)
+    ax.set_ylabel("mill. kr (løpende priser)")
+    _norwegian_axis(ax)
+    ax.set_title(f"{budget.name}: hvorfor netto driftsresultat endres {int(years[0])}–{year}")
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def textwrap(label: str, width: int = 16) -> str:
+    """Wrap a label on spaces for a bar chart tick."""
+    words, lines, cur = label.split(), [], ""
+    for w in words:
+        if len(cur) + len(w) + 1 > width and cur:
+            lines.append(cur)
+            cur = w
+        else:
+            cur = f"{cur} {w}".strip()
+    return "\n".join([*lines, cur])
+
+
+def plot_demographic_pressure(budget: BudgetResult, path: Path) -> None:
+    """Change in service cost since the first year by sector, in first-year prices."""
+    import matplotlib.pyplot as plt
+
+    price = budget.ratios["cost_index"]
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    for sector, cost in budget.sector_costs.items():
+        real = cost / price * price[0]
+        ax.plot(budget.years, (real - real[0]) / 1e6, marker="o", ms=3, label=sector)
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_ylabel(f"mill. kr ({int(budget.years[0])}-priser)")
+    _norwegian_axis(ax)
+    ax.set_title(f"{budget.name}: demografisk kostnadspress (endring fra {int(budget.years[0])})")
     ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
 def write_budget(writer, budget: BudgetResult, with_plots: bool = True) -> None:
-    """Stage budget.parquet, budget.xlsx, budget_<table>.csv and (optionally) PNG plots."""
+    """Stage the workbook, CSV and Parquet tables and (optionally) PNG plots."""
+    tables = okonomiplan_tables(budget)
     writer.parquet("budget.parquet", budget.lines)
-    write_xlsx(budget, writer.path("budget.xlsx"))
-    for name, df in _tables(budget).items():
-        df.to_csv(writer.path(f"budget_{name}.csv"), index=False)
+    write_xlsx(budget, writer.path("budget.xlsx"), tables)
+    for name, df in tables.items():
+        write_csv_norwegian(_csv_text(df), writer.path(f"budget_{_slug(name)}.csv"))
+    tidy = framsikt(budget)
+    tidy["belop_1000_kr"] = [_decimal_comma(v, 1) for v in tidy["belop_1000_kr"]]
+    write_csv_norwegian(tidy, writer.path("budget_framsikt.csv"))
+    budget.lines.to_csv(writer.path("budget_lines.csv"), index=False)
+    budget.capacity_table.to_csv(writer.path("budget_capacity_investments.csv"), index=False)
     if with_plots:
+        import matplotlib
+
+        matplotlib.use("Agg")
         plot_rules(budget, writer.path("budget_rules.png"))
         plot_debt(budget, writer.path("budget_debt_interest.png"))
+        plot_waterfall(budget, writer.path("budget_waterfall.png"))
         plot_demographic_pressure(budget, writer.path("budget_demographic_pressure.png"))
+
