@@ -33,19 +33,20 @@ from sim.services import (
     Catalogue,
     check_districts,
     default_catalogue,
+    investments_table,
     load_catalogue,
     services_tables,
 )
 from sim.services import plots as service_plots
-from sim.services.catalogue import available_defaults
 
 
 @dataclass(frozen=True)
 class RunResult:
     """A finished cohort projection with its inputs, service tables and timings (seconds).
 
-    ``services``/``demografikostnader`` are None when the municipality has no catalogue,
-    ``budget`` when it has no budget config (or the scenario disables it).
+    ``services``/``demografikostnader``/``investments`` are None when there is no catalogue,
+    ``budget`` when it has no budget config (or the scenario disables it). ``investments``:
+    one row per new building (``sim.services.demand.investments_table``).
     """
 
     scenario: Scenario
@@ -57,18 +58,17 @@ class RunResult:
     budget: BudgetResult | None = None
     timings: dict[str, float] = field(default_factory=dict)
     notes: tuple[str, ...] = ()  # what was skipped and why (printed, kept in the manifest)
+    investments: pd.DataFrame | None = None
 
 
-def scenario_catalogue(scenario: Scenario, districts: tuple[str, ...]) -> Catalogue | None:
-    """The scenario's service catalogue (file or built-in default), checked against districts."""
+def scenario_catalogue(scenario: Scenario, districts: tuple[str, ...]) -> Catalogue:
+    """The scenario's service catalogue, checked against districts.
+
+    Its file, else the kommune's built-in one, else the national default (catalogue_0000.toml).
+    """
     path = scenario.services.catalogue
-    if path is None:
-        if scenario.municipality not in available_defaults():
-            return None
-        catalogue = default_catalogue(scenario.municipality)
-    else:
-        catalogue = load_catalogue(path)
-    check_districts(catalogue, districts, path or "default catalogue")
+    catalogue = default_catalogue(scenario.municipality) if path is None else load_catalogue(path)
+    check_districts(catalogue, districts, path or catalogue.source)
     return catalogue
 
 
@@ -91,7 +91,8 @@ def run(scenario: Scenario) -> RunResult:
     t3 = time.perf_counter()
     result = RunResult(scenario, inputs, proj, catalogue, services, dk, None,
                        {"resolve_s": t1 - t0, "project_s": t2 - t1, "services_s": t3 - t2},
-                       refugee_history_notes(catalogue, inputs))
+                       refugee_history_notes(catalogue, inputs),
+                       investments_table(services, catalogue) if services is not None else None)
     config = scenario_budget_config(scenario, services is not None)
     if config is not None:
         try:
@@ -178,6 +179,7 @@ class AbmRunResult:
     services: pd.DataFrame | None = None
     demografikostnader: pd.DataFrame | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    investments: pd.DataFrame | None = None
 
 
 def run_abm_scenario(scenario: Scenario, runs: int, workers: int = 1,
@@ -201,7 +203,8 @@ def run_abm_scenario(scenario: Scenario, runs: int, workers: int = 1,
                                        municipality=inputs.municipality)
     return AbmRunResult(scenario, inputs, result, catalogue, services, dk,
                         {"resolve_s": t1 - t0, "abm_s": t2 - t1,
-                         "services_s": time.perf_counter() - t2})
+                         "services_s": time.perf_counter() - t2},
+                        investments_table(services, catalogue) if services is not None else None)
 
 
 def write_abm_run(result: AbmRunResult, out_dir: str | Path,
@@ -215,6 +218,7 @@ def write_abm_run(result: AbmRunResult, out_dir: str | Path,
         if result.services is not None:
             w.parquet("services.parquet", result.services)
             w.parquet("demografikostnader.parquet", result.demografikostnader)
+            w.parquet("investments.parquet", result.investments)
         if with_plots:
             plots.pyramid(mean, f"{name}, befolkningspyramide (ABM, mean of "
                           f"{result.abm.runs} runs)", w.path("pyramid.png"))
@@ -281,8 +285,10 @@ def write_run(result: RunResult, out_dir: str | Path, with_plots: bool = True) -
         if result.services is not None:
             w.parquet("services.parquet", result.services)
             w.parquet("demografikostnader.parquet", result.demografikostnader)
+            w.parquet("investments.parquet", result.investments)
             if with_plots:
                 service_plots.plot_demand(result.services, w.path("services_demand.png"))
+                service_plots.plot_zone_gaps(result.services, w.path("services_gap_by_zone.png"))
                 service_plots.plot_cost_per_inhabitant(result.services,
                                                        w.path("services_cost_per_inhabitant.png"))
                 service_plots.plot_demografikostnader(result.demografikostnader,

@@ -13,6 +13,14 @@ districts, sex 0 male 1 female, ages 0..105). Results are tidy pandas tables.
   (``recent_refugee_counts``). Settlement during the projection years comes from the caller
   (the run's refugee flows); settlement before the first (base) year from the municipality's
   recorded history (``refugee_history``).
+* Capacity by zone: place demand = Σ users × places_per_user of their age group (barnehage:
+  a child under 3 takes two places); ``capacity`` = places of today's and planned facilities
+  (or the base year's place demand, ``existing_capacity = "base_year_demand"``). Where a service
+  has a ``building``, whole buildings are placed in a zone in the first year its gap (place
+  demand − places) exceeds the building's threshold, enough to close it, and count as places
+  from then on (``place_buildings``): ``new_places`` (cumulative), ``places`` = capacity +
+  new_places, ``gap`` = place_demand − places, ``shortage`` = max(gap, 0).
+  ``investments_table`` lists one row per building.
 * Demografikostnader (the TBU method as described in DESIGN.md): for every year, the change in
   each age group's count since the previous 1 January × the cost per inhabitant of that age
   group (= unit cost × coverage), with coverage and unit cost held at their catalogue (base)
@@ -35,9 +43,10 @@ from sim.schema import interpolate_path
 from sim.services.catalogue import (
     MAX_DRIVER_YEARS,
     N_AGES,
+    Building,
     Catalogue,
-    capacity,
     check_districts,
+    facility_places,
     group_table,
 )
 
@@ -47,7 +56,9 @@ CoveragePath = Mapping[str, Mapping[int, float]]
 years given, constant outside. Service and group multipliers multiply."""
 
 SERVICE_COLUMNS = ("year", "district", "service", "sector", "users", "staff", "cost_nok",
-                   "price_year", "capacity", "gap", "inhabitants", "cost_per_inhabitant_nok")
+                   "price_year", "place_demand", "capacity", "new_places", "places", "gap",
+                   "shortage", "inhabitants", "cost_per_inhabitant_nok")
+INVESTMENT_COLUMNS = ("year", "district", "service", "facility", "places", "cost_nok")
 DK_COLUMNS = ("year", "service", "sector", "age_group", "change_persons", "cost_change_nok",
               "price_year")
 
@@ -265,9 +276,12 @@ def service_demand(population: np.ndarray, years, districts, catalogue: Catalogu
             (default: the catalogue's); none recorded counts as zero (``refugee_history``).
 
     Returns:
-        One row per year, district and service with ``SERVICE_COLUMNS``: ``gap`` = users −
-        capacity where the service has facilities, NaN otherwise; ``cost_per_inhabitant_nok``
-        = cost / all inhabitants of the district.
+        One row per year, district and service with ``SERVICE_COLUMNS``: ``place_demand`` =
+        Σ users × places_per_user; ``capacity`` = today's and planned places (see the
+        catalogue's ``existing_capacity``); ``new_places`` = places of the buildings placed so
+        far (``place_buildings``); ``places`` = capacity + new_places; ``gap`` = place_demand −
+        places and ``shortage`` = max(gap, 0); the capacity columns are NaN for services whose
+        places are unknown. ``cost_per_inhabitant_nok`` = cost / all inhabitants of the district.
     """
     years = np.asarray(years)
     districts = tuple(districts)
@@ -293,11 +307,15 @@ def service_demand(population: np.ndarray, years, districts, catalogue: Catalogu
     for g, (k, *_rest) in enumerate(groups):
         to_service[g, k] = 1.0
     users = users_g @ to_service
+    per_place = np.array([g.places_per_user for _k, _key, g, _c in groups])
+    place_demand = (users_g * per_place) @ to_service
     growth = _growth_factors(catalogue, years, unit_cost_growth)
     cost = (users_g * unit) @ to_service * growth[:, None, :]
     services = list(catalogue.services.values())
     staff = users * np.array([s.staff_per_user for s in services])
-    cap = capacity(catalogue, districts, years)
+    cap, new = capacity_and_buildings(place_demand, catalogue, districts, years)
+    places = cap + new
+    gap = place_demand - places
     inhabitants = pop.sum(axis=(2, 3))
     n_y, n_d = len(years), len(districts)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -311,21 +329,113 @@ def service_demand(population: np.ndarray, years, districts, catalogue: Catalogu
         "staff": staff.ravel(),
         "cost_nok": cost.ravel(),
         "price_year": np.tile(np.array([s.price_year for s in services]), n_y * n_d),
+        "place_demand": place_demand.ravel(),
         "capacity": cap.ravel(),
-        "gap": (users - cap).ravel(),
+        "new_places": new.ravel(),
+        "places": places.ravel(),
+        "gap": gap.ravel(),
+        "shortage": np.clip(gap, 0.0, None).ravel(),
         "inhabitants": np.repeat(inhabitants.ravel(), n_k),
         "cost_per_inhabitant_nok": per_inh.ravel(),
     })
     return frame
 
 
+def capacity_and_buildings(place_demand: np.ndarray, catalogue: Catalogue, districts,
+                           years) -> tuple[np.ndarray, np.ndarray]:
+    """Today's and planned places and the places of new buildings, each [Y, D, K].
+
+    ``capacity``: the facilities open each year; for ``existing_capacity = "base_year_demand"``
+    the first year's place demand plus the change in facility places since the first year.
+    ``new``: cumulative places of the buildings ``place_buildings`` places (0 for a service
+    without a building). Both are NaN for a service whose places are unknown.
+    """
+    years = np.asarray(years)
+    cap = facility_places(catalogue, tuple(districts), years)
+    new = np.zeros_like(cap)
+    for k, service in enumerate(catalogue.services.values()):
+        if not service.has_capacity:
+            cap[:, :, k] = new[:, :, k] = np.nan
+            continue
+        if service.existing_capacity == "base_year_demand":
+            cap[:, :, k] = place_demand[0, :, k] + cap[:, :, k] - cap[0, :, k]
+        if service.building is not None:
+            new[:, :, k] = place_buildings(place_demand[:, :, k], cap[:, :, k], years,
+                                           service.building)
+    return cap, new
+
+
+def place_buildings(demand: np.ndarray, capacity: np.ndarray, years,
+                    building: Building) -> np.ndarray:
+    """Cumulative places of whole new buildings, [Y, D], placed where places run short.
+
+    In each year t (from ``building.first_year``, default the first year) and district, the gap
+    = demand − capacity − places built before t; where it exceeds ``building.threshold``,
+    ceil(gap / building.places) buildings open on 1 January t, closing the gap. Built places
+    count from then on (a gap closed once stays closed until demand grows or capacity closes).
+
+    Args:
+        demand: [Y, D] place demand on 1 January of ``years``.
+        capacity: [Y, D] places without new buildings.
+        years: the Y years.
+        building: the service's standard building.
+    """
+    years = np.asarray(years)
+    built = np.zeros(demand.shape[1])
+    out = np.zeros(demand.shape)
+    first = years[0] if building.first_year is None else building.first_year
+    for t, year in enumerate(years):
+        if year >= first:
+            gap = demand[t] - capacity[t] - built
+            # 1e-9: a gap of exactly k buildings (up to rounding) needs k, not k + 1
+            need = np.where(gap > building.threshold,
+                            np.ceil(gap / building.places - 1e-9), 0.0)
+            built = built + need * building.places
+        out[t] = built
+    return out
+
+
+def investments_table(services: pd.DataFrame, catalogue: Catalogue) -> pd.DataFrame:
+    """One row per new building: ``INVESTMENT_COLUMNS`` (cost in the service's price_year NOK).
+
+    Buildings are read off the increase of ``new_places`` (``service_demand``) per district and
+    service; a year with n buildings gives n rows, named "<building>, <district> <year>" (with
+    " nr. i" when n > 1).
+    """
+    rows = []
+    built = services[services["new_places"].fillna(0.0) > 0]
+    for (district, key), part in built.groupby(["district", "service"], sort=False):
+        b = catalogue.services[key].building
+        part = part.sort_values("year")
+        added = np.diff(part["new_places"].to_numpy(), prepend=0.0)
+        for year, places in zip(part["year"].to_numpy(), added, strict=True):
+            n = int(round(places / b.places))
+            for i in range(n):
+                suffix = f" nr. {i + 1}" if n > 1 else ""
+                rows.append((int(year), district, key, f"{b.name}, {district} {year}{suffix}",
+                             b.places, b.cost_nok))
+    table = pd.DataFrame(rows, columns=list(INVESTMENT_COLUMNS))
+    table["places"] = table["places"].astype(int)
+    table["cost_nok"] = table["cost_nok"].astype(float)
+    return table.sort_values(["year", "district", "service"], kind="stable").reset_index(
+        drop=True)
+
+
 def municipality_totals(demand: pd.DataFrame) -> pd.DataFrame:
-    """Sum a ``service_demand`` table over districts (capacity NaN stays NaN)."""
+    """Sum a ``service_demand`` table over districts (unknown capacity stays NaN).
+
+    ``gap`` = place_demand − places of the whole kommune (a surplus in one zone offsets a
+    shortage in another); ``shortage`` = the places short summed over the zones short of them.
+    """
+    def known(s: pd.Series) -> float:
+        return s.sum(min_count=len(s))
+
     agg = demand.groupby(["year", "service", "sector", "price_year"], sort=False).agg(
         users=("users", "sum"), staff=("staff", "sum"), cost_nok=("cost_nok", "sum"),
-        capacity=("capacity", lambda s: s.sum(min_count=len(s))),
-        inhabitants=("inhabitants", "sum")).reset_index()
-    agg["gap"] = agg["users"] - agg["capacity"]
+        place_demand=("place_demand", "sum"), capacity=("capacity", known),
+        new_places=("new_places", known), places=("places", known),
+        shortage=("shortage", known), inhabitants=("inhabitants", "sum")).reset_index()
+    agg["gap"] = agg["place_demand"] - agg["places"]
     agg["cost_per_inhabitant_nok"] = agg["cost_nok"] / agg["inhabitants"]
     return agg
 
