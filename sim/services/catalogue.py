@@ -27,7 +27,10 @@ Capacity (places by zone) and investments in whole buildings:
   places today), changed by the facilities that open or close later.
 * A ``building`` (a standard new building: name, whole places, cost) is placed in a zone in the
   first year its gap (place demand − places) exceeds ``threshold``; enough whole buildings to
-  close the gap, counted as places from then on (see ``sim.services.demand``).
+  close the gap, counted as places from then on (see ``sim.services.demand``). With
+  ``capacity_scope = "kommune"`` (sykehjem: places are allocated kommune-wide) the kommune's
+  gap decides, and new buildings go to ``building.zone`` (default: the zone with the most
+  place demand that year).
 
 A catalogue may ``extends`` another (a path relative to the file, or ``"default:KNR"`` for the
 built-in catalogue of a kommune); its tables are merged key by key over the parent's (lists such
@@ -48,9 +51,8 @@ Format (see ``catalogue_3205.toml`` for a commented example)::
       { ages = [1, 2], coverage = 0.821, places_per_user = 2 },
       { ages = [3, 5], coverage = 0.9432 },
     ]
+    building = { name = "6-avdelings barnehage", places = 108, cost_nok = 78_750_000 }
     facilities = [{ name = "Nordby", district = "Nord", places = 120, opens = 2027 }]
-    building = { name = "6-avdelings barnehage", places = 108, cost_nok = 78_750_000,
-                 threshold = 18 }
 
     [services.introduksjonsprogram]
     label = "Introduksjonsprogram"
@@ -61,6 +63,9 @@ Format (see ``catalogue_3205.toml`` for a commented example)::
     driver = "recent_refugees"   # users from the refugees settled in the last driver_years
     driver_years = 2
     age_groups = [{ ages = [18, 55], coverage = 0.7398 }]
+
+Long facility lists read better as ``[[services.barnehage.facilities]]`` tables (one key per
+line; see ``experiments/catalogues/lillestrom_facilities.toml``).
 
 ``catalogue_0000.toml`` is the national default (``municipality = "0000"``), used for every
 kommune without a catalogue of its own.
@@ -123,6 +128,8 @@ class Facility(Frozen):
     name: str = Field(min_length=1)
     district: str = Field(min_length=1, description="the zone (district) it serves")
     places: float = Field(ge=0, description="places it has (see places_per_user)")
+    kind: str | None = Field(None, description="what it is, e.g. 'sykehjem', 'omsorgsbolig "
+                             "med heldøgns tjenester', 'ungdomsskole', 'paviljong'")
     opens: int | None = Field(None, ge=1900, le=2100,
                               description="first year (1 January) the places count")
     closes: int | None = Field(None, ge=1900, le=2100,
@@ -156,6 +163,9 @@ class Building(Frozen):
                              "places) exceeds this many places")
     first_year: int | None = Field(None, ge=2000, le=2100, description="first year (1 January) "
                                    "a new building can count; default: the first projection year")
+    zone: str | None = Field(None, min_length=1, description="where new buildings go when the "
+                             "service's capacity is kommune-wide; default: the zone with the "
+                             "most place demand that year")
     note: str | None = None
 
 
@@ -173,8 +183,12 @@ class Service(Frozen):
     existing_capacity: Literal["facilities", "base_year_demand"] = Field(
         "facilities", description="today's places: the facilities' places, or the base year's "
         "place demand in every zone (then facilities change it as they open and close)")
+    capacity_scope: Literal["zone", "kommune"] = Field(
+        "zone", description="'zone': each zone's places serve its own users (barnehage, "
+        "skole); 'kommune': places serve the whole kommune (sykehjem), so new buildings follow "
+        "the kommune's gap")
     building: Building | None = Field(
-        None, description="the standard new building placed where a zone's gap exceeds its "
+        None, description="the standard new building placed where the gap exceeds its "
         "threshold")
     driver: Literal["population", "recent_refugees"] = Field(
         "population", description="what users are counted from: the population of the age "
@@ -195,6 +209,10 @@ class Service(Frozen):
                 and not self.facilities):
             raise ValueError("a building needs today's capacity: list the facilities, or set "
                              'existing_capacity = "base_year_demand"')
+        if (self.building is not None and self.building.zone is not None
+                and self.capacity_scope != "kommune"):
+            raise ValueError('building.zone only applies to capacity_scope = "kommune" (with '
+                             "zone capacity, buildings go where the gap is)")
         names = [f"{f.name} ({f.district})" for f in self.facilities]
         dup = next((n for n in names if names.count(n) > 1), None)
         if dup is not None:
@@ -305,9 +323,14 @@ def default_catalogue(kommunenummer: str) -> Catalogue:
 
 def check_districts(catalogue: Catalogue, districts: tuple[str, ...] | list[str],
                     source: str | Path | None = None) -> None:
-    """Raise ``InputError`` if a facility names a district not in ``districts``."""
+    """Raise ``InputError`` if a facility or building names a district not in ``districts``."""
     known = tuple(districts)
     for key, service in catalogue.services.items():
+        zone = service.building.zone if service.building is not None else None
+        if zone is not None and zone not in known:
+            raise InputError(source or catalogue.source, f"services.{key}.building.zone",
+                             f"unknown zone '{zone}'; zones (districts) in the projection: "
+                             f"{', '.join(known)}")
         for i, fac in enumerate(service.facilities):
             if fac.district not in known:
                 raise InputError(source or catalogue.source, f"services.{key}.facilities.{i}."

@@ -41,12 +41,14 @@ def check(
 def capacity_lines(service: Service) -> list[str]:
     """Today's places, facilities by zone (with opening and closing years) and the building."""
     lines = []
+    if service.capacity_scope == "kommune":
+        lines.append("places serve the whole kommune: new buildings follow the kommune's gap")
     if service.existing_capacity == "base_year_demand":
         lines.append("places today: the base year's place demand in every zone (ASSUMPTION)"
                      + (", changed by the facilities below" if service.facilities else ""))
     zones: dict[str, list[str]] = {}
     for f in service.facilities:
-        when = ", ".join(w for w in (f"opens {f.opens}" if f.opens else "",
+        when = ", ".join(w for w in (f.kind or "", f"opens {f.opens}" if f.opens else "",
                                      f"closes {f.closes}" if f.closes else "") if w)
         zones.setdefault(f.district, []).append(f"{f.name} {f.places:g}"
                                                 + (f" ({when})" if when else ""))
@@ -56,5 +58,6 @@ def capacity_lines(service: Service) -> list[str]:
     if b is not None:
         lines.append(f"new building: {b.name}, {b.places} places, {b.cost_nok:,.0f} NOK "
                      f"({service.price_year}), when a zone's gap exceeds {b.threshold:g} places"
-                     + (f", from {b.first_year}" if b.first_year else ""))
+                     + (f", from {b.first_year}" if b.first_year else "")
+                     + (f", built in {b.zone}" if b.zone else ""))
     return lines

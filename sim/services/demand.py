@@ -19,7 +19,9 @@ districts, sex 0 male 1 female, ages 0..105). Results are tidy pandas tables.
   has a ``building``, whole buildings are placed in a zone in the first year its gap (place
   demand − places) exceeds the building's threshold, enough to close it, and count as places
   from then on (``place_buildings``): ``new_places`` (cumulative), ``places`` = capacity +
-  new_places, ``gap`` = place_demand − places, ``shortage`` = max(gap, 0).
+  new_places, ``gap`` = place_demand − places, ``shortage`` = max(gap, 0). A service with
+  ``capacity_scope = "kommune"`` (sykehjem) places buildings on the kommune's total gap; its
+  zone rows then show where places and users are, not a local balance.
   ``investments_table`` lists one row per building.
 * Demografikostnader (the TBU method as described in DESIGN.md): for every year, the change in
   each age group's count since the previous 1 January × the cost per inhabitant of that age
@@ -347,11 +349,14 @@ def capacity_and_buildings(place_demand: np.ndarray, catalogue: Catalogue, distr
 
     ``capacity``: the facilities open each year; for ``existing_capacity = "base_year_demand"``
     the first year's place demand plus the change in facility places since the first year.
-    ``new``: cumulative places of the buildings ``place_buildings`` places (0 for a service
-    without a building). Both are NaN for a service whose places are unknown.
+    ``new``: cumulative places of the buildings ``place_buildings`` places, by zone, or for
+    ``capacity_scope = "kommune"`` on the kommune's totals, each building put in
+    ``building.zone`` (default: the zone with the most place demand that year). 0 for a service
+    without a building; both arrays are NaN for a service whose places are unknown.
     """
     years = np.asarray(years)
-    cap = facility_places(catalogue, tuple(districts), years)
+    districts = tuple(districts)
+    cap = facility_places(catalogue, districts, years)
     new = np.zeros_like(cap)
     for k, service in enumerate(catalogue.services.values()):
         if not service.has_capacity:
@@ -359,9 +364,19 @@ def capacity_and_buildings(place_demand: np.ndarray, catalogue: Catalogue, distr
             continue
         if service.existing_capacity == "base_year_demand":
             cap[:, :, k] = place_demand[0, :, k] + cap[:, :, k] - cap[0, :, k]
-        if service.building is not None:
-            new[:, :, k] = place_buildings(place_demand[:, :, k], cap[:, :, k], years,
-                                           service.building)
+        b = service.building
+        if b is None:
+            continue
+        if service.capacity_scope == "zone":
+            new[:, :, k] = place_buildings(place_demand[:, :, k], cap[:, :, k], years, b)
+            continue
+        total = place_buildings(place_demand[:, :, k].sum(axis=1, keepdims=True),
+                                cap[:, :, k].sum(axis=1, keepdims=True), years, b)[:, 0]
+        added = np.diff(total, prepend=0.0)
+        for t in np.flatnonzero(added):
+            z = (districts.index(b.zone) if b.zone is not None
+                 else int(np.argmax(place_demand[t, :, k])))
+            new[t:, z, k] += added[t]
     return cap, new
 
 
