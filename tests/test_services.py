@@ -450,7 +450,7 @@ BAD = [
     ("age>105", "services.institusjon.age_groups.1.ages", "0 <= first <= last <= 105"),
     ("missing age_groups", "services.institusjon.age_groups", "required key is missing"),
     ("unknown service key", "services.barnehage.colour",
-     "unknown key; allowed keys: age_groups, building, driver, driver_years, "
+     "unknown key; allowed keys: age_groups, building, capacity_scope, driver, driver_years, "
      "existing_capacity, facilities, label, note, price_year, sector"),
     ("unknown group key", "services.barnehage.age_groups.0.coverge",
      "allowed keys: ages, coverage, note, places_per_user, unit_cost_nok"),
