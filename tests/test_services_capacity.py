@@ -266,25 +266,27 @@ def test_extends_errors(tmp_path):
 
 def test_extends_merges_over_the_builtin_catalogue(tmp_path):
     child = tmp_path / "mine.toml"
-    child.write_text('extends = "default:3222"\nname = "Mitt"\n[services.barnehage]\n'
-                     'existing_capacity = "facilities"\nbuilding = { threshold = 3 }\n'
-                     '[[services.barnehage.facilities]]\nname = "A"\ndistrict = "Nord"\n'
-                     'places = 90\n', encoding="utf-8")
+    child.write_text('extends = ["default:0000", "default:3222"]\nname = "Mitt"\n'
+                     '[services.barnehage]\nexisting_capacity = "facilities"\n'
+                     'building = { threshold = 3 }\n[[services.barnehage.facilities]]\n'
+                     'name = "A"\ndistrict = "Nord"\nplaces = 90\n', encoding="utf-8")
     cat, base = load_catalogue(child), default_catalogue("3222")
     bh = cat.services["barnehage"]
     assert cat.municipality == "3222" and cat.name == "Mitt" and cat.keys == base.keys
-    assert bh.age_groups == base.services["barnehage"].age_groups       # inherited
+    assert bh.age_groups == base.services["barnehage"].age_groups       # 3222's, not 0000's
     assert bh.unit_cost_nok == base.services["barnehage"].unit_cost_nok
-    # building: name and size from the national catalogue, first_year from 3222, threshold mine
-    assert (bh.building.name, bh.building.places, bh.building.first_year,
-            bh.building.threshold) == ("6-avdelings barnehage", 108, 2028, 3)
+    # building: name, size and cost from the national catalogue, threshold mine
+    assert (bh.building.name, bh.building.places, bh.building.cost_nok,
+            bh.building.threshold) == ("6-avdelings barnehage", 108, 78_750_000, 3)
     assert [f.name for f in bh.facilities] == ["A"]
+    # the built-in catalogues themselves compute no places (capacity unknown)
+    assert base.services["barnehage"].building is None
+    assert not base.services["barnehage"].has_capacity
 
 
 def test_run_with_unknown_zone_exits_2_writing_nothing(tmp_path):
     cat = tmp_path / "cat.toml"
-    cat.write_text('extends = "default:3222"\n[services.barnehage]\n'
-                   'existing_capacity = "facilities"\n[[services.barnehage.facilities]]\n'
+    cat.write_text('extends = "default:3222"\n[[services.barnehage.facilities]]\n'
                    'name = "A"\ndistrict = "Øst"\nplaces = 90\n', encoding="utf-8")
     sc = tmp_path / "sc.toml"
     sc.write_text('municipality = "3222"\nhorizon = 2026\n[[districts]]\nname = "Nord"\n'

@@ -33,8 +33,10 @@ Capacity (places by zone) and investments in whole buildings:
   place demand that year).
 
 A catalogue may ``extends`` another (a path relative to the file, or ``"default:KNR"`` for the
-built-in catalogue of a kommune); its tables are merged key by key over the parent's (lists such
-as ``age_groups`` and ``facilities`` replace the parent's).
+built-in catalogue of a kommune) or a list of them (merged in order); its tables are merged key by
+key over the parents' (lists such as ``age_groups`` and ``facilities`` replace the parents').
+``extends = ["default:0000", "default:3205"]`` gives Lillestrøm's figures with the national
+standard buildings and today's places = the base year's place demand.
 
 Format (see ``catalogue_3205.toml`` for a commented example)::
 
@@ -279,26 +281,32 @@ def load_catalogue(path: str | Path) -> Catalogue:
 
 
 def read_catalogue_dict(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
-    """Read a catalogue TOML, merged over the catalogue it ``extends`` (the file's keys win)."""
+    """Read a catalogue TOML merged over the catalogue(s) it ``extends`` (the file's keys win).
+
+    ``extends`` is a path relative to the file, ``"default:KNR"`` (a kommune's built-in
+    catalogue, else the national one), or a list of them, merged in order (later ones win).
+    """
     from sim.config import deep_merge
 
     path = Path(path).resolve()
     if path in _seen:
         raise InputError(path, "extends", "circular 'extends' chain")
     data = read_toml(path)
-    parent = data.pop("extends", None)
-    if parent is None:
-        return data
-    if not isinstance(parent, str) or not parent:
-        raise InputError(path, "extends", 'must be a path to another catalogue TOML file or '
-                         '"default:KNR" (a kommune\'s built-in catalogue)')
-    if parent.startswith("default:"):
-        parent_path = default_catalogue_path(parent.removeprefix("default:"), path)
-    else:
-        parent_path = path.parent / parent
-        if not parent_path.exists():
-            raise InputError(path, "extends", f"file not found: {parent_path}")
-    return deep_merge(read_catalogue_dict(parent_path, (*_seen, path)), data)
+    parents = data.pop("extends", [])
+    parents = [parents] if isinstance(parents, str) else parents
+    if not isinstance(parents, list) or not all(isinstance(p, str) and p for p in parents):
+        raise InputError(path, "extends", 'must be a path to another catalogue TOML file, '
+                         '"default:KNR" (a kommune\'s built-in catalogue) or a list of them')
+    merged: dict[str, Any] = {}
+    for parent in parents:
+        if parent.startswith("default:"):
+            parent_path = default_catalogue_path(parent.removeprefix("default:"), path)
+        else:
+            parent_path = path.parent / parent
+            if not parent_path.exists():
+                raise InputError(path, "extends", f"file not found: {parent_path}")
+        merged = deep_merge(merged, read_catalogue_dict(parent_path, (*_seen, path)))
+    return deep_merge(merged, data)
 
 
 def available_defaults() -> tuple[str, ...]:
