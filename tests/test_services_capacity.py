@@ -165,8 +165,11 @@ def test_kommune_wide_capacity_builds_on_the_total_gap():
     np.testing.assert_array_equal(new["Nord"], [0, 40, 40, 40, 40, 40, 40])
     np.testing.assert_array_equal(new["Sør"], [0, 0, 0, 0, 0, 0, 80])
     tot = municipality_totals(df)
-    np.testing.assert_allclose(tot["gap"], demand.sum(axis=1) - [100, 140, 140, 140, 140, 140,
-                                                                  220])
+    gap = demand.sum(axis=1) - [100, 140, 140, 140, 140, 140, 220]
+    np.testing.assert_allclose(tot["gap"], gap)
+    # no zone of a kommune-wide service is "short": only the kommune is (here never)
+    assert df["shortage"].isna().all()
+    np.testing.assert_allclose(tot["shortage"], np.clip(gap, 0, None))
     # an explicit zone takes every building
     cat2 = catalogue(capacity_scope="kommune",
                      facilities=[{"name": "Sykehjemmet", "district": "Nord", "places": 100}],
@@ -414,3 +417,14 @@ def test_abm_investments_come_from_the_mean_projection():
                            municipality="3222")
     np.testing.assert_allclose(res.services["new_places"].fillna(-1),
                                again["new_places"].fillna(-1))
+
+
+def test_zone_gap_plot_writes_png(lillestrom_zones, tmp_path):
+    from sim.services.plots import plot_demand, plot_zone_gaps
+
+    for fn, name in ((plot_zone_gaps, "gap.png"), (plot_demand, "demand.png")):
+        path = fn(lillestrom_zones.services, tmp_path / name)
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # a catalogue without places still gives a (labelled, empty) figure
+    df = service_demand(population(np.ones((2, 1))), [2024, 2025], ("Sone",), catalogue())
+    assert plot_zone_gaps(df, tmp_path / "none.png").exists()

@@ -282,8 +282,9 @@ def service_demand(population: np.ndarray, years, districts, catalogue: Catalogu
         Σ users × places_per_user; ``capacity`` = today's and planned places (see the
         catalogue's ``existing_capacity``); ``new_places`` = places of the buildings placed so
         far (``place_buildings``); ``places`` = capacity + new_places; ``gap`` = place_demand −
-        places and ``shortage`` = max(gap, 0); the capacity columns are NaN for services whose
-        places are unknown. ``cost_per_inhabitant_nok`` = cost / all inhabitants of the district.
+        places and ``shortage`` = max(gap, 0) (NaN for kommune-wide capacity, see
+        ``zone_shortage``); the capacity columns are NaN for services whose places are unknown.
+        ``cost_per_inhabitant_nok`` = cost / all inhabitants of the district.
     """
     years = np.asarray(years)
     districts = tuple(districts)
@@ -336,11 +337,25 @@ def service_demand(population: np.ndarray, years, districts, catalogue: Catalogu
         "new_places": new.ravel(),
         "places": places.ravel(),
         "gap": gap.ravel(),
-        "shortage": np.clip(gap, 0.0, None).ravel(),
+        "shortage": zone_shortage(gap, catalogue).ravel(),
         "inhabitants": np.repeat(inhabitants.ravel(), n_k),
         "cost_per_inhabitant_nok": per_inh.ravel(),
     })
     return frame
+
+
+def zone_shortage(gap: np.ndarray, catalogue: Catalogue) -> np.ndarray:
+    """Places short per zone, max(gap, 0), [Y, D, K]; NaN for kommune-wide capacity.
+
+    A zone's gap of a kommune-wide service (sykehjem) is not a local shortage: its users are
+    served anywhere in the kommune, so only the kommune's total gap counts
+    (``municipality_totals``).
+    """
+    out = np.clip(gap, 0.0, None)
+    for k, service in enumerate(catalogue.services.values()):
+        if service.capacity_scope == "kommune":
+            out[:, :, k] = np.nan
+    return out
 
 
 def capacity_and_buildings(place_demand: np.ndarray, catalogue: Catalogue, districts,
@@ -440,7 +455,8 @@ def municipality_totals(demand: pd.DataFrame) -> pd.DataFrame:
     """Sum a ``service_demand`` table over districts (unknown capacity stays NaN).
 
     ``gap`` = place_demand − places of the whole kommune (a surplus in one zone offsets a
-    shortage in another); ``shortage`` = the places short summed over the zones short of them.
+    shortage in another); ``shortage`` = the places short summed over the zones short of them
+    (for kommune-wide capacity, max(gap, 0) of the kommune).
     """
     def known(s: pd.Series) -> float:
         return s.sum(min_count=len(s))
@@ -451,6 +467,8 @@ def municipality_totals(demand: pd.DataFrame) -> pd.DataFrame:
         new_places=("new_places", known), places=("places", known),
         shortage=("shortage", known), inhabitants=("inhabitants", "sum")).reset_index()
     agg["gap"] = agg["place_demand"] - agg["places"]
+    # kommune-wide capacity: the kommune's own shortage (zone rows have none)
+    agg["shortage"] = agg["shortage"].fillna(agg["gap"].clip(lower=0.0))
     agg["cost_per_inhabitant_nok"] = agg["cost_nok"] / agg["inhabitants"]
     return agg
 

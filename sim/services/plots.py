@@ -61,6 +61,7 @@ def plot_zone_gaps(demand: pd.DataFrame, path: str | Path) -> Path:
     """Places short (+) or spare (−) by zone and year, one panel per service with places.
 
     The gap is after the new buildings (``new_places``); markers show the years buildings open.
+    Services with kommune-wide capacity (no zone shortage) show the kommune's gap.
     """
     have = demand[demand["places"].notna()]
     services = list(dict.fromkeys(have["service"])) or ["(ingen tjenester med plasser)"]
@@ -69,6 +70,9 @@ def plot_zone_gaps(demand: pd.DataFrame, path: str | Path) -> Path:
     fig, axes = plt.subplots(nrow, ncol, figsize=(4.5 * ncol, 3.2 * nrow), squeeze=False)
     for ax, key in zip(axes.ravel(), services, strict=False):
         part = have[have["service"] == key]
+        if len(part) and part["shortage"].isna().all():
+            # kommune-wide capacity (sykehjem): only the kommune's gap is a shortage
+            part = municipality_totals(part).assign(district="Hele kommunen")
         for zone, z in part.groupby("district", sort=False):
             line, = ax.plot(z["year"], z["gap"], label=str(zone))
             opened = z["year"][np.diff(z["new_places"].to_numpy(), prepend=0.0) > 0]
