@@ -513,6 +513,10 @@ def resolve(scenario: Scenario) -> ResolvedInputs:
             "births_estimation_window": est.births.round(1).tolist(),
             "births_observed": est.births_observed.tolist(),
             "tfr_path": dict(zip(years.tolist(), tfr.round(4).tolist(), strict=True)),
+            "refugees_settled_history": {
+                int(y): float(v) for y, v in
+                refugees_settled_history(knr, table, defaults)[0].items()
+                if scenario.base_year - 10 <= y < scenario.base_year},
             "zones": {"source": zones.source, "names": list(zones.names),
                       "fertility_level": np.round(fert_level, 6).tolist()},
             "defaults": labels,

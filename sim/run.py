@@ -24,7 +24,6 @@ from sim.budget import (
 from sim.cohort.engine import Projection, project
 from sim.cohort.kernel import REFUGEES
 from sim.config import Scenario
-from sim.data.population import municipality_defaults
 from sim.demography import AGE_GROUPS
 from sim.errors import InputError
 from sim.inputs import ResolvedInputs, resolve
@@ -39,19 +38,21 @@ from sim.schema import load_cached
 from sim.services import (
     Catalogue,
     check_districts,
+    investments_table,
     load_catalogue,
     services_tables,
 )
 from sim.services import plots as service_plots
-from sim.services.catalogue import CATALOGUE_DIR, available_defaults
+from sim.services.catalogue import default_catalogue_path
 
 
 @dataclass(frozen=True)
 class RunResult:
     """A finished cohort projection with its inputs, service tables and timings (seconds).
 
-    ``services``/``demografikostnader`` are None when the municipality has no catalogue,
-    ``budget`` when it has no budget config (or the scenario disables it).
+    ``services``/``demografikostnader``/``investments`` are None when there is no catalogue,
+    ``budget`` when it has no budget config (or the scenario disables it). ``investments``:
+    one row per new building (``sim.services.demand.investments_table``).
     """
 
     scenario: Scenario
@@ -63,19 +64,18 @@ class RunResult:
     budget: BudgetResult | None = None
     timings: dict[str, float] = field(default_factory=dict)
     notes: tuple[str, ...] = ()  # what was skipped and why (printed, kept in the manifest)
+    investments: pd.DataFrame | None = None
 
 
-def scenario_catalogue(scenario: Scenario, districts: tuple[str, ...]) -> Catalogue | None:
-    """The scenario's service catalogue (file or built-in default), checked against districts."""
+def scenario_catalogue(scenario: Scenario, districts: tuple[str, ...]) -> Catalogue:
+    """The scenario's service catalogue, checked against districts.
+
+    Its file, else the kommune's built-in one, else the national default (catalogue_0000.toml).
+    """
     path = scenario.services.catalogue
-    if path is None:
-        if scenario.municipality not in available_defaults():
-            return None
-        catalogue = load_cached(load_catalogue, CATALOGUE_DIR /
-                                f"catalogue_{scenario.municipality}.toml")
-    else:
-        catalogue = load_cached(load_catalogue, path)
-    check_districts(catalogue, districts, path or "default catalogue")
+    catalogue = load_cached(load_catalogue, default_catalogue_path(scenario.municipality)
+                            if path is None else path)
+    check_districts(catalogue, districts, path or catalogue.source)
     return catalogue
 
 
@@ -94,11 +94,13 @@ def run(scenario: Scenario) -> RunResult:
         services, dk = services_tables(proj, catalogue, scenario.services.coverage_path,
                                        scenario.services.unit_cost_growth, scenario.source,
                                        refugees=inputs.refugees,
-                                       municipality=inputs.municipality)
+                                       municipality=inputs.municipality,
+                                       refugee_record=settled_record(inputs))
     t3 = time.perf_counter()
     result = RunResult(scenario, inputs, proj, catalogue, services, dk, None,
                        {"resolve_s": t1 - t0, "project_s": t2 - t1, "services_s": t3 - t2},
-                       refugee_history_notes(catalogue, inputs))
+                       refugee_history_notes(catalogue, inputs),
+                       investments_table(services, catalogue) if services is not None else None)
     config = scenario_budget_config(scenario, inputs.municipality_name)
     if config is not None:
         try:
@@ -116,15 +118,20 @@ def run(scenario: Scenario) -> RunResult:
     return result
 
 
+def settled_record(inputs: ResolvedInputs) -> dict[int, float] | None:
+    """Refugees settled per year before the base year, as the resolved inputs used them."""
+    return inputs.parameters.get("refugees_settled_history")
+
+
 def refugee_history_notes(catalogue: Catalogue | None,
                           inputs: ResolvedInputs) -> tuple[str, ...]:
-    """Notes for recent-refugee services lacking recorded settlement before the base year.
+    """Notes for recent-refugee services lacking settlement figures before the base year.
 
-    Unrecorded years count as zero, so those services' users are too low in the first years.
+    Years without figures count as zero, so those services' users are too low at first.
     """
     if catalogue is None:
         return ()
-    recorded = municipality_defaults().get(inputs.municipality, {}).get("refugees_settled", {})
+    recorded = settled_record(inputs) or {}
     notes = []
     for key, service in catalogue.services.items():
         if service.driver != "recent_refugees":
@@ -132,7 +139,7 @@ def refugee_history_notes(catalogue: Catalogue | None,
         missing = [y for y in range(inputs.base_year - service.driver_years, inputs.base_year)
                    if y not in recorded]
         if missing:
-            notes.append(f"{key}: no recorded refugee settlement for "
+            notes.append(f"{key}: no refugee settlement figures for "
                          f"{', '.join(map(str, missing))} (sim/data/municipalities.toml); "
                          "counted as 0, so users are too low in the first years")
     return tuple(notes)
@@ -187,6 +194,7 @@ class AbmRunResult:
     services: pd.DataFrame | None = None
     demografikostnader: pd.DataFrame | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    investments: pd.DataFrame | None = None
 
 
 def run_abm_scenario(scenario: Scenario, runs: int, workers: int = 1,
@@ -208,10 +216,12 @@ def run_abm_scenario(scenario: Scenario, runs: int, workers: int = 1,
                                        scenario.services.coverage_path,
                                        scenario.services.unit_cost_growth, scenario.source,
                                        refugees=result.components[:, :, :, REFUGEES].mean(axis=0),
-                                       municipality=inputs.municipality)
+                                       municipality=inputs.municipality,
+                                       refugee_record=settled_record(inputs))
     return AbmRunResult(scenario, inputs, result, catalogue, services, dk,
                         {"resolve_s": t1 - t0, "abm_s": t2 - t1,
-                         "services_s": time.perf_counter() - t2})
+                         "services_s": time.perf_counter() - t2},
+                        investments_table(services, catalogue) if services is not None else None)
 
 
 def abm_inputs(scenario: Scenario, inputs: ResolvedInputs):
@@ -250,6 +260,7 @@ def write_abm_run(result: AbmRunResult, out_dir: str | Path,
         if result.services is not None:
             w.parquet("services.parquet", result.services)
             w.parquet("demografikostnader.parquet", result.demografikostnader)
+            w.parquet("investments.parquet", result.investments)
         if with_plots:
             plots.pyramid(mean, f"{name}, befolkningspyramide (ABM, mean of "
                           f"{result.abm.runs} runs)", w.path("pyramid.png"))
@@ -317,8 +328,10 @@ def write_run(result: RunResult, out_dir: str | Path, with_plots: bool = True) -
         if result.services is not None:
             w.parquet("services.parquet", with_kommune(result.services, knr))
             w.parquet("demografikostnader.parquet", with_kommune(result.demografikostnader, knr))
+            w.parquet("investments.parquet", with_kommune(result.investments, knr))
             if with_plots:
                 service_plots.plot_demand(result.services, w.path("services_demand.png"))
+                service_plots.plot_zone_gaps(result.services, w.path("services_gap_by_zone.png"))
                 service_plots.plot_cost_per_inhabitant(result.services,
                                                        w.path("services_cost_per_inhabitant.png"))
                 service_plots.plot_demografikostnader(result.demografikostnader,

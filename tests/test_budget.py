@@ -66,9 +66,20 @@ def lil(lil_run):
 
 
 @pytest.fixture(scope="module")
-def enebakk():
-    """A kommune without its own budget file or catalogue (Enebakk, 3220)."""
+def enebakk_run():
+    """A kommune without its own budget file or catalogue (Enebakk, 3220): national defaults."""
     return run(scenario_from_dict({"municipality": "3220", "horizon": 2035}))
+
+
+@pytest.fixture(scope="module")
+def enebakk(enebakk_run):
+    """Enebakk's run without service tables: the budget costs services at the cost key."""
+    bare = dataclasses.replace(enebakk_run, services=None, demografikostnader=None,
+                               investments=None, budget=None)
+    from sim.run import scenario_budget_config
+
+    cfg = scenario_budget_config(bare.scenario, bare.inputs.municipality_name)
+    return dataclasses.replace(bare, budget=project_budget(bare, cfg))
 
 
 def raw(knr: str) -> dict:
@@ -149,10 +160,13 @@ def test_identities_lorenskog(lor_run, pace):
     assert not any(np.isnan(v).any() for v in b.values.values())
 
 
-def test_identities_lillestrom_and_a_kommune_without_catalogue(lil, enebakk):
+def test_identities_lillestrom_and_a_kommune_without_catalogue(lil, enebakk, enebakk_run):
     check_identities(lil)
     assert enebakk.budget is not None and enebakk.services is None
     check_identities(enebakk.budget)
+    # With the national catalogue (every kommune has one since catalogue_0000) the same holds.
+    assert enebakk_run.services is not None
+    check_identities(enebakk_run.budget)
 
 
 def test_merforbruk_years_are_flagged_and_covered(lil):
@@ -253,7 +267,8 @@ def test_capacity_gap_becomes_investment(lor_run):
     gap = np.where(s.year >= 2028, 150.0, np.where(s.year >= 2026, 100.0, -10.0))
     s.loc[bh, "capacity"] = s.loc[bh, "users"] - gap[bh]
     s.loc[bh, "gap"] = gap[bh]
-    b = project_budget(dataclasses.replace(lor_run, services=s), default_budget_config("3222"))
+    b = project_budget(dataclasses.replace(lor_run, services=s, investments=None),
+                       default_budget_config("3222"))
     check_identities(b)
     inv = b.capacity_table.set_index("year")
     assert inv.places.to_dict() == {2026: 100.0, 2028: 50.0}

@@ -287,7 +287,7 @@ def test_notes_for_missing_refugee_history_and_budget(runner, tmp_path):
                                  "--no-plots", "--out", str(out)])
     assert result.exit_code == 0, result.output
     notes = json.loads((out / "manifest.json").read_text())["notes"]
-    assert any(n.startswith("introduksjonsprogram: no recorded refugee settlement for 2013, 2014")
+    assert any(n.startswith("introduksjonsprogram: no refugee settlement figures for 2013, 2014")
                for n in notes)
     assert any(n.startswith("budget skipped") for n in notes)
     assert not (out / "budget.parquet").exists()

@@ -394,9 +394,14 @@ def test_lorenskog_default_reproduces_kostra():
         0.080, rel=0.02)
 
 
-def test_default_catalogue_unknown_municipality():
-    with pytest.raises(InputError, match="no default service catalogue for '0301'.*3205, 3222"):
-        default_catalogue("0301")
+def test_default_catalogue_falls_back_to_national():
+    own = default_catalogue("3205")
+    national = default_catalogue("0301")
+    assert own.municipality == "3205" and national.municipality == "0000"
+    assert national.source.endswith("catalogue_0000.toml")
+    assert national.keys == own.keys
+    with pytest.raises(InputError, match="'Oslo' is not a kommunenummer"):
+        default_catalogue("Oslo")
 
 
 # --- bad catalogues ---------------------------------------------------------------------------
@@ -445,10 +450,10 @@ BAD = [
     ("age>105", "services.institusjon.age_groups.1.ages", "0 <= first <= last <= 105"),
     ("missing age_groups", "services.institusjon.age_groups", "required key is missing"),
     ("unknown service key", "services.barnehage.colour",
-     "unknown key; allowed keys: age_groups, driver, driver_years, facilities, label, note, "
-     "price_year, sector"),
+     "unknown key; allowed keys: age_groups, building, capacity_scope, driver, driver_years, "
+     "existing_capacity, facilities, label, note, price_year, sector"),
     ("unknown group key", "services.barnehage.age_groups.0.coverge",
-     "allowed keys: ages, coverage, note, unit_cost_nok"),
+     "allowed keys: ages, coverage, note, places_per_user, unit_cost_nok"),
     ("unknown top key", "servises", "allowed keys: municipality, name, services"),
     ("no services", "services", "at least one service"),
     ("unknown driver", "services.institusjon.driver",
@@ -483,7 +488,7 @@ def test_capacity_for_unknown_district(small):
     with pytest.raises(InputError) as exc:
         check_districts(small, ("Nord", "Øst"), "my.toml")
     assert exc.value.field == "services.barnehage.facilities.1.district"
-    assert "unknown district 'Sør'" in exc.value.message and "Nord, Øst" in exc.value.message
+    assert "unknown zone 'Sør'" in exc.value.message and "Nord, Øst" in exc.value.message
     assert str(exc.value).startswith("my.toml: field ")
     with pytest.raises(InputError, match=str(SMALL)):
         service_demand(random_population(), [2024, 2025, 2026], ("Nord", "Øst"), small)
@@ -509,7 +514,7 @@ def test_cli_check_ok():
 
 
 def test_cli_check_defaults():
-    for kn in ("3205", "3222"):
+    for kn in ("0000", "3205", "3222"):
         path = Path(__file__).parents[1] / "sim" / "services" / f"catalogue_{kn}.toml"
         result = CliRunner().invoke(app, ["services", str(path)])
         assert result.exit_code == 0, result.output
@@ -529,7 +534,7 @@ def test_cli_check_bad_exits_2_with_one_line(tmp_path, what):
 def test_cli_check_unknown_district_exits_2():
     result = CliRunner().invoke(app, ["services", str(SMALL), "--districts", "Nord"])
     assert result.exit_code == 2
-    assert len(result.stderr.strip().splitlines()) == 1 and "unknown district" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "unknown zone" in result.stderr
 
 
 # --- tables, parquet, plots --------------------------------------------------------------------

@@ -16,6 +16,28 @@ What a service's users are counted from is its ``driver``:
   later deaths or moves, are ignored (the participation share absorbs them). See
   ``sim.services.demand`` for where the settlement comes from.
 
+Capacity (places by zone) and investments in whole buildings:
+
+* Each age group's users take ``places_per_user`` places (default 1; barnehage: 2 for a child
+  under 3, as the staffing norm counts them). Place demand = Σ users × places_per_user.
+* ``existing_capacity = "facilities"`` (the default): places on 1 January t are the places of the
+  ``facilities`` open then (``opens`` <= t < ``closes``), by district (zone); a service without
+  facilities has no capacity (NaN). ``existing_capacity = "base_year_demand"``: today's places
+  equal the place demand of the first (base) year in every zone (ASSUMPTION: no spare or missing
+  places today), changed by the facilities that open or close later.
+* A ``building`` (a standard new building: name, whole places, cost) is placed in a zone in the
+  first year its gap (place demand − places) exceeds ``threshold``; enough whole buildings to
+  close the gap, counted as places from then on (see ``sim.services.demand``). With
+  ``capacity_scope = "kommune"`` (sykehjem: places are allocated kommune-wide) the kommune's
+  gap decides, and new buildings go to ``building.zone`` (default: the zone with the most
+  place demand that year).
+
+A catalogue may ``extends`` another (a path relative to the file, or ``"default:KNR"`` for the
+built-in catalogue of a kommune) or a list of them (merged in order); its tables are merged key by
+key over the parents' (lists such as ``age_groups`` and ``facilities`` replace the parents').
+``extends = ["default:0000", "default:3205"]`` gives Lillestrøm's figures with the national
+standard buildings and today's places = the base year's place demand.
+
 Format (see ``catalogue_3205.toml`` for a commented example)::
 
     municipality = "3205"
@@ -28,10 +50,11 @@ Format (see ``catalogue_3205.toml`` for a commented example)::
     price_year = 2024
     staff_per_user = 0.172
     age_groups = [
-      { ages = [1, 2], coverage = 0.821 },
+      { ages = [1, 2], coverage = 0.821, places_per_user = 2 },
       { ages = [3, 5], coverage = 0.9432 },
     ]
-    facilities = [{ name = "Nordby", district = "Nord", places = 120 }]
+    building = { name = "6-avdelings barnehage", places = 108, cost_nok = 78_750_000 }
+    facilities = [{ name = "Nordby", district = "Nord", places = 120, opens = 2027 }]
 
     [services.introduksjonsprogram]
     label = "Introduksjonsprogram"
@@ -42,6 +65,12 @@ Format (see ``catalogue_3205.toml`` for a commented example)::
     driver = "recent_refugees"   # users from the refugees settled in the last driver_years
     driver_years = 2
     age_groups = [{ ages = [18, 55], coverage = 0.7398 }]
+
+Long facility lists read better as ``[[services.barnehage.facilities]]`` tables (one key per
+line; see ``experiments/catalogues/lillestrom_facilities.toml``).
+
+``catalogue_0000.toml`` is the national default (``municipality = "0000"``), used for every
+kommune without a catalogue of its own.
 """
 
 from __future__ import annotations
@@ -59,6 +88,8 @@ from sim.schema import Frozen, read_toml, validation_error
 N_AGES = 106
 MAX_AGE = N_AGES - 1
 CATALOGUE_DIR = Path(__file__).parent
+NATIONAL = "0000"
+"""Kommunenummer of the national default catalogue (``catalogue_0000.toml``)."""
 SERVICE_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
 MAX_DRIVER_YEARS = 10
 """Longest ``driver_years``: the settlement history a recent-refugee service may look back on."""
@@ -71,6 +102,8 @@ class AgeGroup(Frozen):
     coverage: float = Field(ge=0, le=1, description="users per inhabitant of the age group")
     unit_cost_nok: float | None = Field(
         None, ge=0, description="unit cost for this group; default: the service's unit cost")
+    places_per_user: float = Field(
+        1.0, ge=0, description="places one user takes (barnehage: 2 for a child under 3)")
     note: str | None = None
 
     @field_validator("ages")
@@ -92,13 +125,50 @@ class AgeGroup(Frozen):
 
 
 class Facility(Frozen):
-    """A facility (building, unit) with a number of places in one district."""
+    """A facility (building, unit) with a number of places in one district (zone)."""
 
     name: str = Field(min_length=1)
-    district: str = Field(min_length=1)
-    places: float = Field(ge=0, description="users the facility can serve at a time")
-    opens: int | None = Field(None, description="first year (1 January) the places count")
-    closes: int | None = Field(None, description="first year the places no longer count")
+    district: str = Field(min_length=1, description="the zone (district) it serves")
+    places: float = Field(ge=0, description="places it has (see places_per_user)")
+    kind: str | None = Field(None, description="what it is, e.g. 'sykehjem', 'omsorgsbolig "
+                             "med heldøgns tjenester', 'ungdomsskole', 'paviljong'")
+    opens: int | None = Field(None, ge=1900, le=2100,
+                              description="first year (1 January) the places count")
+    closes: int | None = Field(None, ge=1900, le=2100,
+                               description="first year the places no longer count")
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _opens_before_closes(self) -> Facility:
+        if self.opens is not None and self.closes is not None and self.closes <= self.opens:
+            raise ValueError(f"closes ({self.closes}) must be after opens ({self.opens})")
+        return self
+
+    def open_in(self, years: np.ndarray) -> np.ndarray:
+        """True for the years (1 January) in which the facility's places count."""
+        open_ = np.ones(len(years), dtype=bool)
+        if self.opens is not None:
+            open_ &= years >= self.opens
+        if self.closes is not None:
+            open_ &= years < self.closes
+        return open_
+
+
+class Building(Frozen):
+    """A standard new building for a service, placed in whole units where places run short."""
+
+    name: str = Field(min_length=1, description="e.g. '6-avdelings barnehage'")
+    places: int = Field(gt=0, description="places one building adds (whole places)")
+    cost_nok: float = Field(gt=0, description="investment per building, NOK of the service's "
+                            "price_year")
+    threshold: float = Field(0.0, ge=0, description="build when a zone's gap (place demand − "
+                             "places) exceeds this many places")
+    first_year: int | None = Field(None, ge=2000, le=2100, description="first year (1 January) "
+                                   "a new building can count; default: the first projection year")
+    zone: str | None = Field(None, min_length=1, description="where new buildings go when the "
+                             "service's capacity is kommune-wide; default: the zone with the "
+                             "most place demand that year")
+    note: str | None = None
 
 
 class Service(Frozen):
@@ -112,6 +182,16 @@ class Service(Frozen):
     staff_per_user: float = Field(ge=0, description="årsverk per user")
     age_groups: tuple[AgeGroup, ...] = Field(min_length=1)
     facilities: tuple[Facility, ...] = ()
+    existing_capacity: Literal["facilities", "base_year_demand"] = Field(
+        "facilities", description="today's places: the facilities' places, or the base year's "
+        "place demand in every zone (then facilities change it as they open and close)")
+    capacity_scope: Literal["zone", "kommune"] = Field(
+        "zone", description="'zone': each zone's places serve its own users (barnehage, "
+        "skole); 'kommune': places serve the whole kommune (sykehjem), so new buildings follow "
+        "the kommune's gap")
+    building: Building | None = Field(
+        None, description="the standard new building placed where the gap exceeds its "
+        "threshold")
     driver: Literal["population", "recent_refugees"] = Field(
         "population", description="what users are counted from: the population of the age "
         "groups, or the refugees settled in the last driver_years years (recent_refugees)")
@@ -124,6 +204,27 @@ class Service(Frozen):
         if "driver_years" in self.model_fields_set and self.driver != "recent_refugees":
             raise ValueError('driver_years only applies to driver = "recent_refugees"')
         return self
+
+    @model_validator(mode="after")
+    def _capacity(self) -> Service:
+        if (self.building is not None and self.existing_capacity == "facilities"
+                and not self.facilities):
+            raise ValueError("a building needs today's capacity: list the facilities, or set "
+                             'existing_capacity = "base_year_demand"')
+        if (self.building is not None and self.building.zone is not None
+                and self.capacity_scope != "kommune"):
+            raise ValueError('building.zone only applies to capacity_scope = "kommune" (with '
+                             "zone capacity, buildings go where the gap is)")
+        names = [f"{f.name} ({f.district})" for f in self.facilities]
+        dup = next((n for n in names if names.count(n) > 1), None)
+        if dup is not None:
+            raise ValueError(f"facility {dup} is listed twice")
+        return self
+
+    @property
+    def has_capacity(self) -> bool:
+        """True if the service's places are known (facilities or base-year demand)."""
+        return bool(self.facilities) or self.existing_capacity == "base_year_demand"
 
     @property
     def window(self) -> int:
@@ -175,34 +276,73 @@ def catalogue_from_dict(data: dict[str, Any], source: str | Path = "catalogue") 
 
 
 def load_catalogue(path: str | Path) -> Catalogue:
-    """Load and validate a service catalogue TOML file."""
-    return catalogue_from_dict(read_toml(path), path)
+    """Load and validate a service catalogue TOML file (following ``extends``)."""
+    return catalogue_from_dict(read_catalogue_dict(path), path)
+
+
+def read_catalogue_dict(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """Read a catalogue TOML merged over the catalogue(s) it ``extends`` (the file's keys win).
+
+    ``extends`` is a path relative to the file, ``"default:KNR"`` (a kommune's built-in
+    catalogue, else the national one), or a list of them, merged in order (later ones win).
+    """
+    from sim.config import deep_merge
+
+    path = Path(path).resolve()
+    if path in _seen:
+        raise InputError(path, "extends", "circular 'extends' chain")
+    data = read_toml(path)
+    parents = data.pop("extends", [])
+    parents = [parents] if isinstance(parents, str) else parents
+    if not isinstance(parents, list) or not all(isinstance(p, str) and p for p in parents):
+        raise InputError(path, "extends", 'must be a path to another catalogue TOML file, '
+                         '"default:KNR" (a kommune\'s built-in catalogue) or a list of them')
+    merged: dict[str, Any] = {}
+    for parent in parents:
+        if parent.startswith("default:"):
+            parent_path = default_catalogue_path(parent.removeprefix("default:"), path)
+        else:
+            parent_path = path.parent / parent
+            if not parent_path.exists():
+                raise InputError(path, "extends", f"file not found: {parent_path}")
+        merged = deep_merge(merged, read_catalogue_dict(parent_path, (*_seen, path)))
+    return deep_merge(merged, data)
 
 
 def available_defaults() -> tuple[str, ...]:
-    """Kommunenummer with a built-in default catalogue."""
+    """Kommunenummer with a built-in catalogue of their own (``0000``: the national one)."""
     return tuple(sorted(p.stem.removeprefix("catalogue_")
                         for p in CATALOGUE_DIR.glob("catalogue_*.toml")))
 
 
+def default_catalogue_path(kommunenummer: str, source: str | Path | None = None) -> Path:
+    """The built-in catalogue file of a kommune: its own, else the national ``catalogue_0000``."""
+    if not re.fullmatch(r"\d{4}", kommunenummer):
+        raise InputError(source, "municipality", f"'{kommunenummer}' is not a kommunenummer "
+                         "(four digits, e.g. 3205)")
+    own = CATALOGUE_DIR / f"catalogue_{kommunenummer}.toml"
+    return own if own.exists() else CATALOGUE_DIR / f"catalogue_{NATIONAL}.toml"
+
+
 def default_catalogue(kommunenummer: str) -> Catalogue:
-    """The built-in catalogue for a municipality (``3205`` Lillestrøm, ``3222`` Lørenskog)."""
-    path = CATALOGUE_DIR / f"catalogue_{kommunenummer}.toml"
-    if not path.exists():
-        raise InputError("municipality", None, f"no default service catalogue for "
-                         f"'{kommunenummer}'; available: {', '.join(available_defaults())}")
-    return load_catalogue(path)
+    """The built-in catalogue of a kommune (3205, 3222), else the national default (0000)."""
+    return load_catalogue(default_catalogue_path(kommunenummer))
 
 
 def check_districts(catalogue: Catalogue, districts: tuple[str, ...] | list[str],
                     source: str | Path | None = None) -> None:
-    """Raise ``InputError`` if a facility names a district not in ``districts``."""
+    """Raise ``InputError`` if a facility or building names a district not in ``districts``."""
     known = tuple(districts)
     for key, service in catalogue.services.items():
+        zone = service.building.zone if service.building is not None else None
+        if zone is not None and zone not in known:
+            raise InputError(source or catalogue.source, f"services.{key}.building.zone",
+                             f"unknown zone '{zone}'; zones (districts) in the projection: "
+                             f"{', '.join(known)}")
         for i, fac in enumerate(service.facilities):
             if fac.district not in known:
                 raise InputError(source or catalogue.source, f"services.{key}.facilities.{i}."
-                                 "district", f"unknown district '{fac.district}'; districts "
+                                 "district", f"unknown zone '{fac.district}'; zones (districts) "
                                  f"in the projection: {', '.join(known)}")
 
 
@@ -228,23 +368,13 @@ def coverage_weights(catalogue: Catalogue) -> np.ndarray:
     return weights
 
 
-def capacity(catalogue: Catalogue, districts: tuple[str, ...], years: np.ndarray) -> np.ndarray:
-    """Places [Y, D, K] by year, district and service; NaN for services without facilities.
-
-    A service with facilities has known capacity in every district (0 where it has none).
-    """
+def facility_places(catalogue: Catalogue, districts: tuple[str, ...],
+                    years: np.ndarray) -> np.ndarray:
+    """Places [Y, D, K] of the facilities open on 1 January of each year (0 where none)."""
     years = np.asarray(years)
-    out = np.full((len(years), len(districts), len(catalogue.services)), np.nan)
+    out = np.zeros((len(years), len(districts), len(catalogue.services)))
     index = {d: i for i, d in enumerate(districts)}
     for k, service in enumerate(catalogue.services.values()):
-        if not service.facilities:
-            continue
-        out[:, :, k] = 0.0
         for fac in service.facilities:
-            open_ = np.ones(len(years), dtype=bool)
-            if fac.opens is not None:
-                open_ &= years >= fac.opens
-            if fac.closes is not None:
-                open_ &= years < fac.closes
-            out[open_, index[fac.district], k] += fac.places
+            out[fac.open_in(years), index[fac.district], k] += fac.places
     return out

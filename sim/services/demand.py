@@ -13,6 +13,16 @@ districts, sex 0 male 1 female, ages 0..105). Results are tidy pandas tables.
   (``recent_refugee_counts``). Settlement during the projection years comes from the caller
   (the run's refugee flows); settlement before the first (base) year from the municipality's
   recorded history (``refugee_history``).
+* Capacity by zone: place demand = Σ users × places_per_user of their age group (barnehage:
+  a child under 3 takes two places); ``capacity`` = places of today's and planned facilities
+  (or the base year's place demand, ``existing_capacity = "base_year_demand"``). Where a service
+  has a ``building``, whole buildings are placed in a zone in the first year its gap (place
+  demand − places) exceeds the building's threshold, enough to close it, and count as places
+  from then on (``place_buildings``): ``new_places`` (cumulative), ``places`` = capacity +
+  new_places, ``gap`` = place_demand − places, ``shortage`` = max(gap, 0). A service with
+  ``capacity_scope = "kommune"`` (sykehjem) places buildings on the kommune's total gap; its
+  zone rows then show where places and users are, not a local balance.
+  ``investments_table`` lists one row per building.
 * Demografikostnader (the TBU method as described in DESIGN.md): for every year, the change in
   each age group's count since the previous 1 January × the cost per inhabitant of that age
   group (= unit cost × coverage), with coverage and unit cost held at their catalogue (base)
@@ -35,9 +45,10 @@ from sim.schema import interpolate_path
 from sim.services.catalogue import (
     MAX_DRIVER_YEARS,
     N_AGES,
+    Building,
     Catalogue,
-    capacity,
     check_districts,
+    facility_places,
     group_table,
 )
 
@@ -47,7 +58,9 @@ CoveragePath = Mapping[str, Mapping[int, float]]
 years given, constant outside. Service and group multipliers multiply."""
 
 SERVICE_COLUMNS = ("year", "district", "service", "sector", "users", "staff", "cost_nok",
-                   "price_year", "capacity", "gap", "inhabitants", "cost_per_inhabitant_nok")
+                   "price_year", "place_demand", "capacity", "new_places", "places", "gap",
+                   "shortage", "inhabitants", "cost_per_inhabitant_nok")
+INVESTMENT_COLUMNS = ("year", "district", "service", "facility", "places", "cost_nok")
 DK_COLUMNS = ("year", "service", "sector", "age_group", "change_persons", "cost_change_nok",
               "price_year")
 
@@ -110,7 +123,8 @@ def refugee_group_indicator(catalogue: Catalogue) -> np.ndarray:
 
 
 def refugee_history(municipality: str | None, first_year: int,
-                    n_years: int = MAX_DRIVER_YEARS) -> np.ndarray:
+                    n_years: int = MAX_DRIVER_YEARS,
+                    record: Mapping[int, float] | None = None) -> np.ndarray:
     """Refugees settled in years ``first_year − n_years .. first_year − 1``, [n_years, 2, A].
 
     The municipality's recorded settlement, ``refugees_settled`` in ``sim/data/municipalities
@@ -118,10 +132,12 @@ def refugee_history(municipality: str | None, first_year: int,
     ``sim.demography.refugees.default_profile`` (the same profile the projection's settlement
     uses). Years without a record, and municipalities without any (imported with ``kommunesim
     data import``), count as zero settled: their recent-refugee services start from zero users
-    on the base date.
+    on the base date. ``record`` (year -> persons) replaces the lookup: the run passes the
+    history its resolved inputs used (``estimated_parameters.refugees_settled_history``).
     """
-    record = municipality_defaults().get(municipality, {}).get("refugees_settled", {}) \
-        if municipality is not None else {}
+    if record is None:
+        record = municipality_defaults().get(municipality, {}).get("refugees_settled", {}) \
+            if municipality is not None else {}
     settled = np.array([float(record.get(y, 0.0))
                         for y in range(first_year - n_years, first_year)])
     return settled[:, None, None] * default_profile()[None]
@@ -161,7 +177,8 @@ def recent_refugee_counts(settled_by_group: np.ndarray, years, catalogue: Catalo
 
 
 def recent_refugees(refugees: np.ndarray | None, years, catalogue: Catalogue,
-                    municipality: str | None, shares) -> np.ndarray:
+                    municipality: str | None, shares,
+                    record: Mapping[int, float] | None = None) -> np.ndarray:
     """Recently settled refugees per district and (service, age group), [Y+1, D, G].
 
     ``refugees`` [Y, D, 2, A] are the persons settled during ``years[:-1]`` (None is allowed
@@ -182,7 +199,7 @@ def recent_refugees(refugees: np.ndarray | None, years, catalogue: Catalogue,
         raise ValueError(f"refugees must be [{len(years) - 1}, {n_d}, 2, {N_AGES}] (settled "
                          f"during years[:-1]), got {refugees.shape}")
     win = group_windows(catalogue)
-    history = refugee_history(municipality, int(years[0]), int(win.max(initial=1)))
+    history = refugee_history(municipality, int(years[0]), int(win.max(initial=1)), record)
     settled = np.concatenate([history[:, None] * shares[None, :, None, None], refugees])
     by_group = np.zeros(settled.shape[:2] + win.shape)
     by_group[..., np.flatnonzero(win)] = np.einsum("tdsa,sag->tdg", settled,
@@ -249,7 +266,8 @@ def service_demand(population: np.ndarray, years, districts, catalogue: Catalogu
                    unit_cost_growth: float | Mapping[str, float] = 0.0,
                    source: str | None = "coverage_path",
                    refugees: np.ndarray | None = None,
-                   municipality: str | None = None) -> pd.DataFrame:
+                   municipality: str | None = None,
+                   refugee_record: Mapping[int, float] | None = None) -> pd.DataFrame:
     """Users, staff, cost and capacity gap per year, district and service.
 
     Args:
@@ -263,11 +281,16 @@ def service_demand(population: np.ndarray, years, districts, catalogue: Catalogu
             the catalogue has a recent-refugee service and there is more than one year.
         municipality: kommunenummer whose recorded settlement counts before ``years[0]``
             (default: the catalogue's); none recorded counts as zero (``refugee_history``).
+        refugee_record: refugees settled per year before ``years[0]`` (replaces the lookup).
 
     Returns:
-        One row per year, district and service with ``SERVICE_COLUMNS``: ``gap`` = users −
-        capacity where the service has facilities, NaN otherwise; ``cost_per_inhabitant_nok``
-        = cost / all inhabitants of the district.
+        One row per year, district and service with ``SERVICE_COLUMNS``: ``place_demand`` =
+        Σ users × places_per_user; ``capacity`` = today's and planned places (see the
+        catalogue's ``existing_capacity``); ``new_places`` = places of the buildings placed so
+        far (``place_buildings``); ``places`` = capacity + new_places; ``gap`` = place_demand −
+        places and ``shortage`` = max(gap, 0) (NaN for kommune-wide capacity, see
+        ``zone_shortage``); the capacity columns are NaN for services whose places are unknown.
+        ``cost_per_inhabitant_nok`` = cost / all inhabitants of the district.
     """
     years = np.asarray(years)
     districts = tuple(districts)
@@ -282,7 +305,7 @@ def service_demand(population: np.ndarray, years, districts, catalogue: Catalogu
         shares = (pop[0].sum(axis=(1, 2)) / total if total > 0
                   else np.full(len(districts), 1.0 / len(districts)))
         recent = recent_refugees(refugees, years, catalogue,
-                                 municipality or catalogue.municipality, shares)
+                                 municipality or catalogue.municipality, shares, refugee_record)
         counts = np.where(win > 0, recent, counts)
     cov = np.array([g.coverage for _k, _key, g, _c in groups])
     users_g = counts * (cov[None, :] * coverage_multipliers(catalogue, years, coverage_path,
@@ -293,11 +316,15 @@ def service_demand(population: np.ndarray, years, districts, catalogue: Catalogu
     for g, (k, *_rest) in enumerate(groups):
         to_service[g, k] = 1.0
     users = users_g @ to_service
+    per_place = np.array([g.places_per_user for _k, _key, g, _c in groups])
+    place_demand = (users_g * per_place) @ to_service
     growth = _growth_factors(catalogue, years, unit_cost_growth)
     cost = (users_g * unit) @ to_service * growth[:, None, :]
     services = list(catalogue.services.values())
     staff = users * np.array([s.staff_per_user for s in services])
-    cap = capacity(catalogue, districts, years)
+    cap, new = capacity_and_buildings(place_demand, catalogue, districts, years)
+    places = cap + new
+    gap = place_demand - places
     inhabitants = pop.sum(axis=(2, 3))
     n_y, n_d = len(years), len(districts)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -311,21 +338,143 @@ def service_demand(population: np.ndarray, years, districts, catalogue: Catalogu
         "staff": staff.ravel(),
         "cost_nok": cost.ravel(),
         "price_year": np.tile(np.array([s.price_year for s in services]), n_y * n_d),
+        "place_demand": place_demand.ravel(),
         "capacity": cap.ravel(),
-        "gap": (users - cap).ravel(),
+        "new_places": new.ravel(),
+        "places": places.ravel(),
+        "gap": gap.ravel(),
+        "shortage": zone_shortage(gap, catalogue).ravel(),
         "inhabitants": np.repeat(inhabitants.ravel(), n_k),
         "cost_per_inhabitant_nok": per_inh.ravel(),
     })
     return frame
 
 
+def zone_shortage(gap: np.ndarray, catalogue: Catalogue) -> np.ndarray:
+    """Places short per zone, max(gap, 0), [Y, D, K]; NaN for kommune-wide capacity.
+
+    A zone's gap of a kommune-wide service (sykehjem) is not a local shortage: its users are
+    served anywhere in the kommune, so only the kommune's total gap counts
+    (``municipality_totals``).
+    """
+    out = np.clip(gap, 0.0, None)
+    for k, service in enumerate(catalogue.services.values()):
+        if service.capacity_scope == "kommune":
+            out[:, :, k] = np.nan
+    return out
+
+
+def capacity_and_buildings(place_demand: np.ndarray, catalogue: Catalogue, districts,
+                           years) -> tuple[np.ndarray, np.ndarray]:
+    """Today's and planned places and the places of new buildings, each [Y, D, K].
+
+    ``capacity``: the facilities open each year; for ``existing_capacity = "base_year_demand"``
+    the first year's place demand plus the change in facility places since the first year.
+    ``new``: cumulative places of the buildings ``place_buildings`` places, by zone, or for
+    ``capacity_scope = "kommune"`` on the kommune's totals, each building put in
+    ``building.zone`` (default: the zone with the most place demand that year). 0 for a service
+    without a building; both arrays are NaN for a service whose places are unknown.
+    """
+    years = np.asarray(years)
+    districts = tuple(districts)
+    cap = facility_places(catalogue, districts, years)
+    new = np.zeros_like(cap)
+    for k, service in enumerate(catalogue.services.values()):
+        if not service.has_capacity:
+            cap[:, :, k] = new[:, :, k] = np.nan
+            continue
+        if service.existing_capacity == "base_year_demand":
+            cap[:, :, k] = place_demand[0, :, k] + cap[:, :, k] - cap[0, :, k]
+        b = service.building
+        if b is None:
+            continue
+        if service.capacity_scope == "zone":
+            new[:, :, k] = place_buildings(place_demand[:, :, k], cap[:, :, k], years, b)
+            continue
+        total = place_buildings(place_demand[:, :, k].sum(axis=1, keepdims=True),
+                                cap[:, :, k].sum(axis=1, keepdims=True), years, b)[:, 0]
+        added = np.diff(total, prepend=0.0)
+        for t in np.flatnonzero(added):
+            z = (districts.index(b.zone) if b.zone is not None
+                 else int(np.argmax(place_demand[t, :, k])))
+            new[t:, z, k] += added[t]
+    return cap, new
+
+
+def place_buildings(demand: np.ndarray, capacity: np.ndarray, years,
+                    building: Building) -> np.ndarray:
+    """Cumulative places of whole new buildings, [Y, D], placed where places run short.
+
+    In each year t (from ``building.first_year``, default the first year) and district, the gap
+    = demand − capacity − places built before t; where it exceeds ``building.threshold``,
+    ceil(gap / building.places) buildings open on 1 January t, closing the gap. Built places
+    count from then on (a gap closed once stays closed until demand grows or capacity closes).
+
+    Args:
+        demand: [Y, D] place demand on 1 January of ``years``.
+        capacity: [Y, D] places without new buildings.
+        years: the Y years.
+        building: the service's standard building.
+    """
+    years = np.asarray(years)
+    built = np.zeros(demand.shape[1])
+    out = np.zeros(demand.shape)
+    first = years[0] if building.first_year is None else building.first_year
+    for t, year in enumerate(years):
+        if year >= first:
+            gap = demand[t] - capacity[t] - built
+            # 1e-9: a gap of exactly k buildings (up to rounding) needs k, not k + 1
+            need = np.where(gap > building.threshold,
+                            np.ceil(gap / building.places - 1e-9), 0.0)
+            built = built + need * building.places
+        out[t] = built
+    return out
+
+
+def investments_table(services: pd.DataFrame, catalogue: Catalogue) -> pd.DataFrame:
+    """One row per new building: ``INVESTMENT_COLUMNS`` (cost in the service's price_year NOK).
+
+    Buildings are read off the increase of ``new_places`` (``service_demand``) per district and
+    service; a year with n buildings gives n rows, named "<building>, <district> <year>" (with
+    " nr. i" when n > 1).
+    """
+    rows = []
+    built = services[services["new_places"].fillna(0.0) > 0]
+    for (district, key), part in built.groupby(["district", "service"], sort=False):
+        b = catalogue.services[key].building
+        part = part.sort_values("year")
+        added = np.diff(part["new_places"].to_numpy(), prepend=0.0)
+        for year, places in zip(part["year"].to_numpy(), added, strict=True):
+            n = int(round(places / b.places))
+            for i in range(n):
+                suffix = f" nr. {i + 1}" if n > 1 else ""
+                rows.append((int(year), district, key, f"{b.name}, {district} {year}{suffix}",
+                             b.places, b.cost_nok))
+    table = pd.DataFrame(rows, columns=list(INVESTMENT_COLUMNS))
+    table["places"] = table["places"].astype(int)
+    table["cost_nok"] = table["cost_nok"].astype(float)
+    return table.sort_values(["year", "district", "service"], kind="stable").reset_index(
+        drop=True)
+
+
 def municipality_totals(demand: pd.DataFrame) -> pd.DataFrame:
-    """Sum a ``service_demand`` table over districts (capacity NaN stays NaN)."""
+    """Sum a ``service_demand`` table over districts (unknown capacity stays NaN).
+
+    ``gap`` = place_demand − places of the whole kommune (a surplus in one zone offsets a
+    shortage in another); ``shortage`` = the places short summed over the zones short of them
+    (for kommune-wide capacity, max(gap, 0) of the kommune).
+    """
+    def known(s: pd.Series) -> float:
+        return s.sum(min_count=len(s))
+
     agg = demand.groupby(["year", "service", "sector", "price_year"], sort=False).agg(
         users=("users", "sum"), staff=("staff", "sum"), cost_nok=("cost_nok", "sum"),
-        capacity=("capacity", lambda s: s.sum(min_count=len(s))),
-        inhabitants=("inhabitants", "sum")).reset_index()
-    agg["gap"] = agg["users"] - agg["capacity"]
+        place_demand=("place_demand", "sum"), capacity=("capacity", known),
+        new_places=("new_places", known), places=("places", known),
+        shortage=("shortage", known), inhabitants=("inhabitants", "sum")).reset_index()
+    agg["gap"] = agg["place_demand"] - agg["places"]
+    # kommune-wide capacity: the kommune's own shortage (zone rows have none)
+    agg["shortage"] = agg["shortage"].fillna(agg["gap"].clip(lower=0.0))
     agg["cost_per_inhabitant_nok"] = agg["cost_nok"] / agg["inhabitants"]
     return agg
 
@@ -397,6 +546,7 @@ def services_tables(projection, catalogue: Catalogue,
                     source: str | None = "coverage_path",
                     refugees: np.ndarray | None = None,
                     municipality: str | None = None,
+                    refugee_record: Mapping[int, float] | None = None,
                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The ``services.parquet`` and ``demografikostnader.parquet`` tables of a projection.
 
@@ -410,10 +560,11 @@ def services_tables(projection, catalogue: Catalogue,
         refugees: [Y, D, 2, A] refugees settled during the projection years, for recent-refugee
             services; default: the projection's own ``refugees`` component.
         municipality: see ``service_demand`` (default: the catalogue's municipality).
+        refugee_record: see ``service_demand``.
     """
     if refugees is None and group_windows(catalogue).any():
         refugees = projection.component("refugees")
     demand = service_demand(projection.population, projection.years, projection.districts,
                             catalogue, coverage_path, unit_cost_growth, source, refugees,
-                            municipality)
+                            municipality, refugee_record)
     return demand, demografikostnader(projection.population, projection.years, catalogue)

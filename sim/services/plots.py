@@ -1,4 +1,7 @@
-"""PNG plots of service demand, cost per inhabitant and demografikostnader (matplotlib Agg)."""
+"""PNG plots of service demand, zone gaps, cost per inhabitant and demografikostnader.
+
+matplotlib Agg; labels in Norwegian bokmål with Norwegian number formats (what a planner sees).
+"""
 
 from __future__ import annotations
 
@@ -8,10 +11,17 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from sim.services.demand import municipality_totals  # noqa: E402
+
+
+def _no_thousands(ax) -> None:
+    """Y tick labels as Norwegian integers: ``48 188`` (non-breaking space)."""
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(
+        lambda x, _pos: f"{x:,.0f}".replace(",", "\u00a0").replace("-", "\u2212")))
 
 
 def _save(fig, path: str | Path) -> Path:
@@ -23,7 +33,7 @@ def _save(fig, path: str | Path) -> Path:
 
 
 def plot_demand(demand: pd.DataFrame, path: str | Path) -> Path:
-    """Users per service over time (all districts), with capacity where known."""
+    """Users per service over time (all zones), with place demand and places where known."""
     tot = municipality_totals(demand)
     services = list(dict.fromkeys(tot["service"]))
     ncol = 3
@@ -31,16 +41,52 @@ def plot_demand(demand: pd.DataFrame, path: str | Path) -> Path:
     fig, axes = plt.subplots(nrow, ncol, figsize=(4 * ncol, 2.8 * nrow), squeeze=False)
     for ax, key in zip(axes.ravel(), services, strict=False):
         s = tot[tot["service"] == key]
-        ax.plot(s["year"], s["users"], label="users")
-        if s["capacity"].notna().any():
-            ax.step(s["year"], s["capacity"], where="post", ls="--", label="capacity")
+        ax.plot(s["year"], s["users"], label="brukere")
+        if s["places"].notna().any():
+            if not np.allclose(s["place_demand"], s["users"]):
+                ax.plot(s["year"], s["place_demand"], ls=":", label="plassbehov")
+            ax.step(s["year"], s["places"], where="post", ls="--", label="plasser")
             ax.legend(fontsize=7)
         ax.set_title(key, fontsize=9)
         ax.set_ylim(bottom=0)
         ax.tick_params(labelsize=7)
+        _no_thousands(ax)
     for ax in axes.ravel()[len(services):]:
         ax.set_visible(False)
-    fig.suptitle("Service users (1 January)")
+    fig.suptitle("Tjenestebrukere (1. januar)")
+    return _save(fig, path)
+
+
+def plot_zone_gaps(demand: pd.DataFrame, path: str | Path) -> Path:
+    """Places short (+) or spare (−) by zone and year, one panel per service with places.
+
+    The gap is after the new buildings (``new_places``); markers show the years buildings open.
+    Services with kommune-wide capacity (no zone shortage) show the kommune's gap.
+    """
+    have = demand[demand["places"].notna()]
+    services = list(dict.fromkeys(have["service"])) or ["(ingen tjenester med plasser)"]
+    ncol = min(3, len(services))
+    nrow = int(np.ceil(len(services) / ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4.5 * ncol, 3.2 * nrow), squeeze=False)
+    for ax, key in zip(axes.ravel(), services, strict=False):
+        part = have[have["service"] == key]
+        if len(part) and part["shortage"].isna().all():
+            # kommune-wide capacity (sykehjem): only the kommune's gap is a shortage
+            part = municipality_totals(part).assign(district="Hele kommunen")
+        for zone, z in part.groupby("district", sort=False):
+            line, = ax.plot(z["year"], z["gap"], label=str(zone))
+            opened = z["year"][np.diff(z["new_places"].to_numpy(), prepend=0.0) > 0]
+            ax.plot(opened, z.set_index("year").loc[opened, "gap"], "o",
+                    color=line.get_color(), ms=4)
+        ax.axhline(0, color="grey", lw=0.5)
+        ax.set_title(key, fontsize=9)
+        ax.tick_params(labelsize=7)
+        _no_thousands(ax)
+        if len(part):
+            ax.legend(fontsize=6)
+    for ax in axes.ravel()[len(services):]:
+        ax.set_visible(False)
+    fig.suptitle("Plasser som mangler (+) eller er ledige (−) etter sone; o = nybygg åpner")
     return _save(fig, path)
 
 
@@ -51,8 +97,9 @@ def plot_cost_per_inhabitant(demand: pd.DataFrame, path: str | Path) -> Path:
                            sort=False)
     fig, ax = plt.subplots(figsize=(8, 4.5))
     ax.stackplot(wide.index, wide.to_numpy().T, labels=wide.columns)
-    ax.set_ylabel(f"NOK per inhabitant ({int(tot['price_year'].max())} prices)")
-    ax.set_title("Service cost per inhabitant")
+    ax.set_ylabel(f"kr per innbygger ({int(tot['price_year'].max())}-kroner)")
+    ax.set_title("Tjenestekostnad per innbygger")
+    _no_thousands(ax)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1, 1))
     return _save(fig, path)
 
@@ -70,9 +117,9 @@ def plot_demografikostnader(dk: pd.DataFrame, path: str | Path) -> Path:
         ax.bar(wide.index, v, bottom=base, label=col)
         pos += np.clip(v, 0, None)
         neg += np.clip(v, None, 0)
-    ax.plot(wide.index, wide.sum(axis=1), color="black", marker=".", label="total")
+    ax.plot(wide.index, wide.sum(axis=1), color="black", marker=".", label="sum")
     ax.axhline(0, color="grey", lw=0.5)
-    ax.set_ylabel("NOK million per year")
-    ax.set_title("Demografikostnader (TBU method): cost of population change")
+    ax.set_ylabel("mill. kr per år")
+    ax.set_title("Demografikostnader (TBU-metoden): kostnad av befolkningsendring")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1, 1))
     return _save(fig, path)
