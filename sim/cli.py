@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from sim.config import Scenario, load_scenario, scenario_from_dict
-from sim.errors import InputError, clean_errors
+from sim.errors import InputError, clean_errors, writes_to
 from sim.errors import console as make_console
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -65,6 +65,7 @@ PopulationOpt = Annotated[Path | None, typer.Option(
 
 @app.command("run")
 @clean_errors
+@writes_to("out")
 def run_cmd(
     scenario: ScenarioArg = None,
     municipality: MunicipalityOpt = None,
@@ -135,6 +136,7 @@ def services_cmd(
 
 @app.command("budget")
 @clean_errors
+@writes_to("out")
 def budget_cmd(
     scenario: ScenarioArg = None,
     municipality: MunicipalityOpt = None,
@@ -170,6 +172,7 @@ def _year(value) -> str:
 
 @app.command("inputs")
 @clean_errors
+@writes_to("out")
 def inputs_cmd(
     scenario: ScenarioArg = None,
     municipality: MunicipalityOpt = None,
@@ -198,6 +201,7 @@ def inputs_cmd(
 
 @data_app.command("import")
 @clean_errors
+@writes_to("out")
 def data_import(
     file: Annotated[Path, typer.Argument(help="SSB 07459 export: semicolon CSV or JSON-stat 2.0")],
     out: Annotated[Path, typer.Option(help="folder for population_<kommunenummer>.csv")] = Path(
@@ -205,12 +209,14 @@ def data_import(
 ) -> None:
     """Convert an SSB Statbank export of table 07459 to the package's population format."""
     from sim.data.ssb import read_ssb_07459, write_population
+    from sim.io import write_atomically
 
     df = read_ssb_07459(file)
-    out.mkdir(parents=True, exist_ok=True)
-    for knr, part in df.groupby("kommunenummer", sort=True):
+    parts = list(df.groupby("kommunenummer", sort=True))
+    write_atomically(out, lambda w: [write_population(part, w.path(f"population_{knr}.csv"))
+                                     for knr, part in parts], prune=False)
+    for knr, part in parts:
         path = out / f"population_{knr}.csv"
-        write_population(part, path)
         years = sorted(part.year.unique())
         console.print(f"{knr} {part.kommune.iloc[0]}: {years[0]}..{years[-1]}, "
                       f"{int(part[part.year == years[-1]].persons.sum()):,} persons in {years[-1]}"

@@ -1,16 +1,26 @@
 """Results store: tidy Parquet tables plus ``manifest.json``, written atomically.
 
-Every run writes into a staging folder beside ``out_dir`` and moves the finished files in, so a
-failed run leaves no partial output. Tables are long: ``year, district, sex, age, value...``.
+Every run writes into a staging folder inside ``out_dir`` (``.kommunesim-stage-*``) and moves the
+finished files in, so a failed run leaves no partial output. Tables are long:
+``year, district, sex, age, value...``.
+
+Output folders (``output_folder``): checked before any work (a folder, or a new one below a
+writable folder), locked for the whole command (``.kommunesim.lock`` inside it; a second command
+writing there meanwhile is refused), cleared of staging folders that killed runs left, and
+removed again if the command fails after creating them. A failing disk (full, read-only,
+file-size limit) becomes one ``InputError`` line and leaves nothing behind.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import glob
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -72,14 +82,188 @@ def read_parquet(path: str | Path) -> pd.DataFrame:
         raise InputError(path, None, f"not a valid Parquet file: {exc}") from None
 
 
-class ResultWriter:
-    """Collects files in a staging folder and moves them into ``out_dir`` on ``commit``."""
+STAGE_PREFIX = ".kommunesim-stage-"
+LOCK_NAME = ".kommunesim.lock"
+_DISK_ERRORS = {
+    errno.ENOSPC: "the disk is full; free space or choose another --out",
+    errno.EDQUOT: "the disk quota is used up; free space or choose another --out",
+    errno.EFBIG: "a file exceeds the file-size limit (ulimit -f) or the file system's",
+    errno.EROFS: "the file system is read-only; choose another --out",
+    errno.EACCES: "permission denied; choose another --out",
+    errno.EPERM: "permission denied; choose another --out",
+    errno.ENOTDIR: "a part of the path is a file, not a folder",
+    errno.EISDIR: "a folder stands where a file is written",
+    errno.ENAMETOOLONG: "the path is too long",
+}
+"""errno -> what to tell the user when writing results fails."""
 
-    def __init__(self, out_dir: str | Path):
+
+def is_disk_error(exc: BaseException) -> bool:
+    """True for an ``OSError`` a failing or unsuitable output folder raises."""
+    return isinstance(exc, OSError) and exc.errno in _DISK_ERRORS
+
+
+def disk_error(out_dir: str | Path, exc: OSError,
+               outcome: str = "nothing was written") -> InputError:
+    """The one-line error for a write into ``out_dir`` that failed with ``exc``."""
+    why = _DISK_ERRORS.get(exc.errno, "the file system refused")
+    return InputError(out_dir, None, f"cannot write: {why} ({exc.strerror or exc}); {outcome}")
+
+
+def check_output_folder(out_dir: str | Path) -> None:
+    """``InputError`` unless ``out_dir`` is a folder, or can be made one, that can be written.
+
+    Refused before any work: an existing file, a path below a file, a read-only file system or
+    a folder without write permission.
+    """
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError(out, None, "is a file, not a folder; give a folder for --out")
+    probe = out.absolute()
+    while not probe.exists():
+        if probe.is_symlink():
+            raise InputError(out, None, f"{probe} is a broken link; give a folder for --out")
+        probe = probe.parent
+    if not probe.is_dir():
+        raise InputError(out, None, f"lies below the file {probe}; give a folder for --out")
+    if hasattr(os, "statvfs") and os.statvfs(probe).f_flag & os.ST_RDONLY:
+        raise InputError(out, None, f"{probe} is on a read-only file system; choose another "
+                         "--out")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise InputError(out, None, f"no permission to write into {probe}; choose another "
+                         "--out")
+
+
+_HELD: dict[Path, int] = {}
+"""Output folders this process has locked, with their nesting count (locks are re-entrant)."""
+
+
+@contextlib.contextmanager
+def output_folder(out_dir: str | Path) -> Iterator[Path]:
+    """Check, create and lock ``out_dir`` for one command (re-entrant within a process).
+
+    Inside: no other kommunesim command writes to the folder, and staging folders of killed
+    runs are gone. On exit the lock is released; if the body failed, folders created here are
+    removed again when empty.
+    """
+    out = Path(out_dir)
+    key = out.absolute()
+    if key in _HELD:
+        _HELD[key] += 1
+        try:
+            yield out
+        finally:
+            _HELD[key] -= 1
+        return
+    check_output_folder(out)
+    created = _make_folders(key)
+    try:
+        fd = _lock(key)
+    except BaseException:
+        _remove_empty(created)
+        raise
+    _HELD[key] = 1
+    ok = False
+    try:
+        _clean_stale_stages(key)
+        yield out
+        ok = True
+    finally:
+        del _HELD[key]
+        _unlock(key, fd)
+        if not ok:
+            _remove_empty(created)
+
+
+def _make_folders(path: Path) -> list[Path]:
+    """Create ``path`` and missing parents; the folders created, outermost first."""
+    missing = []
+    probe = path
+    while not probe.exists():
+        missing.append(probe)
+        probe = probe.parent
+    created = []
+    try:
+        for folder in reversed(missing):
+            folder.mkdir()
+            created.append(folder)
+    except OSError as exc:
+        _remove_empty(created)
+        raise disk_error(path, exc) from None
+    return created
+
+
+def _remove_empty(created: list[Path]) -> None:
+    """Remove the folders ``_make_folders`` created, innermost first, where they are empty."""
+    for folder in reversed(created):
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+
+
+def _lock(out: Path) -> int:
+    """Take the folder's lock file (``InputError`` if another process holds it); the fd."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: no lock
+        return -1
+    path = out / LOCK_NAME
+    for _attempt in range(5):
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise disk_error(out, exc) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise InputError(out, None, f"another kommunesim command (pid {holder}) is writing "
+                             "to this folder; wait for it or choose another --out") from None
+        try:
+            same = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:  # not a lock file its last holder removed while we opened it
+            os.ftruncate(fd, 0)
+            os.write(fd, str(os.getpid()).encode())
+            return fd
+        os.close(fd)
+    raise InputError(out, None, "cannot lock the folder (it keeps changing); try again")
+
+
+def _unlock(out: Path, fd: int) -> None:
+    if fd < 0:  # pragma: no cover - not POSIX
+        return
+    with contextlib.suppress(OSError):
+        (out / LOCK_NAME).unlink()
+    os.close(fd)
+
+
+def _clean_stale_stages(out: Path) -> None:
+    """Remove staging folders killed runs left (inside ``out``, or beside it: older versions)."""
+    stale = [*out.glob(f"{STAGE_PREFIX}*"),
+             *out.parent.glob(glob.escape(f".{out.name}.tmp-") + "*")]
+    for stage in stale:
+        if stage.is_dir() and not stage.is_symlink():
+            shutil.rmtree(stage, ignore_errors=True)
+
+
+class ResultWriter:
+    """Collects files in a staging folder inside ``out_dir`` and moves them in on ``commit``.
+
+    ``prune``: on commit, remove files an earlier kommunesim manifest in ``out_dir`` listed and
+    this writer does not write (a results folder never mixes two runs).
+    """
+
+    def __init__(self, out_dir: str | Path, prune: bool = True):
         self.out_dir = Path(out_dir)
-        self.out_dir.parent.mkdir(parents=True, exist_ok=True)
-        self.stage = Path(tempfile.mkdtemp(prefix=f".{self.out_dir.name}.tmp-",
-                                           dir=self.out_dir.parent))
+        self.prune = prune
+        self.created = _make_folders(self.out_dir.absolute())
+        try:
+            self.stage = Path(tempfile.mkdtemp(prefix=STAGE_PREFIX, dir=self.out_dir))
+        except OSError as exc:
+            _remove_empty(self.created)
+            raise disk_error(self.out_dir, exc) from None
         self.files: list[str] = []
 
     def path(self, name: str) -> Path:
@@ -98,11 +282,12 @@ class ResultWriter:
     def commit(self) -> list[Path]:
         """Move staged files into ``out_dir`` (each by atomic rename) and drop the stage.
 
-        Files that an earlier run's ``manifest.json`` in ``out_dir`` listed and this run does
-        not write are removed, so the folder never mixes two runs; other files are left alone.
+        With ``prune``, files that an earlier run's ``manifest.json`` in ``out_dir`` listed and
+        this run does not write are removed, so the folder never mixes two runs; other files
+        are left alone.
         """
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        for name in set(_listed_files(self.out_dir / "manifest.json")) - set(self.files):
+        listed = _listed_files(self.out_dir / "manifest.json") if self.prune else []
+        for name in set(listed) - set(self.files):
             stale = self.out_dir / name
             if stale.parent == self.out_dir and stale.is_file():
                 stale.unlink()
@@ -114,8 +299,9 @@ class ResultWriter:
         return moved
 
     def abort(self) -> None:
-        """Drop the staging folder; ``out_dir`` is untouched."""
+        """Drop the staging folder (and ``out_dir`` if it was created here); nothing is left."""
         shutil.rmtree(self.stage, ignore_errors=True)
+        _remove_empty(self.created)
 
 
 def _listed_files(manifest: Path) -> list[str]:
@@ -137,12 +323,20 @@ def _listed_files(manifest: Path) -> list[str]:
             and Path(f).name == f]
 
 
-def write_atomically(out_dir: str | Path, fill: Callable[[ResultWriter], None]) -> list[Path]:
-    """Run ``fill(writer)`` and commit; on any error nothing reaches ``out_dir``."""
-    writer = ResultWriter(out_dir)
-    try:
-        fill(writer)
-    except BaseException:
-        writer.abort()
-        raise
-    return writer.commit()
+def write_atomically(out_dir: str | Path, fill: Callable[[ResultWriter], None],
+                     prune: bool = True) -> list[Path]:
+    """Run ``fill(writer)`` and commit while holding the folder's lock.
+
+    On any error nothing reaches ``out_dir`` (a failing disk is an ``InputError``). ``prune``:
+    see ``ResultWriter``.
+    """
+    with output_folder(out_dir):
+        writer = ResultWriter(out_dir, prune)
+        try:
+            fill(writer)
+            return writer.commit()
+        except BaseException as exc:
+            writer.abort()
+            if is_disk_error(exc):
+                raise disk_error(out_dir, exc) from None
+            raise
