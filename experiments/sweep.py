@@ -59,6 +59,7 @@ from sim.errors import InputError
 from sim.inputs import resolve
 from sim.io import (
     LOCK_NAME,
+    MAX_MANIFEST_BYTES,
     STAGE_PREFIX,
     disk_error,
     is_disk_error,
@@ -379,6 +380,8 @@ def _local(plan: SweepPlan, todo: list[int], workers: int) -> Iterator[ChunkResu
                 fut.cancel()
 
 
+MAX_WORKERS = 1_024
+"""Most local processes (or LocalCluster workers) a sweep starts."""
 CONNECT_TIMEOUT_S = 5
 """Seconds to reach a Dask scheduler before the sweep gives up (before it writes anything)."""
 
@@ -578,8 +581,8 @@ def sweep(path: str | Path, out: str | Path, backend: str = "local", workers: in
                          f"unknown backend '{backend}'; allowed: {', '.join(BACKENDS)}")
     if scheduler is not None and backend != "dask":
         raise InputError("command line", "scheduler", "only with --backend dask")
-    if workers is not None and workers < 1:
-        raise InputError("command line", "workers", f"{workers}: must be >= 1")
+    if workers is not None and not 1 <= workers <= MAX_WORKERS:
+        raise InputError("command line", "workers", f"{workers}: must be within 1..{MAX_WORKERS}")
     workers = workers or os.cpu_count() or 1
     sw = load_sweep(path, engine=engine, runs=runs, max_scenarios=max_scenarios)
     plan = plan_sweep(sw)
@@ -603,12 +606,15 @@ def _check_folder(out: Path, plan: SweepPlan, path: str | Path, resume: bool) ->
     """``InputError`` unless ``out`` is new or empty, or holds this sweep and ``resume``."""
     manifest_path = out / "manifest.json"
     if any(p.name != LOCK_NAME and not p.name.startswith(STAGE_PREFIX) for p in out.iterdir()):
-        if not manifest_path.exists():
+        if not manifest_path.is_file():
             raise InputError(out, None, "folder exists and is not a sweep; choose a new --out")
         try:
+            if manifest_path.stat().st_size > MAX_MANIFEST_BYTES:
+                raise ValueError(f"larger than {MAX_MANIFEST_BYTES / 1e6:g} MB")
             old = json.loads(manifest_path.read_text())
-        except (OSError, ValueError) as exc:
-            raise InputError(manifest_path, None, f"unreadable manifest: {exc}") from None
+        except (OSError, ValueError, RecursionError) as exc:
+            raise InputError(manifest_path, None, "unreadable manifest: "
+                             f"{exc or 'nested too deeply'}") from None
         if not resume:
             raise InputError(out, None, "already holds a sweep; pass --resume to continue it "
                              "or choose a new --out")

@@ -351,7 +351,7 @@ def read_scenario_dict(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[s
 
     Relative paths in ``[inputs]`` are made absolute against the file that names them.
     """
-    path = Path(path).resolve()
+    path = check_input_file(path, MAX_TOML_BYTES, "scenario TOML file").resolve()
     if path in _seen:
         raise InputError(path, "extends", "circular 'extends' chain")
     if len(_seen) >= MAX_NESTING:

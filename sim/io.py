@@ -19,6 +19,7 @@ import glob
 import json
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from importlib.metadata import PackageNotFoundError, version
@@ -82,6 +83,8 @@ def read_parquet(path: str | Path) -> pd.DataFrame:
         raise InputError(path, None, f"not a valid Parquet file: {exc}") from None
 
 
+MAX_MANIFEST_BYTES = 100_000_000
+"""Largest manifest.json read back (a 100,000-scenario sweep's is about 30 MB)."""
 STAGE_PREFIX = ".kommunesim-stage-"
 LOCK_NAME = ".kommunesim.lock"
 _DISK_ERRORS = {
@@ -308,11 +311,15 @@ def _listed_files(manifest: Path) -> list[str]:
     """Files an earlier kommunesim manifest in the folder lists; [] for anything else.
 
     Only a manifest kommunesim wrote (a JSON object with ``kommunesim_version`` and a list of
-    plain file names under ``files``) is trusted, so no other tool's file is ever removed.
+    plain file names under ``files``; a regular file of at most ``MAX_MANIFEST_BYTES``) is
+    trusted, so no other tool's file is ever removed and no FIFO is ever read.
     """
     try:
+        info = manifest.stat()
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_MANIFEST_BYTES:
+            return []
         doc = json.loads(manifest.read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return []
     if not isinstance(doc, dict) or "kommunesim_version" not in doc:
         return []

@@ -39,6 +39,9 @@ from sim.services import (
 from sim.services import plots as service_plots
 from sim.services.catalogue import available_defaults
 
+MAX_RUNS = 100_000
+"""Most ABM replicates of one run (as for a sweep's ``runs``)."""
+
 
 @dataclass(frozen=True)
 class RunResult:
@@ -211,6 +214,8 @@ def run_abm_scenario(scenario: Scenario, runs: int, workers: int = 1,
                      seed: int | None = None) -> AbmRunResult:
     """Resolve a scenario and run ``runs`` ABM replicates (seed: the scenario's by default)."""
     t0 = time.perf_counter()
+    if not 1 <= runs <= MAX_RUNS:
+        raise InputError("command line", "--runs", f"{runs}: must be within 1..{MAX_RUNS:,}")
     if seed is not None:  # the seed used is the scenario's in every record of the run
         if not 0 <= seed <= MAX_SEED:
             raise InputError("command line", "--seed", f"{seed}: must be within 0..{MAX_SEED}")

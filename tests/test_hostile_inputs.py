@@ -112,10 +112,10 @@ def fifo(name: str) -> Callable[[Path], None]:
     return lambda d: os.mkfifo(d / name)
 
 
-def big(text: str, size: int) -> Callable[[Path], None]:
-    """A file ``text`` padded with a TOML comment to ``size`` bytes."""
+def big(text: str, size: int, name: str = "s.toml") -> Callable[[Path], None]:
+    """A file ``name``: ``text`` padded with a TOML comment to ``size`` bytes."""
     def make(d: Path) -> None:
-        with (d / "s.toml").open("w") as fh:
+        with (d / name).open("w") as fh:
             fh.write(text + "# " + "x" * size + "\n")
     return make
 
@@ -222,6 +222,26 @@ CASES: dict[str, Case] = {
                                        "--no-plots", "--out", "{d}/out"], {},
                                       ("not a regular file",)),
     "scenario is a folder": Case(["run", "{d}", "--out", "{d}/out"], {}, ("a folder",)),
+    "scenario is a symlink loop": Case(RUN, {"s.toml": lambda d: os.symlink(d / "s.toml",
+                                                                            d / "s.toml")},
+                                       ("s.toml", "cannot read")),
+    "extends a 2 MB file": Case(RUN, {"big.toml": big("", 2_000_000, "big.toml"),
+                                      "s.toml": 'extends = "big.toml"\n'},
+                                ("'extends'", "at most 1 MB")),
+    "abm --runs 10^9": Case(["run", "-m", "3222", "--engine", "abm", "--runs", "1000000000",
+                             "--out", "{d}/out"], {}, ("'--runs'", "1..100,000")),
+    "sweep --workers 100,000": Case([*SWEEP[:-4], "--workers", "100000", "--out", "{d}/out"],
+                                    {"w.toml": SWEEP_HEAD + TFR_AXIS}, ("'workers'", "1..1024")),
+    "sweep --resume, manifest nested 100,000 deep": Case(
+        [*SWEEP, "--resume"], {"w.toml": SWEEP_HEAD + TFR_AXIS,
+                               "out": lambda d: (d / "out").mkdir(),
+                               "out/manifest.json": "[" * 100_000 + "]" * 100_000},
+        ("manifest.json", "unreadable manifest")),
+    "sweep --resume, manifest is a FIFO": Case(
+        [*SWEEP, "--resume"], {"w.toml": SWEEP_HEAD + TFR_AXIS,
+                               "out": lambda d: (d / "out").mkdir(),
+                               "out/manifest.json": fifo("out/manifest.json")},
+        ("not a sweep",)),
     "sweep grid of 10^6": sweep(AXES_10, ("'axes'", "1,000,000 scenarios", "--max-scenarios")),
     "sweep sobol 2^22": sweep('[design]\nmethod = "sobol"\nsamples = 4194304\n'
                               '[axes."fertility.tfr"]\nrange = [1.2, 1.9]\n',
@@ -246,6 +266,8 @@ CASES: dict[str, Case] = {
     # 3. Output folders: checked before any work.
     "run --out is a file": Case(["run", "-m", "3222", "--out", "{d}/f"], {"f": "x"},
                                 ("is a file",)),
+    "--out name too long": Case(["inputs", "-m", "3222", "--out", "{d}/" + "x" * 300], {},
+                                ("too long",)),
     "run --out below a file": Case(["run", "-m", "3222", "--out", "{d}/f/g/out"], {"f": "x"},
                                    ("lies below the file",)),
     "inputs --out is a file": Case(["inputs", "-m", "3222", "--out", "{d}/f"], {"f": "x"},
@@ -407,7 +429,7 @@ def test_read_only_file_system(tmp_path, tmpfs, command):
     assert time.perf_counter() - t0 < 5
 
 
-@pytest.mark.parametrize("command", ["run", "inputs", "data import", "sweep"])
+@pytest.mark.parametrize("command", list(COMMANDS))
 def test_file_size_limit(tmp_path, command):
     """RLIMIT_FSIZE (ulimit -f): EFBIG on the first large file; nothing is left."""
     out = tmp_path / "out"
@@ -436,6 +458,51 @@ def test_read_only_folder_without_root(tmp_path):
     finally:
         locked.chmod(stat.S_IRWXU)
     assert "no permission" in line
+
+
+def test_sweep_disk_full_after_some_parts_keeps_them_for_resume(tmp_path, monkeypatch):
+    """ENOSPC on the third part: one line that says the finished parts are kept, and --resume
+    then completes the sweep with the same numbers as an undisturbed one."""
+    import errno
+
+    import experiments.sweep as sweep_module
+    from experiments.sweep import read_results
+
+    path = tmp_path / "w.toml"
+    path.write_text('chunk_size = 2\n' + SWEEP_HEAD + '[axes."fertility.tfr"]\n'
+                    'values = [1.3, 1.4, 1.5, 1.6, 1.7, 1.8, 1.9, 2.0]\n')
+    args = ["sweep", str(path), "--workers", "1", "--no-progress", "--out"]
+    real = sweep_module._write_part
+    calls = []
+
+    def full_disk(out, result):
+        calls.append(result.chunk)
+        if len(calls) == 3:
+            raise OSError(errno.ENOSPC, "No space left on device", str(out / "part.tmp"))
+        real(out, result)
+
+    monkeypatch.setattr(sweep_module, "_write_part", full_disk)
+    result = CliRunner().invoke(app, [*args, str(tmp_path / "out")])
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert result.exit_code == 2 and len(lines) == 1, result.output
+    assert "disk is full" in lines[0] and "2 finished parts are kept" in lines[0]
+    assert "--resume" in lines[0]
+    assert len(list((tmp_path / "out").glob("part-*.parquet"))) == 2
+    assert not list((tmp_path / "out").glob(".*"))
+    monkeypatch.setattr(sweep_module, "_write_part", real)
+    assert CliRunner().invoke(app, [*args, str(tmp_path / "out"), "--resume"]).exit_code == 0
+    assert CliRunner().invoke(app, [*args, str(tmp_path / "whole")]).exit_code == 0
+    pd.testing.assert_frame_equal(read_results(tmp_path / "out"),
+                                  read_results(tmp_path / "whole"))
+
+
+def test_results_folder_with_a_fifo_manifest_does_not_hang(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    os.mkfifo(out / "manifest.json")
+    result = CliRunner().invoke(app, [*COMMANDS["inputs"], str(out)])
+    assert result.exit_code == 0, result.output
+    assert (out / "manifest.json").is_file()
 
 
 # --- locks and killed runs -----------------------------------------------------------------
