@@ -161,7 +161,7 @@ def output_folder(out_dir: str | Path) -> Iterator[Path]:
     check_output_folder(out)
     created = _make_folders(key)
     try:
-        fd = _lock(key)
+        fd = _lock(out)
     except BaseException:
         _remove_empty(created)
         raise
@@ -173,7 +173,7 @@ def output_folder(out_dir: str | Path) -> Iterator[Path]:
         ok = True
     finally:
         del _HELD[key]
-        _unlock(key, fd)
+        _unlock(out, fd)
         if not ok:
             _remove_empty(created)
 
