@@ -104,8 +104,10 @@ MAX_SCENARIOS = 100_000
 """Most scenarios (ABM: scenarios x runs) per sweep unless ``--max-scenarios`` says more."""
 _SCHEMA_CHECKED = ("name", "fertility.tfr", "migration.in_multiplier",
                    "migration.out_rate_multiplier", "migration.in_per_year",
-                   "refugees.settled_per_year", "services", "budget", "abm", "housing")
-"""Axis keys whose values the scenario schema checks completely (no ``resolve`` probe)."""
+                   "refugees.settled_per_year", "services.coverage_path",
+                   "services.unit_cost_growth", "budget", "abm", "housing")
+"""Axis keys whose values the scenario schema (and ``_check_services``) check completely: no
+``resolve`` probe."""
 
 
 class Axis(Frozen):
@@ -350,13 +352,16 @@ def _check_size(sweep: Sweep, source: Path, max_scenarios: int) -> None:
 
 def _check_resolves(key: str, axis: Axis, base: dict[str, Any], source: Path,
                     field: str) -> None:
-    """Resolve each distinct value of an axis with the base: one that fails is an error now.
+    """Resolve each distinct value of an axis with the base: a value that fails is an error now.
 
+    The probe also loads the scenario's service catalogue for its districts, so a catalogue or
+    district value that could only fail is refused before the sweep, not recorded per scenario.
     Skipped for keys the schema checks completely (``_SCHEMA_CHECKED``).
     """
     if any(key == k or key.startswith(k + ".") for k in _SCHEMA_CHECKED):
         return
     from sim.inputs import resolve
+    from sim.run import scenario_catalogue
 
     seen: set[str] = set()
     for label, value in _probe_values(axis):
@@ -366,7 +371,8 @@ def _check_resolves(key: str, axis: Axis, base: dict[str, Any], source: Path,
             continue
         seen.add(fingerprint)
         try:
-            resolve(scenario_from_dict(data, str(source)))
+            scenario = scenario_from_dict(data, str(source))
+            scenario_catalogue(scenario, resolve(scenario).districts)
         except InputError as exc:
             where = f"{exc.source}: " if exc.source and exc.source != str(source) else ""
             what = f"{exc.field}: " if exc.field else ""

@@ -295,6 +295,10 @@ CASES: dict[str, Case] = {
                                                ("'axes.inputs.population.values./etc/passwd'",)),
     "sweep axis population /dev/zero": sweep('[axes."inputs.population"]\n'
                                              'values = ["/dev/zero"]\n', ("not a regular file",)),
+    "sweep axis catalogue /dev/zero": sweep('[axes."services.catalogue"]\n'
+                                            'values = ["/dev/zero"]\n',
+                                            ("'axes.services.catalogue.values./dev/zero'",
+                                             "not a regular file")),
     "sweep axis nan": sweep('[axes."migration.in_multiplier"]\nvalues = [1.0, nan]\n',
                             ("'axes.migration.in_multiplier.values.nan'", "finite")),
     "sweep axis inf": sweep('[axes."fertility.tfr"]\nvalues = { a = inf }\n', ("finite",)),
