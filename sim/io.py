@@ -227,8 +227,9 @@ def _lock(out: Path) -> int:
         except FileNotFoundError:
             same = False
         if same:  # not a lock file its last holder removed while we opened it
-            os.ftruncate(fd, 0)
-            os.write(fd, str(os.getpid()).encode())
+            with contextlib.suppress(OSError):  # the pid only informs; a full disk may refuse it
+                os.ftruncate(fd, 0)
+                os.write(fd, str(os.getpid()).encode())
             return fd
         os.close(fd)
     raise InputError(out, None, "cannot lock the folder (it keeps changing); try again")
