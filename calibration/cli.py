@@ -26,8 +26,9 @@ PopulationOpt = Annotated[Path | None, typer.Option(
 def fit_cmd(
     municipality: MunicipalityArg,
     base_year: Annotated[int, typer.Option(help="last population year of the window")] = 2024,
-    out: Annotated[Path, typer.Option(help="folder for <knr>.toml and <knr>_fit.json")] = Path(
-        "calibration/fitted"),
+    out: Annotated[Path, typer.Option(
+        help="folder for <knr>.toml and <knr>_fit.json (the shipped levels are "
+        "calibration/fitted: give it to replace them)")] = Path("results/fitted"),
     population: PopulationOpt = None,
 ) -> None:
     """Fit the default levels and write the partial scenario and its fit errors."""

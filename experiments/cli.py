@@ -37,12 +37,16 @@ def sweep_cmd(
     runs: Annotated[int | None, typer.Option(
         help="ABM replicates per scenario (engine abm; overrides the sweep file)")] = None,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+    max_scenarios: Annotated[int | None, typer.Option(
+        help="most scenarios (ABM: scenarios x runs) the sweep may have (default 100,000)")
+    ] = None,
 ) -> None:
     """Run a sweep of scenarios; stream results to OUT as Parquet parts plus manifest.json."""
     from experiments.sweep import sweep
 
     result = sweep(sweep_file, out, backend=backend, workers=workers, scheduler=scheduler,
-                   resume=resume, engine=engine, runs=runs, progress=progress)
+                   resume=resume, engine=engine, runs=runs, progress=progress,
+                   max_scenarios=max_scenarios)
     console().print(f"{result.n_scenarios} scenarios ({result.n_failed} failed, "
                     f"{result.chunks_computed} parts computed) in {result.elapsed_s:.1f} s "
                     f"-> {out}/")

@@ -24,11 +24,12 @@ nested). Every scenario uses the master seed ``abm_seed(sweep.seed)``, so run r 
 scenario draws from the same random streams (common random numbers). Part tables then have a
 ``run`` column: ``scenario, run, year, indicator, value``, the indicators of each run (the same
 names and formulas as cohort sweeps, on that run's population). Scenarios sharing the resolved
-inputs (differing only in ``abm``, ``housing`` or service settings) share one ``resolve``.
+inputs (differing only in ``abm`` or service settings) share one ``resolve``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -54,10 +55,11 @@ from sim.abm.montecarlo import run_abm
 from sim.cohort.engine import project, project_batch
 from sim.cohort.kernel import REFUGEES
 from sim.config import Scenario, interpolate_path, scenario_from_dict
-from sim.errors import InputError
+from sim.errors import InputError, disk_error, is_disk_error
+from sim.folders import LOCK_NAME, MAX_MANIFEST_BYTES, STAGE_PREFIX, output_folder
 from sim.inputs import resolve
 from sim.io import package_version
-from sim.run import scenario_catalogue
+from sim.run import abm_inputs, scenario_catalogue
 
 __all__ = ["ChunkResult", "SweepResult", "read_results", "run_chunk", "sweep"]
 
@@ -69,7 +71,7 @@ SCHEMA = pa.schema([("scenario", pa.int32()), ("year", pa.int16()),
                     ("indicator", pa.string()), ("value", pa.float64())])
 ABM_SCHEMA = pa.schema([("scenario", pa.int32()), ("run", pa.int32()), ("year", pa.int16()),
                         ("indicator", pa.string()), ("value", pa.float64())])
-_ABM_NEUTRAL = ("name", "seed", "source", "abm", "housing")
+_ABM_NEUTRAL = ("name", "seed", "source", "abm")
 META_KEY = b"kommunesim_chunk"
 
 
@@ -246,8 +248,9 @@ def _abm_chunk(plan: SweepPlan, c: int) -> ChunkResult:
             if np.any(~np.isnan(inputs.growth_target)):
                 raise no_growth_target(sc.source, "migration.growth_target_pct")
             t = time.perf_counter()
-            result = run_abm(inputs, runs, seed=int(plan.seeds[i]), workers=1, config=sc.abm,
-                             housing=sc.housing)
+            abm_in, housing = abm_inputs(sc, inputs)
+            result = run_abm(abm_in, runs, seed=int(plan.seeds[i]), workers=1, config=sc.abm,
+                             housing=housing)
             timings["abm_s"] += time.perf_counter() - t
             t = time.perf_counter()
             pop = result.population.sum(axis=2, dtype=np.int64)  # [R, Y+1, 2, A], exact
@@ -371,9 +374,19 @@ def _local(plan: SweepPlan, todo: list[int], workers: int) -> Iterator[ChunkResu
                 fut.cancel()
 
 
-def _dask(plan: SweepPlan, todo: list[int], workers: int,
-          scheduler: str | None) -> Iterator[ChunkResult]:
-    from distributed import Client, LocalCluster, as_completed
+MAX_WORKERS = 1_024
+"""Most local processes (or LocalCluster workers) a sweep starts."""
+CONNECT_TIMEOUT_S = 5
+"""Seconds to reach a Dask scheduler before the sweep gives up (before it writes anything)."""
+
+
+@contextlib.contextmanager
+def _dask_client(workers: int, scheduler: str | None):
+    """A Dask client: to ``scheduler``, or to a LocalCluster of ``workers`` processes.
+
+    An unreachable scheduler is an ``InputError`` after ``CONNECT_TIMEOUT_S``.
+    """
+    from distributed import Client, LocalCluster
 
     cluster = None
     if scheduler is None:
@@ -382,30 +395,36 @@ def _dask(plan: SweepPlan, todo: list[int], workers: int,
         client = Client(cluster)
     else:
         try:
-            client = Client(scheduler, timeout=30)
-        except OSError as exc:
+            client = Client(scheduler, timeout=CONNECT_TIMEOUT_S)
+        except (OSError, ValueError, TypeError) as exc:
             raise InputError("command line", "scheduler",
                              f"cannot reach Dask scheduler {scheduler}: {exc}") from None
     try:
-        plan_f = client.scatter(plan, broadcast=True)
-        n_workers = max(1, len(client.scheduler_info().get("workers", {})))
-        queue = list(reversed(todo))
-
-        def submit(c: int):
-            return client.submit(run_chunk, plan_f, c, pure=False,
-                                 key=f"sweep-{plan.digest[:12]}-{c}-{time.time_ns()}")
-
-        ac = as_completed([submit(queue.pop()) for _ in range(min(len(queue), 2 * n_workers))])
-        for fut in ac:
-            result = fut.result()
-            fut.release()
-            if queue:
-                ac.add(submit(queue.pop()))
-            yield result
+        yield client
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def _dask(plan: SweepPlan, todo: list[int], client) -> Iterator[ChunkResult]:
+    from distributed import as_completed
+
+    plan_f = client.scatter(plan, broadcast=True)
+    n_workers = max(1, len(client.scheduler_info().get("workers", {})))
+    queue = list(reversed(todo))
+
+    def submit(c: int):
+        return client.submit(run_chunk, plan_f, c, pure=False,
+                             key=f"sweep-{plan.digest[:12]}-{c}-{time.time_ns()}")
+
+    ac = as_completed([submit(queue.pop()) for _ in range(min(len(queue), 2 * n_workers))])
+    for fut in ac:
+        result = fut.result()
+        fut.release()
+        if queue:
+            ac.add(submit(queue.pop()))
+        yield result
 
 
 # --- results folder ------------------------------------------------------------------------
@@ -530,8 +549,12 @@ class SweepResult:
 def sweep(path: str | Path, out: str | Path, backend: str = "local", workers: int | None = None,
           scheduler: str | None = None, resume: bool = False, engine: str | None = None,
           runs: int | None = None, progress: bool = True,
-          on_chunk: Callable[[int, int], None] | None = None) -> SweepResult:
+          on_chunk: Callable[[int, int], None] | None = None,
+          max_scenarios: int | None = None) -> SweepResult:
     """Run a sweep file into ``out`` (see the module docstring).
+
+    Everything is validated (sweep, axis values, limits, folder, Dask scheduler) before the
+    first file is written; ``out`` is locked while the sweep runs.
 
     Args:
         path: sweep TOML.
@@ -544,6 +567,7 @@ def sweep(path: str | Path, out: str | Path, backend: str = "local", workers: in
         runs: override the sweep file's ABM replicates per scenario (engine abm only).
         progress: show a progress bar (rate and ETA) on stderr.
         on_chunk: called as ``on_chunk(chunk, n_written)`` after each part is written.
+        max_scenarios: most scenarios (ABM: scenario runs) allowed; default ``MAX_SCENARIOS``.
     """
     t0 = time.perf_counter()
     if backend not in BACKENDS:
@@ -551,30 +575,64 @@ def sweep(path: str | Path, out: str | Path, backend: str = "local", workers: in
                          f"unknown backend '{backend}'; allowed: {', '.join(BACKENDS)}")
     if scheduler is not None and backend != "dask":
         raise InputError("command line", "scheduler", "only with --backend dask")
-    if workers is not None and workers < 1:
-        raise InputError("command line", "workers", f"{workers}: must be >= 1")
+    if workers is not None and not 1 <= workers <= MAX_WORKERS:
+        raise InputError("command line", "workers", f"{workers}: must be within 1..{MAX_WORKERS}")
     workers = workers or os.cpu_count() or 1
-    sw = load_sweep(path, engine=engine, runs=runs)
+    sw = load_sweep(path, engine=engine, runs=runs, max_scenarios=max_scenarios)
     plan = plan_sweep(sw)
     out = Path(out)
+    fresh = not out.exists()
+    with output_folder(out):
+        _check_folder(out, plan, path, resume)
+        with (_dask_client(workers, scheduler) if backend == "dask"
+              else contextlib.nullcontext()) as client:
+            info = {"backend": backend, "workers": workers, "scheduler": scheduler,
+                    "sweep_file": str(Path(path).resolve())}
+            try:
+                return _fill(out, plan, info, client, progress, on_chunk, t0)
+            except OSError as exc:
+                if not is_disk_error(exc):
+                    raise
+                raise _disk_failure(out, exc, fresh) from None
+
+
+def _check_folder(out: Path, plan: SweepPlan, path: str | Path, resume: bool) -> None:
+    """``InputError`` unless ``out`` is new or empty, or holds this sweep and ``resume``."""
     manifest_path = out / "manifest.json"
-    if out.exists() and any(out.iterdir()):
-        if not manifest_path.exists():
+    if any(p.name != LOCK_NAME and not p.name.startswith(STAGE_PREFIX) for p in out.iterdir()):
+        if not manifest_path.is_file():
             raise InputError(out, None, "folder exists and is not a sweep; choose a new --out")
         try:
+            if manifest_path.stat().st_size > MAX_MANIFEST_BYTES:
+                raise ValueError(f"larger than {MAX_MANIFEST_BYTES / 1e6:g} MB")
             old = json.loads(manifest_path.read_text())
-        except (OSError, ValueError) as exc:
-            raise InputError(manifest_path, None, f"unreadable manifest: {exc}") from None
+        except (OSError, ValueError, RecursionError) as exc:
+            raise InputError(manifest_path, None, "unreadable manifest: "
+                             f"{exc or 'nested too deeply'}") from None
         if not resume:
             raise InputError(out, None, "already holds a sweep; pass --resume to continue it "
                              "or choose a new --out")
-        if old.get("sweep_sha256") != plan.digest:
+        if not isinstance(old, dict) or old.get("sweep_sha256") != plan.digest:
             raise InputError(out, None, f"holds a different sweep than {path} (the file, its "
                              "base scenario, --engine or --runs changed); choose a new --out")
-    out.mkdir(parents=True, exist_ok=True)
+
+
+def _disk_failure(out: Path, exc: OSError, fresh: bool) -> InputError:
+    """The error for a failing disk; a new folder without a finished part is emptied."""
+    parts = sorted(out.glob("part-*.parquet"))
+    if fresh and not parts:
+        for name in ("design.parquet", "manifest.json", "errors.parquet"):
+            (out / name).unlink(missing_ok=True)
+        return disk_error(out, exc)
+    return disk_error(out, exc, f"the {len(parts)} finished parts are kept: free space and "
+                      "continue with --resume")
+
+
+def _fill(out: Path, plan: SweepPlan, info: dict[str, Any], client, progress: bool,
+          on_chunk: Callable[[int, int], None] | None, t0: float) -> SweepResult:
+    """Write the design and manifest, compute the missing chunks into parts, then the errors."""
+    manifest_path = out / "manifest.json"
     done = _read_done(out, plan)
-    info = {"backend": backend, "workers": workers, "scheduler": scheduler,
-            "sweep_file": str(Path(path).resolve())}
     if not (out / "design.parquet").exists():
         _atomic_bytes(out / "design.parquet",
                       lambda p: _design_table(plan).to_parquet(p, index=False))
@@ -582,8 +640,8 @@ def sweep(path: str | Path, out: str | Path, backend: str = "local", workers: in
     todo = [c for c in range(plan.n_chunks) if c not in done]
     computed = 0
     if todo:
-        chunks = (_local(plan, todo, workers) if backend == "local"
-                  else _dask(plan, todo, workers, scheduler))
+        chunks = (_local(plan, todo, info["workers"]) if client is None
+                  else _dask(plan, todo, client))
         last_manifest = time.perf_counter()
         with _progress(progress, plan, len(done)) as advance:
             for result in chunks:

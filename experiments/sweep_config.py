@@ -24,13 +24,19 @@ Format (see ``experiments/sweeps/*.toml``)::
     [axes."fertility.tfr"]                  # lhs/sobol: a range (a scalar, or x scale path)
     range = [1.2, 1.9]
 
-    # abm only: housing programmes and ABM settings, e.g. housing.trend_in_migration_scale,
+    # housing programmes (both engines): e.g. housing.other_completions_per_year,
     # housing.projects (named lists of project tables), or "housing" (whole tables; the
-    # string "none" for no programme)
+    # string "none" for no programme); abm only: the [abm] settings
 
     [outputs]
     indicators = ["population", "age_groups", "users", "cost"]
     years = [2030, 2040, 2050] # optional; default every year
+
+Limits, checked before any work: at most ``MAX_SCENARIOS`` scenarios (ABM: scenario runs) per
+sweep unless ``max_scenarios`` (``--max-scenarios``) raises it. Every axis value is validated
+with the base scenario before the first scenario runs, and values that change what ``resolve``
+reads (municipality, base year, input files, estimation windows, ...) are resolved once each:
+a value that could only fail is an error, not a sweep of failures.
 
 ABM sweeps run ``runs`` replicates per scenario with one master seed for every scenario,
 ``abm_seed(sweep.seed)`` (a child of the sweep's SeedSequence): run r of every scenario uses
@@ -43,6 +49,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -51,9 +58,24 @@ import numpy as np
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from sim.abm.config import no_growth_target
-from sim.config import Scenario, deep_merge, read_scenario_dict, scenario_from_dict
+from sim.config import (
+    MAX_SEED,
+    Scenario,
+    deep_merge,
+    extends_file,
+    read_scenario_dict,
+    scenario_from_dict,
+)
 from sim.errors import InputError
-from sim.schema import MAX_YEAR, MIN_YEAR, Frozen, YearPath, read_toml, validation_error
+from sim.schema import (
+    MAX_STRING_CHARS,
+    MAX_YEAR,
+    MIN_YEAR,
+    Frozen,
+    YearPath,
+    read_toml,
+    validation_error,
+)
 
 __all__ = [
     "ENGINES", "OUTPUTS", "Axis", "Sweep", "SweepPlan", "abm_seed", "axis_keys", "load_sweep",
@@ -61,7 +83,7 @@ __all__ = [
 ]
 
 ENGINES = ("cohort", "abm")
-ABM_ONLY = ("housing", "abm")
+ABM_ONLY = ("abm",)
 """Scenario sections that act only in the agent-based engine (axes on them need engine abm)."""
 _WHOLE = ("housing",)
 """Sections an axis may replace as a whole table (``"none"``: no such section)."""
@@ -78,6 +100,14 @@ DEFAULT_OUTPUTS = ("population", "age_groups", "users", "cost", "demografikostna
 _NOT_AXES = {"source", "seed"}
 _SPAN = ("base_year", "horizon")
 """Scenario keys that set the years a scenario has (``outputs.years`` must be among them)."""
+MAX_SCENARIOS = 100_000
+"""Most scenarios (ABM: scenarios x runs) per sweep unless ``--max-scenarios`` says more."""
+_SCHEMA_CHECKED = ("name", "fertility.tfr", "migration.in_multiplier",
+                   "migration.out_rate_multiplier", "migration.in_per_year",
+                   "refugees.settled_per_year", "services.coverage_path",
+                   "services.unit_cost_growth", "budget", "abm", "housing")
+"""Axis keys whose values the scenario schema (and ``_check_services``) check completely: no
+``resolve`` probe."""
 
 
 class Axis(Frozen):
@@ -170,7 +200,8 @@ class Sweep(Frozen):
     engine: str = Field("cohort", description="projection engine: cohort or abm")
     runs: int | None = Field(None, ge=1, le=100_000,
                              description="abm: replicates per scenario (required for abm)")
-    seed: int = Field(20240101, ge=0, description="entropy of the sweep's SeedSequence")
+    seed: int = Field(20240101, ge=0, le=MAX_SEED,
+                      description="entropy of the sweep's SeedSequence")
     chunk_size: int = Field(16, ge=1, le=100_000, description="scenarios per task and part")
     base: str | dict[str, Any] = Field(description="scenario TOML path or inline table")
     design: Design = Design()
@@ -269,21 +300,18 @@ def _as_value(key: str, value: Any) -> Any:
 # --- loading -------------------------------------------------------------------------------
 
 def _base_dict(sweep: Sweep, source: Path) -> tuple[dict[str, Any], str]:
-    """The base scenario as a plain dict (``extends`` followed) and the file errors name."""
+    """The base scenario as a plain dict (``extends`` followed) and the file errors name.
+
+    ``base`` and ``base.extends`` are paths relative to the sweep file's folder, or names of
+    built-in scenarios (``"lorenskog_main"``), as ``extends`` in a scenario.
+    """
     if isinstance(sweep.base, str):
-        path = source.parent / sweep.base
-        if not path.exists():
-            raise InputError(source, "base", f"scenario file not found: {path}")
+        path = extends_file(sweep.base, source, "base")
         return read_scenario_dict(path), str(path)
     data = dict(sweep.base)
-    parent = data.pop("extends", None)
-    if parent is None:
+    if "extends" not in data:
         return data, str(source)
-    if not isinstance(parent, str):
-        raise InputError(source, "base.extends", "must be a path to a scenario TOML file")
-    path = source.parent / parent  # relative to the sweep file's folder
-    if not path.exists():
-        raise InputError(source, "base.extends", f"file not found: {path}")
+    path = extends_file(data.pop("extends"), source, "base.extends")
     # the parent's own chain (and its cycle check) is read_scenario_dict's; the inline keys win
     return deep_merge(read_scenario_dict(path), data), str(source)
 
@@ -298,8 +326,68 @@ def _check_scenario(data: dict[str, Any], source: str, field: str | None) -> Sce
         raise InputError(source, field, message) from None
 
 
-def sweep_from_dict(data: dict[str, Any], source: str | Path = "sweep") -> Sweep:
-    """Validate a sweep dict (axis keys, values, design, outputs); ``InputError`` if bad."""
+def design_size(sweep: Sweep) -> int:
+    """Scenarios the design has, counted before any is drawn.
+
+    Grid: the product of the axes' numbers of values; lhs: samples; sobol: samples x (axes + 2).
+    """
+    if sweep.design.method == "grid":
+        return math.prod(len(axis.named_values()) for axis in sweep.axes.values())
+    n = int(sweep.design.samples or 0)
+    return n * (len(sweep.axes) + 2) if sweep.design.method == "sobol" else n
+
+
+def _check_size(sweep: Sweep, source: Path, max_scenarios: int) -> None:
+    """``InputError`` if the sweep has more scenarios (ABM: scenario runs) than allowed."""
+    n = design_size(sweep)
+    runs = sweep.runs if sweep.engine == "abm" else None
+    total = n * (runs or 1)
+    if total > max_scenarios:
+        what = (f"{n:,} scenarios x {runs:,} runs = {total:,} ABM runs" if runs
+                else f"{n:,} scenarios")
+        field = "design.samples" if sweep.design.method != "grid" else "axes"
+        raise InputError(source, field, f"the design has {what}; the limit is "
+                         f"{max_scenarios:,} (raise it with --max-scenarios N)")
+
+
+def _check_resolves(key: str, axis: Axis, base: dict[str, Any], source: Path,
+                    field: str) -> None:
+    """Resolve each distinct value of an axis with the base: a value that fails is an error now.
+
+    The probe also loads the scenario's service catalogue for its districts, so a catalogue or
+    district value that could only fail is refused before the sweep, not recorded per scenario.
+    Skipped for keys the schema checks completely (``_SCHEMA_CHECKED``).
+    """
+    if any(key == k or key.startswith(k + ".") for k in _SCHEMA_CHECKED):
+        return
+    from sim.inputs import resolve
+    from sim.run import scenario_catalogue
+
+    seen: set[str] = set()
+    for label, value in _probe_values(axis):
+        data = _set(base, key, _axis_value(key, axis, value))
+        fingerprint = json.dumps(data, sort_keys=True, default=str)
+        if fingerprint in seen:
+            continue
+        seen.add(fingerprint)
+        try:
+            scenario = scenario_from_dict(data, str(source))
+            scenario_catalogue(scenario, resolve(scenario).districts)
+        except InputError as exc:
+            where = f"{exc.source}: " if exc.source and exc.source != str(source) else ""
+            what = f"{exc.field}: " if exc.field else ""
+            raise InputError(source, f"{field}.{label}",
+                             f"every scenario with this value would fail: {where}{what}"
+                             f"{exc.message}") from None
+
+
+def sweep_from_dict(data: dict[str, Any], source: str | Path = "sweep",
+                    max_scenarios: int = MAX_SCENARIOS) -> Sweep:
+    """Validate a sweep dict (axis keys, values, design, size, outputs); ``InputError`` if bad.
+
+    Every axis value is checked with the base scenario before the first scenario runs; see the
+    module docstring.
+    """
     source = Path(source)
     try:
         sweep = Sweep.model_validate({**data, "source": str(source)})
@@ -324,9 +412,11 @@ def sweep_from_dict(data: dict[str, Any], source: str | Path = "sweep") -> Sweep
     if not abm and sweep.runs is not None:
         raise InputError(source, "runs", f"only for engine 'abm' (engine is '{sweep.engine}', "
                          "which is deterministic)")
+    _check_size(sweep, source, max_scenarios)
     base, base_source = _base_dict(sweep, source)
-    base_scenario = _check_scenario(base, base_source,
-                                    "base" if base_source == str(source) else None)
+    base_field = "base" if base_source == str(source) else None
+    base_scenario = _check_scenario(base, base_source, base_field)
+    _check_base_resolves(base_scenario, base_source, base_field)
     if abm and base_scenario.migration.growth_target_pct is not None:
         raise no_growth_target(base_source, "migration.growth_target_pct")
     # first and last year of every scenario: the base's, or the values of an axis that sets them
@@ -361,7 +451,22 @@ def sweep_from_dict(data: dict[str, Any], source: str | Path = "sweep") -> Sweep
         if key.split(".", 1)[0] == "services":
             _check_services(key, axis, base_scenario, source)
     _check_years(sweep.outputs.years, spans, source)
+    for key, axis in sweep.axes.items():  # the slow checks last
+        _check_resolves(key, axis, base, source, f"axes.{key}")
     return sweep
+
+
+def _check_base_resolves(base: Scenario, source: str, field: str | None) -> None:
+    """The base scenario must resolve, or every scenario of the sweep would fail."""
+    from sim.inputs import resolve
+
+    try:
+        resolve(base)
+    except InputError as exc:
+        if field is None:
+            raise
+        message = f"{exc.field}: {exc.message}" if exc.field else exc.message
+        raise InputError(source, field, message) from None
 
 
 def _check_years(years: tuple[int, ...] | None, spans: dict[str, list[tuple[int, str]]],
@@ -427,10 +532,17 @@ def _axis_value(key: str, axis: Axis, value: Any) -> Any:
     return _as_value(key, value)
 
 
-def load_sweep(path: str | Path, engine: str | None = None, runs: int | None = None) -> Sweep:
-    """Load and validate a sweep TOML file; ``engine``/``runs`` override the file's."""
+def load_sweep(path: str | Path, engine: str | None = None, runs: int | None = None,
+               max_scenarios: int | None = None) -> Sweep:
+    """Load and validate a sweep TOML file; ``engine``/``runs`` override the file's.
+
+    ``max_scenarios``: the most scenarios (ABM: scenario runs) allowed; default
+    ``MAX_SCENARIOS``.
+    """
     if runs is not None and runs < 1:
         raise InputError("command line", "runs", f"{runs}: must be >= 1")
+    if max_scenarios is not None and max_scenarios < 1:
+        raise InputError("command line", "max-scenarios", f"{max_scenarios}: must be >= 1")
     if engine is not None:
         try:
             check_engine(engine)
@@ -446,7 +558,7 @@ def load_sweep(path: str | Path, engine: str | None = None, runs: int | None = N
             raise InputError("command line", "runs", "only with engine abm (add --engine abm "
                              "or set engine = \"abm\" in the sweep file)")
         data["runs"] = runs
-    return sweep_from_dict(data, path)
+    return sweep_from_dict(data, path, max_scenarios or MAX_SCENARIOS)
 
 
 def abm_seed(seed: int) -> int:
@@ -535,7 +647,8 @@ class SweepPlan:
                 value = float(self.x[i, k])
             data = _set(data, key, _axis_value(key, axis, value))
             parts.append(f"{key}={self.labels[i][k]}")
-        data["name"] = f"{self.base.get('name', 'scenario')} [{i}] " + ", ".join(parts)
+        name = f"{str(self.base.get('name', 'scenario'))[:200]} [{i}] " + ", ".join(parts)
+        data["name"] = name[:MAX_STRING_CHARS]
         data["seed"] = int(self.seeds[i])
         return data
 

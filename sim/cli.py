@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from sim.errors import InputError, LazyConsole, clean_errors
+from sim.folders import writes_to
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Population and service-demand projections for Norwegian kommuner.")
@@ -42,6 +43,7 @@ def _is_batch(municipality: str | None, fylke: str | None) -> bool:
 
 @app.command("run")
 @clean_errors
+@writes_to("out")
 def run_cmd(
     scenario: ScenarioArg = None,
     municipality: MunicipalityOpt = None,
@@ -158,6 +160,7 @@ def _print_summary(result, rows) -> None:
 
 @app.command("compare")
 @clean_errors
+@writes_to("out")
 def compare_cmd(
     scenarios: Annotated[list[Path], typer.Argument(
         help="two or more scenario TOML files; the first is the reference")],
@@ -246,6 +249,7 @@ def services_cmd(
 
 @app.command("budget")
 @clean_errors
+@writes_to("out")
 def budget_cmd(
     scenario: ScenarioArg = None,
     municipality: MunicipalityOpt = None,
@@ -268,6 +272,7 @@ def budget_cmd(
 
 @app.command("inputs")
 @clean_errors
+@writes_to("out")
 def inputs_cmd(
     scenario: ScenarioArg = None,
     municipality: MunicipalityOpt = None,
@@ -301,6 +306,7 @@ def inputs_cmd(
 
 @data_app.command("import")
 @clean_errors
+@writes_to("out")
 def data_import(
     files: Annotated[list[Path], typer.Argument(
         help="SSB 07459 exports (Statbank CSV in any layout, or JSON-stat 2.0); several files "

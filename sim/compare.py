@@ -97,7 +97,7 @@ def summary_lines(table: pd.DataFrame) -> list[str]:
 
 def write_compare(table: pd.DataFrame, out: str | Path) -> list[Path]:
     """Write compare.csv, compare.xlsx and compare.png into ``out`` atomically."""
-    from sim.io import write_atomically
+    from sim.folders import write_atomically
 
     def fill(w) -> None:
         table.to_csv(w.path("compare.csv"), index=False)

@@ -2,11 +2,19 @@
 
 A scenario names a municipality, a base year and horizon, and the assumptions that differ from
 the municipality's defaults. Year paths (``{2024 = 1.44, 2030 = 1.57}``) are interpolated
-linearly between the years given and held constant outside them.
+linearly between the years given and held constant outside them. Every number has a finite,
+plausible range, and the error for a value outside it says the range.
+
+``extends = "other.toml"`` (a path relative to the file) or ``extends = "lorenskog_main"`` (a
+scenario or fitted file shipped with the package, by name) starts from another scenario: the
+file's keys win, tables merge key by key, and a year path (a table keyed by years) is one value,
+so a child's path replaces the parent's whole.
 """
 
 from __future__ import annotations
 
+import re
+from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -24,13 +32,17 @@ from sim.abm.config import AbmConfig
 from sim.demography.housing import HousingProgramme
 from sim.errors import InputError
 from sim.schema import (
+    MAX_DISTRICTS,
+    MAX_NESTING,
+    MAX_TABLE_BYTES,
+    MAX_TOML_BYTES,
     MAX_YEAR,
     MIN_YEAR,
     Frozen,
-    NonNegPath,
     PositivePath,
-    YearPath,
+    check_input_file,
     interpolate_path,
+    path_within,
     read_toml,
     validation_error,
 )
@@ -38,13 +50,30 @@ from sim.schema import (
 LAST_HMD_YEAR = 2023
 LAST_HFD_YEAR = 2022
 
-__all__ = ["Scenario", "deep_merge", "interpolate_path", "load_scenario", "scenario_from_dict"]
+__all__ = ["Scenario", "builtin_scenarios", "deep_merge", "extends_file", "interpolate_path",
+           "load_scenario", "scenario_from_dict"]
+
+MAX_PERSONS_PER_YEAR = 200_000
+"""Largest gross in-migration per year (Oslo, Norway's largest kommune: about 60,000)."""
+MAX_REFUGEES_PER_YEAR = 100_000
+"""Largest settlement per year (all of Norway settled at most about 38,000, in 2023)."""
+MAX_MULTIPLIER = 10.0
+"""Largest multiplier on an estimated level or a coverage."""
+MAX_GROWTH_PCT = 10.0
+"""Largest growth target, % per year either way (the fastest-growing kommuner: about 5 %)."""
+MAX_SEED = 2**63 - 1
+
+TfrPath = path_within(0, 10, "TFR (births per woman)", low_open=True)
+InPath = path_within(0, MAX_PERSONS_PER_YEAR, "in-migrants per year")
+RefugeePath = path_within(0, MAX_REFUGEES_PER_YEAR, "settled refugees per year")
+MultiplierPath = path_within(0, MAX_MULTIPLIER, "a multiplier")
+GrowthPath = path_within(-MAX_GROWTH_PCT, MAX_GROWTH_PCT, "growth (% per year)")
 
 
 class Fertility(Frozen):
     """Fertility assumptions."""
 
-    tfr: PositivePath | None = Field(
+    tfr: TfrPath | None = Field(
         None, description="national TFR path (births per woman); default: SSB main assumption")
     level: float | None = Field(
         None, gt=0, le=3, description="municipal fertility relative to the TFR path; "
@@ -102,14 +131,15 @@ class Mortality(Frozen):
 class Migration(Frozen):
     """Gross migration assumptions (refugees are separate)."""
 
-    in_per_year: NonNegPath | None = Field(
+    in_per_year: InPath | None = Field(
         None, description="gross in-migrants per year excluding refugees; default: estimated")
-    in_multiplier: NonNegPath | None = Field(
+    in_multiplier: MultiplierPath | None = Field(
         None, description="multiplier on the default (estimated) in-migration level; default 1")
-    out_rate_multiplier: NonNegPath | None = Field(
+    out_rate_multiplier: MultiplierPath | None = Field(
         None, description="multiplier on the estimated out-migration rates; default 1")
-    growth_target_pct: YearPath | None = Field(
-        None, description="total population growth per year in %; in-migration is scaled to hit it")
+    growth_target_pct: GrowthPath | None = Field(
+        None, description="total population growth per year in %; in-migration is scaled to hit "
+        "it (a note says so when it cannot be met)")
     estimation_years: tuple[int, int] | None = Field(
         None, description="1 January populations (first, last) used to estimate migration; "
         "default: the five years up to the base year")
@@ -123,7 +153,7 @@ class Migration(Frozen):
 class Refugees(Frozen):
     """Refugee settlement plan."""
 
-    settled_per_year: NonNegPath | None = Field(
+    settled_per_year: RefugeePath | None = Field(
         None, description="refugees settled per year (incl. family reunification)")
 
 
@@ -132,7 +162,7 @@ class Services(Frozen):
 
     catalogue: Path | None = Field(
         None, description="service catalogue TOML; default: the municipality's built-in one")
-    coverage_path: dict[str, NonNegPath] | None = Field(
+    coverage_path: dict[str, MultiplierPath] | None = Field(
         None, description="coverage multipliers by year per service ('institusjon') or "
         "age group ('institusjon/90+')")
     unit_cost_growth: float = Field(
@@ -198,7 +228,7 @@ class Scenario(Frozen):
                               "'3222' or 'Lørenskog' (stored as the number)")
     base_year: int = Field(2024, ge=MIN_YEAR, le=MAX_YEAR)
     horizon: int = Field(2050, ge=MIN_YEAR, le=MAX_YEAR, description="last year projected (1 Jan)")
-    seed: int = Field(20240101, ge=0)
+    seed: int = Field(20240101, ge=0, le=MAX_SEED)
     fertility: Fertility = Fertility()
     mortality: Mortality = Mortality()
     migration: Migration = Migration()
@@ -235,6 +265,13 @@ class Scenario(Frozen):
             raise ValueError(f"{horizon} must be after base_year ({base})")
         return horizon
 
+    @field_validator("districts", mode="before")
+    @classmethod
+    def _few_districts(cls, districts: Any) -> Any:
+        if isinstance(districts, list | tuple) and len(districts) > MAX_DISTRICTS:
+            raise ValueError(f"{len(districts):,} districts; at most {MAX_DISTRICTS:,} allowed")
+        return districts
+
     @field_validator("districts")
     @classmethod
     def _districts(cls, districts: tuple[District, ...]) -> tuple[District, ...]:
@@ -268,7 +305,11 @@ class Scenario(Frozen):
 def scenario_from_dict(
     data: dict[str, Any], source: str | Path = "scenario",
 ) -> Scenario:
-    """Validate a dict into a ``Scenario``; relative paths resolve against the file's folder."""
+    """Validate a dict into a ``Scenario``; relative paths resolve against the file's folder.
+
+    Files named in ``[inputs]`` must be regular files within ``MAX_TABLE_BYTES`` (checked here,
+    before any work).
+    """
     try:
         scenario = Scenario.model_validate({**data, "source": str(source)})
     except ValidationError as exc:
@@ -276,6 +317,10 @@ def scenario_from_dict(
     base = Path(source).parent
     files = {k: (base / v if v is not None and not Path(v).is_absolute() else v)
              for k, v in scenario.inputs.model_dump().items()}
+    for key, path in files.items():
+        if path is not None:
+            check_input_file(path, MAX_TABLE_BYTES, "CSV or Parquet table", source,
+                             f"inputs.{key}")
     update: dict[str, Any] = {"inputs": InputFiles(**files)}
     cat = scenario.services.catalogue
     if cat is not None and not cat.is_absolute():
@@ -284,46 +329,90 @@ def scenario_from_dict(
     if bud is not None and not bud.is_absolute():
         update["budget"] = scenario.budget.model_copy(update={"config": base / bud})
     hist = scenario.zones.history
-    if hist is not None and not hist.is_absolute():
-        update["zones"] = scenario.zones.model_copy(update={"history": base / hist})
+    if hist is not None:
+        hist = hist if hist.is_absolute() else base / hist
+        check_input_file(hist, MAX_TABLE_BYTES, "zone history CSV", source, "zones.history")
+        update["zones"] = scenario.zones.model_copy(update={"history": hist})
     return scenario.model_copy(update=update)
 
 
 _PATH_KEYS = {*InputFiles.model_fields, "catalogue", "config", "history"}
+_YEAR_KEY = re.compile(r"^\d+$")
+
+
+def _is_year_path(value: Any) -> bool:
+    """True for a table keyed by years ({2024 = 190, 2028 = 50}): one value, never merged."""
+    return isinstance(value, dict) and all(_YEAR_KEY.match(str(k)) for k in value)
 
 
 def deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
-    """Merge ``top`` into ``base`` recursively (``top`` wins); neither is modified."""
+    """Merge ``top`` into ``base`` recursively (``top`` wins); neither is modified.
+
+    Tables merge key by key, but a year path in ``top`` replaces the one in ``base`` whole: a
+    child's ``settled_per_year = {2024 = 190, 2026 = 100}`` does not keep the parent's 2028.
+    """
     out = dict(base)
     for key, value in top.items():
-        out[key] = (deep_merge(out[key], value)
-                    if isinstance(value, dict) and isinstance(out.get(key), dict) else value)
+        merge = (isinstance(value, dict) and isinstance(out.get(key), dict)
+                 and not _is_year_path(value))
+        out[key] = deep_merge(out[key], value) if merge else value
     return out
 
 
+def builtin_scenarios() -> dict[str, Path]:
+    """Scenario files shipped with the package, by name.
+
+    ``experiments/scenarios/<name>.toml`` (e.g. ``lorenskog_main``) and the fitted levels
+    ``calibration/fitted/<kommunenummer>.toml`` (e.g. ``3222``).
+    """
+    found: dict[str, Path] = {}
+    for package, folder in (("calibration", "fitted"), ("experiments", "scenarios")):
+        for entry in resources.files(package).joinpath(folder).iterdir():
+            if entry.name.endswith(".toml"):
+                found[entry.name.removesuffix(".toml")] = Path(str(entry))
+    return dict(sorted(found.items()))
+
+
+def extends_file(value: Any, source: str | Path, field: str = "extends") -> Path:
+    """The file an ``extends`` (or a sweep's ``base``) names, checked before it is read.
+
+    A name without a folder or ``.toml`` (``"lorenskog_main"``, ``"3222"``) is a built-in
+    scenario or fitted file (``builtin_scenarios``); anything else is a path relative to the
+    folder of ``source``.
+    """
+    if not isinstance(value, str) or not value:
+        raise InputError(source, field, "must be a scenario file (a path to a .toml file) or "
+                         f"a built-in scenario name: {', '.join(builtin_scenarios())}")
+    if "/" not in value and "\\" not in value and not value.endswith(".toml"):
+        builtin = builtin_scenarios()
+        if value not in builtin:
+            raise InputError(source, field, f"no built-in scenario '{value}'; built-in: "
+                             f"{', '.join(builtin)} (or give a path to a .toml file)")
+        return builtin[value]
+    path = Path(source).parent / value
+    return check_input_file(path, MAX_TOML_BYTES, "scenario TOML file", source, field)
+
+
 def read_scenario_dict(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
-    """Read a scenario TOML, following ``extends = "other.toml"`` (the file's keys win).
+    """Read a scenario TOML, following ``extends`` (see the module docstring).
 
     Relative paths in ``[inputs]`` are made absolute against the file that names them.
     """
-    path = Path(path).resolve()
+    path = check_input_file(path, MAX_TOML_BYTES, "scenario TOML file").resolve()
     if path in _seen:
         raise InputError(path, "extends", "circular 'extends' chain")
+    if len(_seen) >= MAX_NESTING:
+        raise InputError(path, "extends", f"chain of more than {MAX_NESTING} files")
     data = read_toml(path)
     for section in ("inputs", "services", "budget", "zones"):
         table = data.get(section)
         if isinstance(table, dict):
             data[section] = {k: (str(path.parent / v) if k in _PATH_KEYS and isinstance(v, str)
                                  and not Path(v).is_absolute() else v) for k, v in table.items()}
-    parent = data.pop("extends", None)
-    if parent is None:
+    if "extends" not in data:
         return data
-    if not isinstance(parent, str):
-        raise InputError(path, "extends", "must be a path to another scenario TOML file")
-    parent_path = path.parent / parent
-    if not parent_path.exists():
-        raise InputError(path, "extends", f"file not found: {parent_path}")
-    return deep_merge(read_scenario_dict(parent_path, (*_seen, path)), data)
+    parent = extends_file(data.pop("extends"), path)
+    return deep_merge(read_scenario_dict(parent, (*_seen, path)), data)
 
 
 def load_scenario(path: str | Path) -> Scenario:

@@ -4,7 +4,9 @@ Overrides may also be Parquet files with the same columns (suffix ``.parquet``).
 
 Every table is long and tidy, one value per row, ages are cohort ages (age on 1 January of the
 next year; see ``sim/cohort/METHOD.md``). The same formats are accepted in a scenario's
-``[inputs]`` table to replace any default input.
+``[inputs]`` table to replace any default input. Values must be finite and within the table's
+range (``TABLES``; persons below ``MAX_PERSONS_PER_CELL`` per cell, rates and probabilities
+0..1); a table has at most one row per cell of its grid and at most ``MAX_DISTRICTS`` districts.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,33 +22,40 @@ import pandas as pd
 
 from sim.demography import N_AGES, SEXES
 from sim.errors import InputError
+from sim.schema import MAX_DISTRICTS, MAX_STRING_CHARS, number
 
 if TYPE_CHECKING:
     from sim.config import Scenario
     from sim.resolved import ResolvedInputs
 
-# name -> (key columns, value column, upper bound or None, description)
-TABLES: dict[str, tuple[tuple[str, ...], str, float | None, str]] = {
-    "fertility": (("year", "district", "age"), "births_per_woman", None,
+MAX_PERSONS_PER_CELL = 1_000_000
+"""Most persons in one cell (year, district, sex, age); Oslo's largest cell is about 8,000."""
+
+# name -> (key columns, value column, largest value allowed, description)
+TABLES: dict[str, tuple[tuple[str, ...], str, float, str]] = {
+    "fertility": (("year", "district", "age"), "births_per_woman", 1.0,
                   "births per woman-year to women of cohort age `age` in `year`"),
     "death_probability": (("year", "district", "sex", "age"), "probability", 1.0,
                           "probability of dying in `year` for the cohort reaching `age` on "
                           "1 January of year+1 (age 0 = born in `year`)"),
     "out_rate": (("year", "district", "sex", "age"), "rate", 1.0,
                  "out-migrants per person-year of exposure"),
-    "in_migrants": (("year", "district", "sex", "age"), "persons", None,
+    "in_migrants": (("year", "district", "sex", "age"), "persons", MAX_PERSONS_PER_CELL,
                     "gross in-migrants excluding refugees, persons"),
-    "refugees": (("year", "district", "sex", "age"), "persons", None,
+    "refugees": (("year", "district", "sex", "age"), "persons", MAX_PERSONS_PER_CELL,
                  "settled refugees, persons"),
 }
 BASE_COLUMNS = ("district", "sex", "age")
 
 
 def _atomic_csv(df: pd.DataFrame, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".csv")
-    os.close(fd)
-    df.to_csv(tmp, index=False, float_format="%.17g")
-    os.replace(tmp, path)
+    """Write ``df`` to a temporary name beside ``path`` and rename (mode 0666 minus umask)."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        df.to_csv(tmp, index=False, float_format="%.17g")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _long(arr: np.ndarray, years, districts, with_sex: bool, value: str) -> pd.DataFrame:
@@ -97,23 +105,33 @@ def write_inputs(inputs: ResolvedInputs, out_dir: Path) -> list[Path]:
     return written + [out_dir / "parameters.json", out_dir / "README.md"]
 
 
-def read_table(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
-    """Read an input table from CSV or Parquet (by suffix) and check its columns."""
+def read_table(path: Path, columns: tuple[str, ...], max_rows: int,
+                cells: str = "one per cell of the grid") -> pd.DataFrame:
+    """Read an input table from CSV or Parquet (by suffix) and check its columns.
+
+    ``max_rows``: the most rows the table may have (``cells`` says why); a longer table is
+    refused before it is read in full (a Parquet file by its metadata).
+    """
+    too_long = InputError(path, None, f"more than {max_rows:,} rows ({cells})")
     if path.suffix == ".parquet":
         from sim.io import read_parquet
 
+        if _parquet_rows(path) > max_rows:
+            raise too_long
         df = read_parquet(path)
         for col in ("district", "sex"):
             if col in df.columns:
                 df[col] = df[col].astype(str)
     else:
         try:
-            df = pd.read_csv(path, dtype={"district": str, "sex": str})
+            df = pd.read_csv(path, dtype={"district": str, "sex": str}, nrows=max_rows + 1)
         except FileNotFoundError:
             raise InputError(path, None, "file not found") from None
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError,
-                OSError) as exc:
+                OSError, ValueError) as exc:
             raise InputError(path, None, f"not a readable CSV table: {exc}") from None
+        if len(df) > max_rows:
+            raise too_long
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise InputError(path, missing[0],
@@ -124,17 +142,32 @@ def read_table(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
     return df
 
 
+def _parquet_rows(path: Path) -> int:
+    """Rows of a Parquet file from its metadata (0 if unreadable: ``read_parquet`` says why)."""
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_metadata(path).num_rows
+    except Exception:  # noqa: BLE001 - the full read reports a corrupt file with its reason
+        return 0
+
+
 def to_array(df: pd.DataFrame, path: Path, keys: tuple[str, ...], value: str,
-              levels: dict[str, list], upper: float | None) -> np.ndarray:
-    """Dense array over ``levels`` from a long table; complete grid, no duplicates, valid values."""
+              levels: dict[str, list], upper: float) -> np.ndarray:
+    """Dense array over ``levels`` from a long table; complete grid, no duplicates, valid values.
+
+    Values must be finite and within ``0..upper``.
+    """
     values = pd.to_numeric(df[value], errors="coerce")
     if values.isna().any():
         row = int(values.isna().to_numpy().argmax())
         raise InputError(path, value, f"row {row + 2}: not a number")
-    if (values < 0).any():
-        raise InputError(path, value, "negative values; must be >= 0")
-    if upper is not None and (values > upper).any():
-        raise InputError(path, value, f"values above {upper:g}; a probability must be <= 1")
+    bad = ~np.isfinite(values.to_numpy(dtype=float)) | (values < 0).to_numpy() \
+        | (values > upper).to_numpy()
+    if bad.any():
+        row = int(bad.argmax())
+        raise InputError(path, value, f"row {row + 2}: {values.iloc[row]:g}; must be within "
+                         f"0..{number(upper)}")
     codes = []
     for key in keys:
         allowed = levels[key]
@@ -167,10 +200,19 @@ def to_array(df: pd.DataFrame, path: Path, keys: tuple[str, ...], value: str,
 def read_base_population(path: Path) -> tuple[tuple[str, ...], np.ndarray]:
     """Base population override: district names (file order) and [D, 2, A] persons."""
     path = Path(path)
-    df = read_table(path, BASE_COLUMNS + ("persons",))
+    df = read_table(path, BASE_COLUMNS + ("persons",), MAX_DISTRICTS * 2 * N_AGES,
+                     f"at most {MAX_DISTRICTS:,} districts x 2 sexes x {N_AGES} ages")
     districts = list(dict.fromkeys(df["district"].astype(str)))
+    if len(districts) > MAX_DISTRICTS:
+        raise InputError(path, "district", f"{len(districts):,} districts; at most "
+                         f"{MAX_DISTRICTS:,} allowed")
+    longest = max(districts, key=len, default="")
+    if len(longest) > MAX_STRING_CHARS:
+        raise InputError(path, "district", f"a name of {len(longest):,} characters; at most "
+                         f"{MAX_STRING_CHARS:,} allowed")
     levels = {"district": districts, "sex": list(SEXES), "age": list(range(N_AGES))}
-    return tuple(districts), to_array(df, path, BASE_COLUMNS, "persons", levels, None)
+    return tuple(districts), to_array(df, path, BASE_COLUMNS, "persons", levels,
+                                       MAX_PERSONS_PER_CELL)
 
 
 def apply_overrides(inputs: ResolvedInputs, scenario: Scenario) -> ResolvedInputs:
@@ -182,6 +224,7 @@ def apply_overrides(inputs: ResolvedInputs, scenario: Scenario) -> ResolvedInput
         path = getattr(scenario.inputs, name)
         if path is None:
             continue
-        df = read_table(Path(path), keys + (value,))
+        cells = int(np.prod([len(levels[k]) for k in keys]))
+        df = read_table(Path(path), keys + (value,), cells)
         changes[name] = to_array(df, Path(path), keys, value, levels, upper)
     return dataclasses.replace(inputs, **changes) if changes else inputs

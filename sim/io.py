@@ -1,16 +1,11 @@
-"""Results store: tidy Parquet tables plus ``manifest.json``, written atomically.
+"""Results store: tidy Parquet tables (``year, district, sex, age, value...``).
 
-Every run writes into a staging folder beside ``out_dir`` and moves the finished files in, so a
-failed run leaves no partial output. Tables are long: ``year, district, sex, age, value...``.
+Tables are written through ``sim.folders`` (staged, committed atomically, into a checked and
+locked output folder); its names are re-exported here for the callers that write results.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import tempfile
-from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -23,7 +18,15 @@ import pyarrow.parquet as pq
 from sim.cohort.engine import Projection
 from sim.cohort.kernel import COMPONENTS
 from sim.demography import N_AGES, SEXES
-from sim.errors import InputError
+from sim.errors import InputError, disk_error, is_disk_error
+from sim.folders import (
+    LOCK_NAME,
+    STAGE_PREFIX,
+    ResultWriter,
+    check_output_folder,
+    output_folder,
+    write_atomically,
+)
 
 
 def package_version() -> str:
@@ -93,77 +96,6 @@ def read_parquet(path: str | Path) -> pd.DataFrame:
         raise InputError(path, None, f"not a valid Parquet file: {exc}") from None
 
 
-class ResultWriter:
-    """Collects files in a staging folder and moves them into ``out_dir`` on ``commit``."""
-
-    def __init__(self, out_dir: str | Path):
-        self.out_dir = Path(out_dir)
-        self.out_dir.parent.mkdir(parents=True, exist_ok=True)
-        self.stage = Path(tempfile.mkdtemp(prefix=f".{self.out_dir.name}.tmp-",
-                                           dir=self.out_dir.parent))
-        self.files: list[str] = []
-
-    def path(self, name: str) -> Path:
-        """Staging path for a file that will end up as ``out_dir/name``."""
-        self.files.append(name)
-        return self.stage / name
-
-    def parquet(self, name: str, df: pd.DataFrame) -> None:
-        """Stage a table as Parquet."""
-        pq.write_table(pa.Table.from_pandas(df, preserve_index=False), self.path(name))
-
-    def json(self, name: str, data: dict[str, Any]) -> None:
-        """Stage a JSON document."""
-        self.path(name).write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str))
-
-    def commit(self) -> list[Path]:
-        """Move staged files into ``out_dir`` (each by atomic rename) and drop the stage.
-
-        Files that an earlier run's ``manifest.json`` in ``out_dir`` listed and this run does
-        not write are removed, so the folder never mixes two runs; other files are left alone.
-        """
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        for name in set(_listed_files(self.out_dir / "manifest.json")) - set(self.files):
-            stale = self.out_dir / name
-            if stale.parent == self.out_dir and stale.is_file():
-                stale.unlink()
-        moved = []
-        for name in self.files:
-            os.replace(self.stage / name, self.out_dir / name)
-            moved.append(self.out_dir / name)
-        shutil.rmtree(self.stage, ignore_errors=True)
-        return moved
-
-    def abort(self) -> None:
-        """Drop the staging folder; ``out_dir`` is untouched."""
-        shutil.rmtree(self.stage, ignore_errors=True)
-
-
-def _listed_files(manifest: Path) -> list[str]:
-    """Files an earlier kommunesim manifest in the folder lists; [] for anything else.
-
-    Only a manifest kommunesim wrote (a JSON object with ``kommunesim_version`` and a list of
-    plain file names under ``files``) is trusted, so no other tool's file is ever removed.
-    """
-    try:
-        doc = json.loads(manifest.read_text())
-    except (OSError, ValueError):
-        return []
-    if not isinstance(doc, dict) or "kommunesim_version" not in doc:
-        return []
-    files = doc.get("files")
-    if not isinstance(files, list):
-        return []
-    return [f for f in files if isinstance(f, str) and f not in ("", ".", "..")
-            and Path(f).name == f]
-
-
-def write_atomically(out_dir: str | Path, fill: Callable[[ResultWriter], None]) -> list[Path]:
-    """Run ``fill(writer)`` and commit; on any error nothing reaches ``out_dir``."""
-    writer = ResultWriter(out_dir)
-    try:
-        fill(writer)
-    except BaseException:
-        writer.abort()
-        raise
-    return writer.commit()
+__all__ = ["LOCK_NAME", "STAGE_PREFIX", "ResultWriter", "check_output_folder", "components_table",
+           "disk_error", "grid", "is_disk_error", "output_folder", "package_version",
+           "population_table", "read_parquet", "with_kommune", "write_atomically"]

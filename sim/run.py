@@ -23,7 +23,7 @@ from sim.budget import (
 )
 from sim.cohort.engine import Projection, project
 from sim.cohort.kernel import REFUGEES
-from sim.config import Scenario
+from sim.config import MAX_SEED, Scenario
 from sim.demography import AGE_GROUPS
 from sim.errors import InputError
 from sim.inputs import ResolvedInputs, resolve
@@ -44,6 +44,9 @@ from sim.services import (
 )
 from sim.services import plots as service_plots
 from sim.services.catalogue import default_catalogue_path
+
+MAX_RUNS = 100_000
+"""Most ABM replicates of one run (as for a sweep's ``runs``)."""
 
 
 @dataclass(frozen=True)
@@ -99,7 +102,8 @@ def run(scenario: Scenario) -> RunResult:
     t3 = time.perf_counter()
     result = RunResult(scenario, inputs, proj, catalogue, services, dk, None,
                        {"resolve_s": t1 - t0, "project_s": t2 - t1, "services_s": t3 - t2},
-                       refugee_history_notes(catalogue, inputs),
+                       (*growth_target_notes(inputs, proj),
+                        *refugee_history_notes(catalogue, inputs)),
                        investments_table(services, catalogue) if services is not None else None)
     config = scenario_budget_config(scenario, inputs.municipality_name)
     if config is not None:
@@ -116,6 +120,32 @@ def run(scenario: Scenario) -> RunResult:
                                             f"({exc.line()})"))
         result.timings["budget_s"] = time.perf_counter() - t3
     return result
+
+
+def growth_target_notes(inputs: ResolvedInputs, proj: Projection) -> tuple[str, ...]:
+    """Notes for years whose growth target the engine could not meet (METHOD.md, k).
+
+    Scaling in-migration by k >= 0 cannot reach a target below the growth without any
+    in-migrant (k clamped at 0), nor move the total when there are no in-migrants to scale
+    (k = 1). A target counts as met within half a person.
+    """
+    totals = proj.population.sum(axis=(1, 2, 3))
+    reached = totals[1:] / totals[:-1] - 1.0
+    target = inputs.growth_target
+    given = ~np.isnan(target)
+    missed = given & (np.abs(totals[1:] - (1.0 + np.where(given, target, 0.0)) * totals[:-1])
+                      > 0.5)
+    reasons = {True: "below the growth without any in-migrant; in-migration set to 0",
+               False: "no in-migrants to scale"}
+    notes = []
+    for clamped, reason in reasons.items():
+        years = np.flatnonzero(missed & ((proj.in_scale == 0.0) == clamped))
+        if len(years):
+            t = years[0]
+            notes.append(f"migration.growth_target_pct not met in {len(years)} year(s) from "
+                         f"{inputs.years[t]}: {100 * target[t]:.2f} % asked, "
+                         f"{100 * reached[t]:.2f} % reached ({reason})")
+    return tuple(notes)
 
 
 def settled_record(inputs: ResolvedInputs) -> dict[int, float] | None:
@@ -201,13 +231,19 @@ def run_abm_scenario(scenario: Scenario, runs: int, workers: int = 1,
                      seed: int | None = None) -> AbmRunResult:
     """Resolve a scenario and run ``runs`` ABM replicates (seed: the scenario's by default)."""
     t0 = time.perf_counter()
+    if not 1 <= runs <= MAX_RUNS:
+        raise InputError("command line", "--runs", f"{runs}: must be within 1..{MAX_RUNS:,}")
+    if seed is not None:  # the seed used is the scenario's in every record of the run
+        if not 0 <= seed <= MAX_SEED:
+            raise InputError("command line", "--seed", f"{seed}: must be within 0..{MAX_SEED}")
+        scenario = scenario.model_copy(update={"seed": seed})
     inputs = resolve(scenario)
     if np.any(~np.isnan(inputs.growth_target)):
         raise no_growth_target(scenario.source)
     catalogue = scenario_catalogue(scenario, inputs.districts)
     t1 = time.perf_counter()
     abm_in, housing = abm_inputs(scenario, inputs)
-    result = run_abm(abm_in, runs, seed=seed, workers=workers, config=scenario.abm,
+    result = run_abm(abm_in, runs, seed=scenario.seed, workers=workers, config=scenario.abm,
                      housing=housing)
     t2 = time.perf_counter()
     services = dk = None

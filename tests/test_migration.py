@@ -13,6 +13,7 @@ from sim.demography import N_AGES
 from sim.demography.ageing import age_on
 from sim.demography.fertility import cohort_age_rates, national_schedule
 from sim.demography.migration import (
+    OLD_AGE_POOL,
     ROGERS_CASTRO_STANDARD,
     estimate_births,
     estimate_gross_migration,
@@ -179,8 +180,36 @@ def test_estimate_gross_migration_recovers_truth_with_known_births():
     np.testing.assert_allclose(est.in_migrants, ins, rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(est.out_rate, np.broadcast_to(o, (T, 2, A)), rtol=1e-9)
     np.testing.assert_allclose(est.exposure, exposure, rtol=1e-9)
-    np.testing.assert_allclose(est.mean_out_rate(), o, rtol=1e-9)
+    # the projection rate: the true rate below OLD_AGE_POOL; above, the true out-migrants of
+    # all those ages over their true exposure (one rate per sex)
+    rate = est.mean_out_rate()
+    old = slice(OLD_AGE_POOL, None)
+    np.testing.assert_allclose(rate[:, :OLD_AGE_POOL], o[:, :OLD_AGE_POOL], rtol=1e-9)
+    pooled = (o[:, old] * exposure[:, :, old]).sum(axis=(0, 2)) / exposure[:, :, old].sum(
+        axis=(0, 2))
+    np.testing.assert_allclose(rate[:, old], np.repeat(pooled[:, None], A - OLD_AGE_POOL, 1),
+                               rtol=1e-9)
     assert est.out_migrants.sum() / est.exposure.sum() == pytest.approx(gross, rel=1e-9)
+
+
+def test_old_age_out_rates_are_pooled_and_keep_the_out_migrants():
+    """From OLD_AGE_POOL up, single-age rates are noise (a few persons): one rate per sex,
+    which keeps the window's out-migrants at those ages; never d + o = 1 at 100+."""
+    from sim.config import scenario_from_dict
+    from sim.data.population import municipality_defaults, population_table
+    from sim.inputs import estimate_levels, resolve
+
+    for knr in ("3205", "3222"):
+        sc = scenario_from_dict({"municipality": knr})
+        est = estimate_levels(sc, population_table(), knr, municipality_defaults()[knr]).migration
+        rate = est.mean_out_rate()
+        old = slice(OLD_AGE_POOL, None)
+        assert np.all(rate[:, old] == rate[:, [OLD_AGE_POOL]])
+        np.testing.assert_allclose((rate[:, old] * est.exposure.sum(axis=0)[:, old]).sum(),
+                                   est.out_migrants[:, :, old].sum(), rtol=1e-12)
+        inputs = resolve(sc)
+        assert np.all(inputs.out_rate[:, :, :, 100:] + inputs.death_probability[:, :, :, 100:]
+                      < 0.9)
 
 
 def test_estimate_births_recovers_truth_under_its_assumption():

@@ -714,7 +714,7 @@ def test_out_is_a_file(runner, tmp_path):
     out.write_text("x")
     result = runner.invoke(app, ["data", "import", str(good), "--out", str(out)])
     assert result.exit_code == 2 and result.output.startswith("error: ")
-    assert "cannot create folder" in result.output and out.read_text() == "x"
+    assert "is a file, not a folder" in result.output and out.read_text() == "x"
 
 
 def test_cli_reports_left_out_and_mapped(runner, tmp_path):

@@ -183,27 +183,34 @@ years = [2030, 2050]
 FAILING = """
 name = "failing"
 chunk_size = 3
-base = "{base}"
+[base]
+municipality = "3222"
+horizon = 2030
+[axes.base_year]
+values = { now = 2024, early = 2021 }
 [axes."migration.estimation_years"]
-values = {{ ok = [2019, 2024], future = [2030, 2031] }}
+values = { ok = [2017, 2021], late = [2020, 2024] }
 [axes."migration.in_multiplier"]
-values = [0.9, 1.0, 1.1]
+values = [0.9, 1.1]
 """
 
 
 def test_failing_scenario_recorded_others_complete(tmp_path):
-    sw = write(tmp_path / "f.toml", FAILING.format(base=SCENARIOS / "lorenskog_main.toml"))
+    """Every axis value works with the base (checked before the sweep), but the window 'late'
+    ends after the base year 'early': those 2 of 8 scenarios fail, are recorded, the rest run."""
+    sw = write(tmp_path / "f.toml", FAILING)
     res = sweep(sw, tmp_path / "out", workers=1, progress=False)
-    assert res.n_scenarios == 6 and res.n_failed == 3
+    assert res.n_scenarios == 8 and res.n_failed == 2
     errors = pd.read_parquet(tmp_path / "out" / "errors.parquet")
-    assert len(errors) == 3
-    assert set(errors["migration.estimation_years"]) == {"future"}
+    assert len(errors) == 2
+    assert set(errors["base_year"]) == {"early"}
+    assert set(errors["migration.estimation_years"]) == {"late"}
     assert errors["error"].str.contains("migration.estimation_years").all()
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     status = {e["scenario"]: e["status"] for e in manifest["scenarios"]}
     plan = plan_sweep(load_sweep(sw))
-    ok = [i for i in range(6) if plan.labels[i][0] == "ok"]
-    assert all(status[i] == "ok" for i in ok) and manifest["n_failed"] == 3
+    ok = [i for i in range(8) if plan.labels[i][:2] != ("early", "late")]
+    assert all(status[i] == "ok" for i in ok) and manifest["n_failed"] == 2
     check_against_runs(tmp_path / "out", plan, scenarios=ok)
 
 

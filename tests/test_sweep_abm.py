@@ -155,7 +155,7 @@ extends = "{SCENARIOS / 'lorenskog_main.toml'}"
 horizon = 2027
 [axes.housing]
 values.none = "none"
-values.plan = {{ trend_in_migration_scale = 1.0, projects = [
+values.plan = {{ projects = [
   {{ name = "blokk", dwelling_type = "blokk", completions = {{ 2025 = 300, 2026 = 300 }} }} ] }}
 [outputs]
 indicators = ["population"]
@@ -175,28 +175,29 @@ base = "{SCENARIOS / 'lorenskog_housing.toml'}"
 [axes."housing.projects"]
 values.small = [ {{ dwelling_type = "smahus", completions = {{ 2026 = 50 }} }} ]
 values.none = []
-[axes."housing.trend_in_migration_scale"]
-values = [0.9, 1.0]
+[axes."housing.other_completions_per_year"]
+values = [300, 732]
 """)
     plan = plan_sweep(load_sweep(projects))
     assert plan.n == 4
-    sc = plan.scenario(plan.labels.index(("small", "1.0")))
+    sc = plan.scenario(plan.labels.index(("small", "732")))
     assert sc.housing.projects[0].dwelling_type == "smahus"
-    assert sc.housing.trend_in_migration_scale == 1.0
-    assert plan.scenario(plan.labels.index(("none", "0.9"))).housing.projects == ()
+    assert list(sc.housing.other_completions_per_year.values()) == [732.0]
+    assert plan.scenario(plan.labels.index(("none", "300"))).housing.projects == ()
 
 
 @pytest.mark.parametrize("body, field, message", [
     ('engine = "abm"\n', "runs", "required for engine 'abm'"),
     ('engine = "abm"\nruns = 0\n', "runs", "greater than or equal to 1"),
     ("runs = 5\n", "runs", "only for engine 'abm'"),
-    ('[axes."housing.trend_in_migration_scale"]\nvalues = [0.8]\n',
-     "axes.housing.trend_in_migration_scale", "set engine = \"abm\""),
+    ('[axes."abm.reunification_rate"]\nvalues = [0.8]\n',
+     "axes.abm.reunification_rate", "set engine = \"abm\""),
     ('engine = "abm"\nruns = 2\n[axes."migration.growth_target_pct"]\nvalues = [1.0]\n',
      "axes.migration.growth_target_pct", "not supported by the ABM"),
-    ('engine = "abm"\nruns = 2\n[axes.housing]\nvalues = [{ trend_in_migration_scale = 0.8 }]\n'
-     '[axes."housing.trend_in_migration_scale"]\nvalues = [0.8]\n', "axes.housing",
-     "overlaps axis 'housing.trend_in_migration_scale'"),
+    ('engine = "abm"\nruns = 2\n[axes.housing]\n'
+     'values = [{ baseline_completions_per_year = 700 }]\n'
+     '[axes."housing.other_completions_per_year"]\nvalues = [300]\n', "axes.housing",
+     "overlaps axis 'housing.other_completions_per_year'"),
 ])
 def test_abm_sweep_file_errors(tmp_path, body, field, message):
     head, _, axes = body.partition("[axes")
@@ -222,7 +223,7 @@ def test_abm_summary_report(housing_out):
     assert (housing_out / "run_quantiles.csv").exists()
     sens = sensitivity(housing_out)
     main = sens[sens["indicator"] == "population.total"].set_index("axis")["value"]
-    assert main["housing.trend_in_migration_scale"] > main["refugees.settled_per_year"] > 0
+    assert main["housing.other_completions_per_year"] > main["refugees.settled_per_year"] > 0
     html = report(housing_out).read_text(encoding="utf-8")
     assert "felles tilfeldige tall" in html and "Monte Carlo" in html
     assert (housing_out / "report" / "runs_population.png").stat().st_size > 1000

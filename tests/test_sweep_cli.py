@@ -40,15 +40,14 @@ CASES = {
     "empty values": ('[axes."migration.in_multiplier"]\nvalues = []\n',
                      "axes.migration.in_multiplier.values", "at least one value"),
     "bad value": ('[axes."migration.in_multiplier"]\nvalues = { neg = -1.0 }\n',
-                  "axes.migration.in_multiplier.values.neg", "must be >= 0"),
+                  "axes.migration.in_multiplier.values.neg", "must be within 0..10"),
     "abm engine without runs": ('engine = "abm"\n' + GOOD_AXIS, "runs",
                                 "required for engine 'abm'"),
     "unknown engine": ('engine = "agent"\n' + GOOD_AXIS, "engine", "unknown engine 'agent'"),
     "abm runs 0": ('engine = "abm"\nruns = 0\n' + GOOD_AXIS, "runs",
                    "greater than or equal to 1"),
-    "housing axis with cohort": ('[axes."housing.trend_in_migration_scale"]\nvalues = [0.9]\n',
-                                 "axes.housing.trend_in_migration_scale",
-                                 "only in the agent-based engine"),
+    "abm axis with cohort": ('[axes."abm.reunification_rate"]\nvalues = [0.9]\n',
+                             "axes.abm.reunification_rate", "only in the agent-based engine"),
     "values in lhs": ('[design]\nmethod = "lhs"\nsamples = 4\n' + GOOD_AXIS,
                       "axes.migration.in_multiplier.values", "method = 'grid'"),
     "sobol not power of 2": ('[design]\nmethod = "sobol"\nsamples = 12\n'
@@ -176,16 +175,18 @@ def test_years_within_every_horizon_and_known_services_load(tmp_path):
 
 
 def test_every_scenario_failed_exit_1_then_report_summary_exit_2(tmp_path):
+    """Each axis value works with the base, but every combination fails (the window of one
+    axis ends after the base year of the other): the sweep runs, records them, exits 1."""
     path = tmp_path / "all_fail.toml"
-    path.write_text(f'base = "{BASE}"\n[axes."migration.estimation_years"]\n'
-                    'values = { future = [2030, 2031], later = [2032, 2033] }\n',
-                    encoding="utf-8")
+    path.write_text('[base]\nmunicipality = "3222"\n[axes.base_year]\nvalues = [2018, 2019]\n'
+                    '[axes."migration.estimation_years"]\n'
+                    'values = { a = [2019, 2024], b = [2020, 2024] }\n', encoding="utf-8")
     out = tmp_path / "out"
     runner = CliRunner()
     r = runner.invoke(app(), ["sweep", str(path), "--out", str(out), "--workers", "1",
                               "--no-progress"])
     assert r.exit_code == 1, r.output
-    assert "2 scenarios (2 failed" in r.output
+    assert "4 scenarios (4 failed" in r.output
     assert "every scenario failed" in r.output and "migration.estimation_years" in r.output
     assert "Traceback" not in r.output
     for cmd in ("summary", "report"):

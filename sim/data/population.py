@@ -23,7 +23,6 @@ import numpy as np
 
 from sim.data import data_path
 from sim.demography import N_AGES, SEXES
-from sim.errors import InputError
 
 EMBEDDED_POPULATION = "population_2005_2024.parquet"
 EMBEDDED_ZONES = "bydeler_2005_2024.parquet"
@@ -206,11 +205,10 @@ def population_table(path: str | Path | None = None) -> PopulationHistory:
     """
     if path is None:
         return embedded_population()
-    p = Path(path)
-    try:
-        st = p.stat()
-    except OSError:
-        raise InputError(p, None, "file not found") from None
+    from sim.schema import MAX_TABLE_BYTES, check_input_file
+
+    p = check_input_file(path, MAX_TABLE_BYTES, "population CSV (kommunesim data import)")
+    st = p.stat()
     return _imported(str(p.resolve()), st.st_mtime_ns, st.st_size)
 
 

@@ -707,11 +707,14 @@ def import_exports(files: Sequence[str | Path], out: str | Path) -> ImportResult
         lines.append(f"{knr} {names.get(knr, '')}: {year_ranges(sorted(years))}{note}, "
                      f"{total:,} persons in {max(years)} -> {path}")
     _make_folder(out)
-    written = {}
-    for knr, table in tables.items():  # complete by construction from checked blocks
-        written[knr] = out / f"population_{knr}.csv"
-        _write_csv(table, written[knr])
-    return ImportResult(written, lines)
+    from sim.folders import write_atomically
+
+    def fill(w) -> None:  # all files or none (staged in OUT, then moved in)
+        for knr, table in tables.items():  # complete by construction from checked blocks
+            table.to_csv(w.path(f"population_{knr}.csv"), index=False, lineterminator="\n")
+
+    write_atomically(out, fill, prune=False)
+    return ImportResult({knr: out / f"population_{knr}.csv" for knr in tables}, lines)
 
 
 def _blocks(table: pd.DataFrame, source: str) -> list[tuple[tuple[str, int], _Block]]:

@@ -29,7 +29,7 @@ import numpy as np
 from pydantic import Field, field_validator, model_validator
 
 from sim.demography import N_AGES
-from sim.schema import Frozen, NonNegPath
+from sim.schema import Frozen, path_within
 
 DWELLING_TYPES = ("enebolig", "smahus", "blokk", "other", "omsorgsbolig", "student")
 """Dwelling types, in the order the agent-based engine indexes them."""
@@ -169,6 +169,10 @@ def default_profiles() -> dict[str, DwellingProfile]:
     }
 
 
+MAX_DWELLINGS_PER_YEAR = 100_000
+"""Most dwellings a year in one project or in the other completions (Norway builds ~30,000)."""
+DwellingsPath = path_within(0, MAX_DWELLINGS_PER_YEAR, "dwellings completed per year")
+
 DEFAULT_BASELINE_MIX = {"blokk": 0.6, "smahus": 0.25, "enebolig": 0.15}
 """ASSUMPTION: dwelling types of the completions in the estimation window, where not given."""
 
@@ -187,8 +191,8 @@ class HousingProject(Frozen):
     district: str | None = Field(
         None, description="zone (district) name; default: the first zone")
     dwelling_type: DwellingType = "blokk"
-    completions: NonNegPath = Field(description="dwellings completed per year, e.g. "
-                                                "{2028 = 200, 2029 = 200}")
+    completions: DwellingsPath = Field(description="dwellings completed per year, e.g. "
+                                                   "{2028 = 200, 2029 = 200}")
 
     @field_validator("dwelling_type", mode="before")
     @classmethod
@@ -199,8 +203,8 @@ class HousingProject(Frozen):
 class HousingProgramme(Frozen):
     """A boligbyggeprogram: named projects, other completions and the profiles of movers."""
 
-    projects: tuple[HousingProject, ...] = ()
-    other_completions_per_year: NonNegPath | None = Field(
+    projects: tuple[HousingProject, ...] = Field((), max_length=1000)
+    other_completions_per_year: DwellingsPath | None = Field(
         None, description="dwellings completed per year outside the named projects (a year "
         "path, spread over the zones by their trend in-migration, with the baseline's type mix); "
         "default: the baseline, i.e. building continues at its historical pace")

@@ -13,6 +13,11 @@ Estimation inverts the projection identity exactly. For a cohort with ``A`` pers
 so in-migrants follow from two successive populations once ``o`` is fixed. Where that ``I``
 would be negative (more net out-migration than the out-rate explains), ``I = 0`` and the cohort's
 out-rate is raised to ``o = 1 - d - P[t+1, x] / A``.
+
+The default projection rate (``mean_out_rate``) is out-migrants / exposure over the window per
+sex and age; from ``OLD_AGE_POOL`` up, one rate per sex pooled over all those ages, because a
+window has only tens of person-years per single age there and the raised rates are noise
+(0.61 at 100 beside 0 at 101-105, or ``d + o = 1``).
 """
 
 from __future__ import annotations
@@ -24,6 +29,9 @@ from scipy.optimize import brentq
 
 from sim.demography import N_AGES
 from sim.demography.ageing import age_on
+
+OLD_AGE_POOL = 90
+"""First cohort age whose out-migration rate is pooled with all older ages (per sex)."""
 
 # Rogers & Castro (1981) standard schedule, as quoted in the project's data README.
 ROGERS_CASTRO_STANDARD = {
@@ -120,10 +128,17 @@ class MigrationEstimate:
         return self.out_rate * self.exposure
 
     def mean_out_rate(self) -> np.ndarray:
-        """Out-rate over the window as total out-migrants / total exposure, [2, 106]."""
+        """Out-rate over the window as total out-migrants / total exposure, [2, 106].
+
+        From ``OLD_AGE_POOL`` up, one rate per sex: the out-migrants of all those ages over
+        their exposure (their total out-migration is kept; see the module docstring).
+        """
         exp = self.exposure.sum(axis=0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(exp > 0, self.out_migrants.sum(axis=0) / exp, 0.0)
+        out = self.out_migrants.sum(axis=0)
+        exp[:, OLD_AGE_POOL:] = exp[:, OLD_AGE_POOL:].sum(axis=1, keepdims=True)
+        out[:, OLD_AGE_POOL:] = out[:, OLD_AGE_POOL:].sum(axis=1, keepdims=True)
+        with np.errstate(divide="ignore", invalid="ignore"):  # no exposure: rate 0
+            return np.where(exp > 0, out / exp, 0.0)
 
 
 def estimate_gross_migration(

@@ -119,9 +119,12 @@ def read_zone_history(path: Path):
     """A zone history CSV ``year,zone,sex,age,persons`` as (names, years, [Z, Y, 2, A])."""
     import pandas as pd
 
-    from sim.inputfiles import read_table, to_array
+    from sim.inputfiles import MAX_PERSONS_PER_CELL, read_table, to_array
+    from sim.schema import MAX_YEAR, MIN_YEAR
 
-    df = read_table(path, HISTORY_COLUMNS)
+    years_max = MAX_YEAR - MIN_YEAR + 1
+    df = read_table(path, HISTORY_COLUMNS, MAX_ZONES * years_max * 2 * N_AGES,
+                    f"at most {MAX_ZONES} zones x {years_max} years x 2 sexes x {N_AGES} ages")
     df["zone"] = df["zone"].astype(str)
     names = tuple(dict.fromkeys(df["zone"]))
     if len(names) > MAX_ZONES:
@@ -129,7 +132,8 @@ def read_zone_history(path: Path):
     years = sorted(pd.to_numeric(df["year"], errors="coerce").dropna().astype(int).unique())
     levels = {"year": years, "zone": list(names), "sex": list(SEXES),
               "age": list(range(N_AGES))}
-    arr = to_array(df, path, ("year", "zone", "sex", "age"), "persons", levels, None)
+    arr = to_array(df, path, ("year", "zone", "sex", "age"), "persons", levels,
+                   MAX_PERSONS_PER_CELL)
     if len(years) and years != list(range(years[0], years[-1] + 1)):
         raise InputError(path, "year", f"years must be consecutive; have {years}")
     return names, np.asarray(years), arr.transpose(1, 0, 2, 3)
