@@ -52,7 +52,7 @@ class AbmConfig(Frozen):
     one figure for the municipality, or one per district name. None: the published SSB figure
     where the package has one (``sim.abm.households.published_path``: Lørenskog, Lillestrøm,
     Oslo and its bydeler, Bærum, Ullensaker), else Norway's living arrangements by age."""
-    single_trend_per_year: float = Field(0.001745, ge=-0.05, le=0.05)
+    single_trend_per_year: float = Field(0.001541, ge=-0.05, le=0.05)
     """Relative change per year of the shares of adults living single (alone or as lone
     parents) at each age. Fitted (``sim.abm.households.fit_national``): Norway's populations of
     2005 and 2019 give SSB's published 2.27 and 2.16 persons per household with this trend;

@@ -5,10 +5,11 @@ adult (``couple``: a partner, or a flatmate, as SSB's multi-family households), 
 (heading a household alone or as a lone parent). The national shares by sex and single age
 are built from SSB's published figures (``sim/abm/SOURCES.md``):
 
-* ``single = alone + lone parent``: the share living alone by sex and single age 16-72 is SSB's
-  (1 January 2020); above 72 it rises linearly to a value at age 90 chosen so that the 80+
-  share equals SSB's "two of three women, one of three men" (2019); lone parents are an
-  ASSUMPTION profile scaled to SSB's 2019 household counts;
+* ``single = alone + lone parent + other``: the share living alone by sex and single age
+  16-72 is SSB's (1 January 2020); above 72 it rises linearly to a value at age 90 chosen so
+  that the 80+ share equals SSB's "two of three women, one of three men" (2019); lone parents
+  are an ASSUMPTION profile scaled to SSB's 2019 household counts; ``other`` (67+ living with
+  adult children or others, ``OTHER_67_PLUS``) heads a household of its own in the ABM;
 * ``home``: an ASSUMPTION logistic profile (Nordic median age of leaving home ~21, Eurostat);
 * ``couple`` is the rest.
 
@@ -67,6 +68,13 @@ scaled so that Norway's 2019 population has 35,000 lone fathers and 140,000 lone
 ASSUMPTION built on SSB 2019 household counts: 110,578 "mor/far med barn 0-17 år" households
 plus an assumed 35 % of the 182,848 one-family households with adult children only (the rest
 are couples), 80 % of them mothers."""
+
+OTHER_67_PLUS = 0.05
+"""Share of persons 67+ living neither alone nor with a partner (with adult children or in
+multi-family households), counted as single: SSB 2019 ("1 av 3 eldre bor alene", figure 1),
+67+ in private households: multi-family households without children 3.4 % (men) and 3.8 %
+(women), one-family households with adult children 5.3 % and 4.3 % (ASSUMPTION: a third of
+these as lone parents). Reached linearly from 0 at age 60."""
 
 HOME_MEDIAN_AGE = (21.8, 20.8)
 """ASSUMPTION: age at which half of men and women have left the parental home. Eurostat gives
@@ -134,7 +142,8 @@ def home_share() -> np.ndarray:
 
 def national_shares() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(single, home, couple) [2, A] for Norway; ages under 18 are all ``home``."""
-    single = np.minimum(_alone_share() + lone_parent_share(), 1.0)
+    other = np.interp(np.arange(N_AGES), [60, 67], [0.0, OTHER_67_PLUS])
+    single = np.minimum(_alone_share() + lone_parent_share() + other[None, :], 1.0)
     home = np.minimum(home_share(), 1.0 - single)
     couple = 1.0 - single - home
     single[:, :ADULT_AGE], home[:, :ADULT_AGE], couple[:, :ADULT_AGE] = 0.0, 1.0, 0.0
