@@ -99,11 +99,17 @@ def test_published_path():
     assert hh.PPH_2019["3205"] == round((54_990 + 11_662 + 17_942) / (24_529 + 4_789 + 7_333), 2)
     # the national trend against figures SSB published after 2019
     assert abs(hh.published_path("0000", None, [2021])[0] / 2.13 - 1) < 0.01
-    assert abs(hh.published_path("0301", None, [2024])[0] - 1.95) < 0.01   # Oslo 2024
+    assert abs(1.98 * np.exp(5 * hh.TREND_PER_YEAR) / 1.95 - 1) < 0.01    # Oslo 2024
     assert abs(2.32 * np.exp(5 * hh.TREND_PER_YEAR) / 2.26 - 1) < 0.01    # Akershus 2024
-    # a bydel's own figure, the municipality's otherwise, None without one
-    assert hh.published_path("0301", "Stovner", [2019])[0] == 2.42
-    assert hh.published_path("0301", "Søndre Nordstrand", [2019])[0] == 1.98
+    # Oslo: its 2024 figure and own ten-year trend (1.97 in 2014); a bydel keeps its 2019
+    # ratio to Oslo; a district without a figure gets the municipality's path
+    oslo = hh.published_path("0301", None, [2014, 2024])
+    np.testing.assert_allclose(oslo, [1.97, 1.95])
+    stovner = hh.published_path("0301", "Stovner", [2024, 2030])
+    np.testing.assert_allclose(stovner, hh.published_path("0301", None, [2024, 2030]) * 2.42
+                               / 1.98)
+    np.testing.assert_allclose(hh.published_path("0301", "Søndre Nordstrand", [2030]),
+                               hh.published_path("0301", None, [2030]))
     assert hh.published_path("9999", None, [2024]) is None
     path = hh.published_path("3222", None, np.arange(2019, 2045))
     np.testing.assert_allclose(np.diff(np.log(path)), hh.TREND_PER_YEAR)

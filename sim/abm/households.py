@@ -105,10 +105,17 @@ BYDEL_PPH_2019 = {"0301": {
 remainder have no figure here: they share one factor chosen so that Oslo as a whole has its
 published figure."""
 PUBLISHED_YEAR = 2019
+PPH_LATEST = {"0301": (2024, 1.95)}
+"""Later published figures: Oslo 1.95 on 1 January 2024 (SSB, "Husholdningene blir stadig
+mindre", 2024)."""
 TREND_PER_YEAR = math.log(NORWAY_PPH[2019] / NORWAY_PPH[2005]) / (2019 - 2005)
-"""The published path after 2019: Norway's 2005-2019 trend, -0.355 % a year (log-linear).
-Checks against later SSB figures: Norway 2021 2.145 (published 2.13), Oslo 2024 1.945 (1.95),
-Akershus 2024 2.28 (2.26)."""
+"""The published path after the last figure: Norway's 2005-2019 trend, -0.355 % a year
+(log-linear). Checks against later SSB figures: Norway 2021 2.145 (published 2.13), Oslo 2024
+1.945 (1.95), Akershus 2024 2.28 (2.26)."""
+OWN_TREND_PER_YEAR = {"0301": math.log(1.95 / 1.97) / 10}
+"""Where SSB publishes an area's own ten-year change it replaces the national trend: Oslo fell
+by 0.02 persons per household from 2014 to 2024, to 1.95 (same SSB article; -0.10 % a
+year)."""
 
 
 def _alone_share() -> np.ndarray:
@@ -217,16 +224,19 @@ def calibrate_districts(base: np.ndarray, pph: np.ndarray, total: float | None) 
 def published_path(municipality: str, district: str | None, years) -> np.ndarray | None:
     """Published persons per private household in ``years`` (None if no figure is known).
 
-    The 2019 figure of the district (Oslo's bydeler) or the municipality, moved along
-    Norway's 2005-2019 trend (``TREND_PER_YEAR``) to the requested years.
+    The latest published level of the municipality (``PPH_LATEST``, else 2019), times the
+    district's 2019 ratio to its municipality for Oslo's bydeler, moved to the requested
+    years along the area's own published trend (``OWN_TREND_PER_YEAR``) or else Norway's
+    2005-2019 trend (``TREND_PER_YEAR``).
     """
-    years = np.asarray(years, dtype=float)
-    level = BYDEL_PPH_2019.get(municipality, {}).get(district) if district else None
-    if level is None:
-        level = PPH_2019.get(municipality)
-    if level is None:
+    if municipality not in PPH_2019:
         return None
-    return level * np.exp(TREND_PER_YEAR * (years - PUBLISHED_YEAR))
+    year0, level = PPH_LATEST.get(municipality, (PUBLISHED_YEAR, PPH_2019[municipality]))
+    own = BYDEL_PPH_2019.get(municipality, {})
+    if district in own:
+        level *= own[district] / PPH_2019[municipality]
+    trend = OWN_TREND_PER_YEAR.get(municipality, TREND_PER_YEAR)
+    return level * np.exp(trend * (np.asarray(years, dtype=float) - year0))
 
 
 def fit_national(pop_2005: np.ndarray, pop_2019: np.ndarray) -> tuple[float, float]:
@@ -268,16 +278,16 @@ def household_plan(municipality: str, districts: tuple[str, ...], base: np.ndarr
     years = np.asarray(years, dtype=float)
     path = published_path(municipality, None, years)
     if isinstance(override, (int, float)):
-        path = float(override) * np.exp(TREND_PER_YEAR * (years - years[0]))
+        trend = OWN_TREND_PER_YEAR.get(municipality, TREND_PER_YEAR)
+        path = float(override) * np.exp(trend * (years - years[0]))
     total = None if path is None else float(path[0])
     pph = np.full(len(districts), np.nan)
     if len(districts) == 1:
         pph[0] = np.nan if total is None else total
     else:
         for d, name in enumerate(districts):
-            own = published_path(municipality, name, years[:1])
-            if own is not None and name in BYDEL_PPH_2019.get(municipality, {}):
-                pph[d] = own[0]
+            if name in BYDEL_PPH_2019.get(municipality, {}):
+                pph[d] = published_path(municipality, name, years[:1])[0]
     if isinstance(override, dict):
         for d, name in enumerate(districts):
             if name in override:

@@ -284,7 +284,7 @@ def add_arrivals(n, nh, counts, origin_code, t, year, seed, tag, q, p_couple, ho
                  age, sex, status, district, household, key, origin, arr_year, role,
                  hh_dwelling, hh_district, hh_size, hh_kind, hh_year, hh_key,
                  vac_start, vac_ptr, vac_list, dw_household, comp, comp_index,
-                 reunify_rate, reunify_window, out_reunified, w_start, w_rows):
+                 reunify_rate, reunify_window, out_reunified, n_res):
     """Create the year's arrivals from ``counts`` and group them into households.
 
     Per district: every arrival is a person with the cell's sex and cohort age who dies with
@@ -294,8 +294,8 @@ def add_arrivals(n, nh, counts, origin_code, t, year, seed, tag, q, p_couple, ho
     man of nearby age (``_PARTNER_OFFSETS``) with probability ``p_couple`` (both PARTNER);
     other adult men form their own; each child (< 18) and adult at home joins a random woman
     18-50 years older arriving in the same district and year; a child without one joins any
-    arriving adult, else a resident woman about ``MOTHER_GAP`` years older (``w_start``,
-    ``w_rows`` from ``women_index``), else lives alone; an adult without one lives alone.
+    arriving adult, else a resident woman (rows below ``n_res``) about ``MOTHER_GAP`` years
+    older, else lives alone; an adult without one lives alone.
     For refugees (``reunify_rate > 0``), each new household joins an existing refugee
     household of the district settled in the last ``reunify_window`` years (family
     reunification) with probability ``min(1, reunify_rate * eligible / new households)``.
@@ -311,6 +311,9 @@ def add_arrivals(n, nh, counts, origin_code, t, year, seed, tag, q, p_couple, ho
     n_d, n_a = counts.shape[0], counts.shape[2]
     rs = np.empty(2 * n_a + 1, np.int64)    # row start of (sex, age) cell s * n_a + a
     free = np.empty(n_a, np.int64)          # next unpartnered man of each age
+    w_start = np.zeros(n_d * n_a + 1, np.int64)   # resident women, built when first needed
+    w_rows = np.empty(0, np.int64)
+    w_built = False
     for d in range(n_d):
         first = n
         for s in range(2):
@@ -387,6 +390,10 @@ def add_arrivals(n, nh, counts, origin_code, t, year, seed, tag, q, p_couple, ho
                 m = _pick_grouped(rs[adult_lo], rs[n_a], u, role) if pick < n_men else \
                     _pick_grouped(rs[n_a + adult_lo], last, u, role)
                 if m < 0:
+                    if not w_built:
+                        w_rows = women_index(n_res, n_d, age, sex, status, district, role,
+                                             w_start)
+                        w_built = True
                     m = _pick_near(w_start, w_rows, d, ai + MOTHER_GAP, u)
             if m >= 0:
                 household[i] = household[m]
@@ -538,11 +545,6 @@ def out_migration(n, nh, t, year, seed, q, o, by_household, age, sex, status, di
     """
     n_d, n_a = q.shape[1], q.shape[3]
     target = np.zeros((2, n_d, 2, n_a))
-    for i in range(n):
-        if status[i] == PRESENT:
-            g = 1 if arr_year[i] == year else 0
-            d, s, a = district[i], sex[i], age[i]
-            target[g, d, s, a] += _p_leave(q, o, t, d, s, a, g == 1)
     if not by_household:
         for i in range(n):
             if status[i] == PRESENT:
@@ -552,53 +554,62 @@ def out_migration(n, nh, t, year, seed, q, o, by_household, age, sex, status, di
                     status[i] = LEFT
                     comp[t, d, O_, s, a] += 1
         return 0.0
+    # Children: household, flat cell (group, district, sex, age < 18) and probability.
     n_dep = np.zeros(nh, np.int32)
     n_deps = 0
     for i in range(n):
-        if status[i] == PRESENT and age[i] < ADULT_AGE:
-            n_dep[household[i]] += 1
-            n_deps += 1
-    deps = np.empty(n_deps, np.int64)
+        if status[i] == PRESENT:
+            g = 1 if arr_year[i] == year else 0
+            d, s, a = district[i], sex[i], age[i]
+            target[g, d, s, a] += _p_leave(q, o, t, d, s, a, g == 1)
+            if a < ADULT_AGE:
+                n_dep[household[i]] += 1
+                n_deps += 1
+    dep_h = np.empty(n_deps, np.int64)
+    dep_c = np.empty(n_deps, np.int64)
+    dep_p = np.empty(n_deps)
     j = 0
     for i in range(n):
         if status[i] == PRESENT and age[i] < ADULT_AGE:
-            deps[j] = i
-            j += 1
-    kappa = np.ones((2, n_d, 2, ADULT_AGE))
-    got = np.zeros((2, n_d, 2, ADULT_AGE))
-    pi = np.zeros(nh)
-    for it in range(N_KAPPA_ITER + 1):
-        for i in deps:
-            pi[household[i]] = 0.0
-        for i in deps:
             g = 1 if arr_year[i] == year else 0
             d, s, a = district[i], sex[i], age[i]
-            pi[household[i]] += kappa[g, d, s, a] * _p_leave(q, o, t, d, s, a, g == 1)
-        for i in deps:
-            h = household[i]
-            if n_dep[h] > 0:   # first visit of the household: turn the sum into the mean
-                pi[h] = min(1.0, pi[h] / n_dep[h])
-                n_dep[h] = -n_dep[h]
-        for i in deps:
-            n_dep[household[i]] = abs(n_dep[household[i]])
-        got[:] = 0.0
-        for i in deps:
-            g = 1 if arr_year[i] == year else 0
-            got[g, district[i], sex[i], age[i]] += pi[household[i]]
-        if it == N_KAPPA_ITER:
-            break
-        for g in range(2):
-            for d in range(n_d):
-                for s in range(2):
-                    for a in range(ADULT_AGE):
-                        if got[g, d, s, a] > 0.0:
-                            kappa[g, d, s, a] *= target[g, d, s, a] / got[g, d, s, a]
-    unmatched = 0.0
+            dep_h[j] = household[i]
+            dep_c[j] = ((g * n_d + d) * 2 + s) * ADULT_AGE + a
+            dep_p[j] = _p_leave(q, o, t, d, s, a, g == 1)
+            j += 1
+    n_cell = 2 * n_d * 2 * ADULT_AGE
+    want = np.empty(n_cell)
     for g in range(2):
         for d in range(n_d):
             for s in range(2):
                 for a in range(ADULT_AGE):
-                    unmatched += abs(target[g, d, s, a] - got[g, d, s, a])
+                    want[((g * n_d + d) * 2 + s) * ADULT_AGE + a] = target[g, d, s, a]
+    kappa = np.ones(n_cell)
+    got = np.zeros(n_cell)
+    pi = np.zeros(nh)
+    for it in range(N_KAPPA_ITER + 1):
+        for j in range(n_deps):
+            pi[dep_h[j]] = 0.0
+        for j in range(n_deps):
+            h = dep_h[j]
+            pi[h] += kappa[dep_c[j]] * dep_p[j] / n_dep[h]
+        got[:] = 0.0
+        for j in range(n_deps):
+            got[dep_c[j]] += min(1.0, pi[dep_h[j]])
+        change = 0.0
+        for c in range(n_cell):
+            if got[c] > 0.0:
+                change = max(change, abs(want[c] / got[c] - 1.0))
+        if it == N_KAPPA_ITER or change < 1e-12:
+            break
+        for c in range(n_cell):
+            if got[c] > 0.0:
+                kappa[c] *= want[c] / got[c]
+    unmatched = 0.0
+    for c in range(n_cell):
+        unmatched += abs(want[c] - got[c])
+    for h in range(nh):
+        pi[h] = min(1.0, pi[h])
     forced = np.zeros((2, n_d, 2, n_a))
     alone = np.zeros((2, n_d, 2, n_a))
     for i in range(n):
@@ -614,15 +625,17 @@ def out_migration(n, nh, t, year, seed, q, o, by_household, age, sex, status, di
         for s in range(2):
             for a in range(ADULT_AGE, n_a):
                 # each group's own need first; what one group cannot take goes to the other
-                res = np.zeros(2)
-                for g in range(2):
-                    res[g] = _compensate(target[g, d, s, a] - forced[g, d, s, a],
-                                         alone[g, d, s, a], rate[g, d, s], a)
-                for g in range(2):
-                    if res[1 - g] != 0.0:
-                        need = rate[g, d, s, a] * alone[g, d, s, a] + res[1 - g]
-                        res[1 - g] = _compensate(need, alone[g, d, s, a], rate[g, d, s], a)
-                unmatched += abs(res[0]) + abs(res[1])
+                rest0 = _compensate(target[0, d, s, a] - forced[0, d, s, a],
+                                    alone[0, d, s, a], rate[0, d, s], a)
+                rest1 = _compensate(target[1, d, s, a] - forced[1, d, s, a],
+                                    alone[1, d, s, a], rate[1, d, s], a)
+                if rest1 != 0.0:
+                    rest1 = _compensate(rate[0, d, s, a] * alone[0, d, s, a] + rest1,
+                                        alone[0, d, s, a], rate[0, d, s], a)
+                if rest0 != 0.0:
+                    rest0 = _compensate(rate[1, d, s, a] * alone[1, d, s, a] + rest0,
+                                        alone[1, d, s, a], rate[1, d, s], a)
+                unmatched += abs(rest0) + abs(rest1)
     for i in range(n):
         if status[i] != PRESENT:
             continue

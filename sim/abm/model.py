@@ -211,9 +211,7 @@ class AbmModel(mesa.Model):
         k.age_and_deaths(P.n, t, year, seed, q, P["age"], P["sex"], P["status"], P["district"],
                          P["key"], comp)
 
-        w_start = np.zeros(n_dist * (k.LAST + 1) + 1, np.int64)
-        w_rows = k.women_index(P.n, n_dist, P["age"], P["sex"], P["status"], P["district"],
-                               P["role"], w_start)
+        n_res = P.n
         reunified = np.zeros(1, np.int64)
         for flow, tag, origin_code, ci, scale, p_couple, rate in self._flows:
             counts = np.empty(flow.shape[1:], np.int64)
@@ -226,7 +224,7 @@ class AbmModel(mesa.Model):
                 P.n, H.n, counts, origin_code, t, year, seed, tag, q, p_couple,
                 self.plan.home[t + 1], *self._p(),
                 *self._hh(), vac_start, vac_ptr, vac_list, W["dw_household"], comp, ci,
-                rate, cfg.reunification_window_years, reunified, w_start, w_rows)
+                rate, cfg.reunification_window_years, reunified, n_res)
         flows["reunified_units"] = reunified[0]
 
         if self._templates is not None:
