@@ -79,7 +79,8 @@ these as lone parents). Reached linearly from 0 at age 60."""
 HOME_MEDIAN_AGE = (21.8, 20.8)
 """ASSUMPTION: age at which half of men and women have left the parental home. Eurostat gives
 21.3-21.7 years as the mean age of leaving for Finland, Sweden and Denmark (2022; Norway is not
-covered); women leave about a year earlier than men (all EU countries)."""
+covered); women leave earlier than men in every EU country (1.9 years on EU average; one year
+assumed here for the Nordic pattern)."""
 HOME_FLOOR = 0.03
 """ASSUMPTION: share of adults 25-40 living with parents (Eurostat: under 5 % of 25-34-year-olds
 in Denmark and Finland, 2019); it falls linearly to 0 at age 60."""
