@@ -56,8 +56,9 @@ NO_DWELLING = -1
 B_, D_, I_, O_, R_ = 0, 1, 2, 3, 4  # component indices (sim.cohort.kernel.COMPONENTS order)
 LAST = 105
 N_KAPPA_ITER = 8
-"""Fixed-point iterations of the family move probabilities (``out_migration``); measured
-residual after 8: below 1e-6 of the expected departures of children (``test_abm``)."""
+"""Fixed-point iterations of the family move probabilities (``out_migration``); the largest
+cell error about halves each time. Measured for Lørenskog: 0.03 persons unmatched a year of
+about 900 children's expected departures (reported as ``out_migration_unmatched``)."""
 MOTHER_GAP = 28
 """Age gap to search around when a child is placed with a woman outside its own family."""
 
@@ -544,46 +545,52 @@ def out_migration(n, nh, t, year, seed, q, o, by_household, age, sex, status, di
         The expected number of departures the compensation could not match (persons).
     """
     n_d, n_a = q.shape[1], q.shape[3]
-    target = np.zeros((2, n_d, 2, n_a))
+    prob = np.empty((2, n_d, 2, n_a))    # p of a survivor by (arrival?, district, sex, age)
+    for g in range(2):
+        for d in range(n_d):
+            for s in range(2):
+                for a in range(n_a):
+                    prob[g, d, s, a] = _p_leave(q, o, t, d, s, a, g == 1)
     if not by_household:
         for i in range(n):
             if status[i] == PRESENT:
                 d, s, a = district[i], sex[i], age[i]
-                p = _p_leave(q, o, t, d, s, a, arr_year[i] == year)
+                p = prob[1 if arr_year[i] == year else 0, d, s, a]
                 if uniform(seed, key[i], year, ST_OUT) < p:
                     status[i] = LEFT
                     comp[t, d, O_, s, a] += 1
         return 0.0
-    # Children: household, flat cell (group, district, sex, age < 18) and probability.
+    # target[c] = sum of p over the cell's survivors; children listed with household and cell.
+    target = np.zeros((2, n_d, 2, n_a))
     n_dep = np.zeros(nh, np.int32)
     n_deps = 0
     for i in range(n):
         if status[i] == PRESENT:
             g = 1 if arr_year[i] == year else 0
-            d, s, a = district[i], sex[i], age[i]
-            target[g, d, s, a] += _p_leave(q, o, t, d, s, a, g == 1)
-            if a < ADULT_AGE:
+            target[g, district[i], sex[i], age[i]] += 1.0
+            if age[i] < ADULT_AGE:
                 n_dep[household[i]] += 1
                 n_deps += 1
+    target *= prob
     dep_h = np.empty(n_deps, np.int64)
     dep_c = np.empty(n_deps, np.int64)
-    dep_p = np.empty(n_deps)
     j = 0
     for i in range(n):
         if status[i] == PRESENT and age[i] < ADULT_AGE:
             g = 1 if arr_year[i] == year else 0
-            d, s, a = district[i], sex[i], age[i]
             dep_h[j] = household[i]
-            dep_c[j] = ((g * n_d + d) * 2 + s) * ADULT_AGE + a
-            dep_p[j] = _p_leave(q, o, t, d, s, a, g == 1)
+            dep_c[j] = ((g * n_d + district[i]) * 2 + sex[i]) * ADULT_AGE + age[i]
             j += 1
     n_cell = 2 * n_d * 2 * ADULT_AGE
     want = np.empty(n_cell)
+    p_cell = np.empty(n_cell)
     for g in range(2):
         for d in range(n_d):
             for s in range(2):
                 for a in range(ADULT_AGE):
-                    want[((g * n_d + d) * 2 + s) * ADULT_AGE + a] = target[g, d, s, a]
+                    c = ((g * n_d + d) * 2 + s) * ADULT_AGE + a
+                    want[c] = target[g, d, s, a]
+                    p_cell[c] = prob[g, d, s, a]
     kappa = np.ones(n_cell)
     got = np.zeros(n_cell)
     pi = np.zeros(nh)
@@ -592,7 +599,8 @@ def out_migration(n, nh, t, year, seed, q, o, by_household, age, sex, status, di
             pi[dep_h[j]] = 0.0
         for j in range(n_deps):
             h = dep_h[j]
-            pi[h] += kappa[dep_c[j]] * dep_p[j] / n_dep[h]
+            c = dep_c[j]
+            pi[h] += kappa[c] * p_cell[c] / n_dep[h]
         got[:] = 0.0
         for j in range(n_deps):
             got[dep_c[j]] += min(1.0, pi[dep_h[j]])
