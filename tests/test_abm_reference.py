@@ -40,7 +40,7 @@ def test_reference_agrees_with_cohort_and_fast_engine(small):
     runs = 40
     ref = np.stack([ReferenceModel(small, 1000 + r).run().population for r in range(runs)])
     fast = run_abm(small, runs=runs, seed=5,
-                   config=AbmConfig(household_move_share=0.0)).population
+                   config=AbmConfig(out_migration="persons")).population
     cohort = group_sums(project(small).population)
     g_ref, g_fast = group_sums(ref.astype(float)), group_sums(fast.astype(float))
     se_ref = g_ref.std(axis=0, ddof=1) / np.sqrt(runs)

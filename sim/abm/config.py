@@ -12,7 +12,6 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from sim.demography import N_AGES
 from sim.schema import Frozen
 
 DWELLING_SHARES_LORENSKOG = {"enebolig": 0.27, "smahus": 0.25, "blokk": 0.43, "other": 0.05}
@@ -28,10 +27,11 @@ class AbmConfig(Frozen):
     """How the expected in-migrants/refugees of a (district, sex, age) cell become persons:
     a Poisson draw (the natural model of independent movers) or stochastic rounding
     (floor + Bernoulli of the fraction, the smallest variance with the same mean)."""
-    household_move_share: float = Field(0.8, ge=0.0, le=1.0)
-    """ASSUMPTION: probability that a person's out-migration decision follows the household's
-    common draw (so families move together) instead of their own. Each person still leaves
-    with exactly the out-migration rate of their age."""
+    out_migration: Literal["households", "persons"] = "households"
+    """How residents leave: ``households`` (families with children under 18 move together;
+    every (district, sex, age) cell still loses its out-migration rate in expectation through
+    compensating draws, ``sim.abm.kernels.out_migration``) or ``persons`` (each person decides
+    alone, as the plain-mesa reference model; children left alone are rehoused)."""
     p_couple_in_migrants: float = Field(0.5, ge=0.0, le=1.0)
     """ASSUMPTION: probability that an adult woman arriving as in-migrant arrives with a
     partner (when a man within ten years of her age arrives in the same district and year)."""
@@ -47,21 +47,22 @@ class AbmConfig(Frozen):
     reunification_window_years: int = Field(3, ge=1, le=50)
     """ASSUMPTION: refugee households settled this many years ago or less receive reunified
     family."""
-    leave_home_rate: float = Field(0.2, ge=0.0, le=1.0)
-    """ASSUMPTION: annual probability that a young adult (18+) living with parents moves into
-    a household of their own (about half have moved out four years later)."""
-    p_home_18_19: float = Field(0.9, ge=0.0, le=1.0)
-    """ASSUMPTION: share of 18-19-year-olds living with parents in the base population."""
-    p_home_20_24: float = Field(0.4, ge=0.0, le=1.0)
-    """ASSUMPTION: share of 20-24-year-olds living with parents in the base population."""
-    p_home_25_29: float = Field(0.1, ge=0.0, le=1.0)
-    """ASSUMPTION: share of 25-29-year-olds living with parents in the base population."""
-    p_partner_by_age: dict[int, float] = Field(
-        default_factory=lambda: {18: 0.05, 25: 0.45, 30: 0.65, 40: 0.7, 67: 0.6, 80: 0.35,
-                                 90: 0.1})
-    """ASSUMPTION: share of women of an age living with a partner (a step function: each
-    value holds from its age to the next). Shape after SSB's families and households
-    statistics (couples are most common at ages 30-66, widowhood above 80)."""
+    persons_per_household: float | dict[str, float] | None = Field(None)
+    """Persons per private household in the base year to calibrate the base households to:
+    one figure for the municipality, or one per district name. None: the published SSB figure
+    where the package has one (``sim.abm.households.published_path``: Lørenskog, Lillestrøm,
+    Oslo and its bydeler, Bærum, Ullensaker), else Norway's living arrangements by age."""
+    single_trend_per_year: float = Field(0.001541, ge=-0.05, le=0.05)
+    """Relative change per year of the shares of adults living single (alone or as lone
+    parents) at each age. Fitted (``sim.abm.households.fit_national``): Norway's populations of
+    2005 and 2019 give SSB's published 2.27 and 2.16 persons per household with this trend;
+    the rest of the decline is the change in age structure. Continued as an ASSUMPTION."""
+    p_child_with_couple: float = Field(0.83, ge=0.0, le=1.0)
+    """Share of children 0-17 placed with a woman living with a partner in the base
+    population. Sourced: SSB 2011, 74.7 % of children live with both parents, 6.6 % with mother
+    and step-parent, 1.3 % with father and step-parent (82.6 %). Children living with a lone
+    father (2.9 %) are placed with a single woman (ASSUMPTION: the ABM gives children to
+    women)."""
     dwelling_shares: dict[Literal["enebolig", "smahus", "blokk", "other"], float] = Field(
         default_factory=lambda: dict(DWELLING_SHARES_LORENSKOG))
     """Shares of the base dwelling stock by type (sourced for Lørenskog, see above)."""
@@ -75,31 +76,13 @@ class AbmConfig(Frozen):
         total = sum(self.dwelling_shares.values())
         if abs(total - 1.0) > 1e-6:
             raise ValueError(f"dwelling_shares must sum to 1, got {total:g}")
-        for age, p in self.p_partner_by_age.items():
-            if not 0 <= age < N_AGES or not 0.0 <= p <= 1.0:
-                raise ValueError(f"p_partner_by_age: {age} = {p} (age 0..105, share 0..1)")
+        pph = self.persons_per_household
+        values = pph.values() if isinstance(pph, dict) else [] if pph is None else [pph]
+        if any(not 1.0 <= v <= 8.0 for v in values):
+            raise ValueError("persons_per_household must be between 1 and 8")
         return self
 
     # Arrays for the kernels -------------------------------------------------------------
-
-    def p_home(self) -> np.ndarray:
-        """[A] share living with parents by age (18-29) at the start."""
-        out = np.zeros(N_AGES)
-        out[18:20], out[20:25], out[25:30] = self.p_home_18_19, self.p_home_20_24, self.p_home_25_29
-        return out
-
-    def p_leave(self) -> np.ndarray:
-        """[A] annual probability of leaving home for young adults at home."""
-        out = np.zeros(N_AGES)
-        out[18:] = self.leave_home_rate
-        return out
-
-    def p_partner(self) -> np.ndarray:
-        """[A] share of women living with a partner (step function of ``p_partner_by_age``)."""
-        out = np.zeros(N_AGES)
-        for age, p in sorted(self.p_partner_by_age.items()):
-            out[age:] = p
-        return out
 
     def gap_cum(self) -> np.ndarray:
         """Cumulative distribution of the mother-child age gap over gaps 0..50."""

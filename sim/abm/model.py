@@ -13,32 +13,42 @@ import numpy as np
 
 from sim.abm import kernels as k
 from sim.abm.config import AbmConfig
+from sim.abm.households import household_plan
 from sim.abm.housing import HousingProgramme
 from sim.abm.people import State
 from sim.cohort.kernel import COMPONENTS
 from sim.inputs import ResolvedInputs
 
 STEP_ORDER = (
-    "age_and_fates",   # ageing to cohort age; residents' deaths and out-migration (households)
-    "leave_home",      # young adults living with parents form their own households
-    "in_migrants",     # trend in-migrants by cell, grouped into households
+    "age_and_deaths",  # ageing to cohort age; residents' deaths
+    "in_migrants",     # trend in-migrants by cell, grouped into households (deaths q/2)
     "refugees",        # settled refugees by cell, grouped into families; reunification
-    "housing",         # dwellings completed by housing projects, each with a mover household
+    "housing",         # dwellings completed by housing projects, each with a whole household
+    "out_migration",   # families move together; rates met in expectation per cell
+    "fix_households",  # roles follow deaths and departures; children alone are rehoused
+    "align",           # leaving home, separation, partnering towards the year's targets
     "births",          # births to women present at the end of the year, into her household
     "compact",         # drop who died or left, recount households, tally 1 January t+1
 )
-"""The year's steps in order. Each is one kernel or part of one: steps that visit every
-person share a pass (``age_and_fates`` with ``leave_home``, ``births`` with ``compact``)."""
+"""The year's steps in order, one kernel each (``births`` and the person part of ``compact``
+share a pass)."""
 
 INDICATORS = (
     "households", "refugee_households", "persons_in_refugee_households", "reunified_units",
     *(f"{what}_new_{ty}" for ty in k.DWELLING_TYPES
       for what in ("persons", "children_0_5", "children_6_15")),
-    "households_without_adult",
+    "households_without_adult", "one_person_households", "persons_per_household",
+    "left_home", "separations", "partnerships", "rehoused_households", "out_migration_unmatched",
 )
-"""Household indicators per year: stocks on 1 January except ``reunified_units`` (units that
-joined an earlier refugee household during the previous year). ``*_new_<type>``: persons and
-children living in dwellings of that type completed during the projection (school demand)."""
+"""Household indicators per year: stocks on 1 January, and flows during the previous year
+(``reunified_units``: refugee units that joined an earlier refugee household; ``left_home``,
+``separations``, ``partnerships``: persons leaving home, couples separating and forming;
+``rehoused_households``: children left without an adult moved to another household;
+``out_migration_unmatched``: expected out-migrants the compensation could not place, see
+``sim.abm.kernels.out_migration``). ``*_new_<type>``: persons and children living in dwellings
+of that type completed during the projection (school demand)."""
+FLOWS = ("reunified_units", "left_home", "separations", "partnerships", "rehoused_households",
+         "out_migration_unmatched")
 
 TAG_IN = np.uint64(0x1A1)
 TAG_REF = np.uint64(0x4EF)
@@ -105,12 +115,14 @@ class AbmModel(mesa.Model):
              cfg.reunification_rate),
         )
         self._rounding = 0 if cfg.arrivals == "poisson" else 1
-        self._p_leave = cfg.p_leave()
         self._p_male = float(inputs.p_male_birth)
         self._vac_start = np.zeros(n_dist + 1, np.int64)
         self._vac_ptr = np.zeros(n_dist + 1, np.int64)
         self._no_map = np.zeros(0, np.int32)
-        self._n_leave_bound = 0
+        self.plan = household_plan(
+            inputs.municipality, inputs.districts, inputs.base_population,
+            np.arange(inputs.base_year, inputs.horizon + 1), cfg.persons_per_household,
+            cfg.single_trend_per_year)
         self._init_people()
         self._init_housing()
 
@@ -135,8 +147,9 @@ class AbmModel(mesa.Model):
         W.reserve(P.n)
         nh = k.init_households(
             P.n, len(inp.districts), self.seed64, P["age"], P["sex"], P["district"], P["key"],
-            P["role"], P["household"], cfg.p_home(), cfg.p_partner(), cfg.gap_cum(),
-            cfg.dwelling_cum(), *self._hh(), *self._dw())
+            P["role"], P["household"], self.plan.home[0], self.plan.couple[0],
+            cfg.p_child_with_couple, cfg.gap_cum(), cfg.dwelling_cum(), *self._hh(),
+            *self._dw())
         H.n = W.n = nh
         self.population[0] = counts
         self._indicators(0)
@@ -182,29 +195,23 @@ class AbmModel(mesa.Model):
     # One year -----------------------------------------------------------------------------
 
     def step(self) -> None:
-        """Advance one calendar year (``STEP_ORDER``).
-
-        Steps that visit every person share a kernel pass: ``age_and_fates`` with
-        ``leave_home``, and ``births`` with the person part of ``compact`` (then households
-        are compacted and the renumbering is fused with the indicators' pass). The order of
-        the decisions, their streams and so the results are those of ``STEP_ORDER``.
-        """
+        """Advance one calendar year (``STEP_ORDER``)."""
         t, year, seed, cfg = self.t, self.year, self.seed64, self.cfg
         fert, q, o, inm, ref = self._rates
         st = self.state
         P, H, W = st.persons, st.households, st.dwellings
         comp = self.components
         n_dist = len(self.inputs.districts)
+        flows = dict.fromkeys(FLOWS, 0.0)
 
         vac_start, vac_ptr = self._vac_start, self._vac_ptr
         vac_list = np.empty(max(W.n, 1), np.int64)
         k.vacancies(W.n, W["dw_household"], W["dw_district"], n_dist, vac_start, vac_ptr,
                     vac_list)
-        H.reserve(self._n_leave_bound)
-        H.n = k.age_and_fates(P.n, H.n, t, year, seed, q, o, cfg.household_move_share,
-                              self._p_leave, *self._p(), *self._hh(), vac_start, vac_ptr,
-                              vac_list, W["dw_household"], comp)
+        k.age_and_deaths(P.n, t, year, seed, q, P["age"], P["sex"], P["status"], P["district"],
+                         P["key"], comp)
 
+        n_res = P.n
         reunified = np.zeros(1, np.int64)
         for flow, tag, origin_code, ci, scale, p_couple, rate in self._flows:
             counts = np.empty(flow.shape[1:], np.int64)
@@ -214,9 +221,11 @@ class AbmModel(mesa.Model):
             P.reserve(total)
             H.reserve(total)
             P.n, H.n = k.add_arrivals(
-                P.n, H.n, counts, origin_code, t, year, seed, tag, q, o, p_couple, *self._p(),
+                P.n, H.n, counts, origin_code, t, year, seed, tag, q, p_couple,
+                self.plan.home[t + 1], *self._p(),
                 *self._hh(), vac_start, vac_ptr, vac_list, W["dw_household"], comp, ci,
-                rate, cfg.reunification_window_years, reunified)
+                rate, cfg.reunification_window_years, reunified, n_res)
+        flows["reunified_units"] = reunified[0]
 
         if self._templates is not None:
             self.pending_completions = []
@@ -228,8 +237,24 @@ class AbmModel(mesa.Model):
                 H.reserve(n_dw)
                 W.reserve(n_dw)
                 P.n, H.n, W.n = k.housing_movers(
-                    P.n, H.n, W.n, t, year, seed, done, *self._templates, q, o, *self._p(),
+                    P.n, H.n, W.n, t, year, seed, done, *self._templates, q, *self._p(),
                     *self._hh(), *self._dw(), comp)
+
+        flows["out_migration_unmatched"] = k.out_migration(
+            P.n, H.n, t, year, seed, q, o, cfg.out_migration == "households", P["age"],
+            P["sex"], P["status"], P["district"], P["household"], P["key"], P["arr_year"],
+            P["role"], H["hh_key"], comp)
+        rehoused, bound = k.fix_households(
+            P.n, H.n, n_dist, year, seed, P["age"], P["sex"], P["status"], P["district"],
+            P["household"], P["key"], P["role"], H["hh_key"])
+        flows["rehoused_households"] = rehoused
+        H.reserve(bound)
+        moves = np.zeros(3, np.int64)
+        H.n = k.align_households(
+            P.n, H.n, year, seed, self.plan.home[t + 1], self.plan.couple[t + 1], P["age"],
+            P["sex"], P["status"], P["district"], P["household"], P["key"], P["role"],
+            P["arr_year"], *self._hh(), vac_start, vac_ptr, vac_list, W["dw_household"], moves)
+        flows["left_home"], flows["separations"], flows["partnerships"] = moves
 
         hh_map = np.zeros(max(H.n, 1), np.int32)
         n, i, m, m_new = P.n, 0, 0, P.n
@@ -243,19 +268,20 @@ class AbmModel(mesa.Model):
             P.reserve(max(64, n // 64))
         P.n = m
         H.n = k.compact_households(H.n, *self._hh(), W["dw_household"], hh_map)
-        self.indicators[t + 1, INDICATORS.index("reunified_units")] = reunified[0]
+        for name, value in flows.items():
+            self.indicators[t + 1, INDICATORS.index(name)] = value
         self._indicators(t + 1, hh_map)
         self.t += 1
 
     def _indicators(self, t: int, hh_map: np.ndarray | None = None) -> None:
-        """Household indicators of 1 January (renumbering households through ``hh_map``)."""
+        """Household stock indicators of 1 January (renumbering households via ``hh_map``)."""
         st = self.state
         P, H, W = st.persons, st.households, st.dwellings
         scratch = np.empty(max(H.n, 1), np.int32)
-        self._n_leave_bound = k.household_indicators(
-            P.n, H.n, P["age"], P["role"], P["household"],
-            self._no_map if hh_map is None else hh_map, H["hh_kind"], H["hh_dwelling"],
-            W["dw_type"], W["dw_year"], scratch, self.indicators[t])
+        k.household_indicators(
+            P.n, H.n, P["age"], P["household"], self._no_map if hh_map is None else hh_map,
+            H["hh_kind"], H["hh_size"], H["hh_dwelling"], W["dw_type"], W["dw_year"], scratch,
+            self.indicators[t])
 
     def run(self) -> AbmModel:
         """Step through every projection year; returns self."""

@@ -4,7 +4,7 @@ It applies the same processes with the same probabilities as ``sim/abm/kernels.p
 Lexis convention there and ``sim/cohort/METHOD.md``), with ``model.rng`` (numpy) instead of the
 counter-based streams. Households are kept only as far as the counts need them: a newborn
 joins its mother's household, each arrival forms its own; out-migration is individual (which
-is the fast engine with ``household_move_share = 0``). Used by the tests (agreement in
+is the fast engine with ``out_migration = "persons"``). Used by the tests (agreement in
 distribution with the fast engine) and as the benchmark baseline.
 """
 

@@ -24,7 +24,7 @@ from numba import njit
 STREAMS = (
     "death", "out", "out_household", "out_mode", "birth", "birth_sex", "arrivals",
     "arrival_fate", "arrival_out", "household", "leave_home", "refugee_unit", "reunify",
-    "init", "housing", "dwelling",
+    "init", "housing", "dwelling", "separate", "partner", "rehouse",
 )
 """Named random streams; the index of a name is its stream id (append only: never reorder)."""
 S = {name: i for i, name in enumerate(STREAMS)}

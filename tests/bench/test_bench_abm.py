@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -15,11 +16,19 @@ import time
 
 import numpy as np
 
-from sim.abm.model import AbmModel
+from sim.abm.households import published_path
+from sim.abm.model import INDICATORS, AbmModel
 from sim.abm.montecarlo import run_abm
 from sim.abm.reference import ReferenceModel
 from sim.config import scenario_from_dict
-from sim.inputs import resolve
+from sim.inputs import ResolvedInputs, resolve
+
+
+def oslo_bydeler_inputs(horizon: int = 2040) -> ResolvedInputs:
+    """``kommunesim run -m oslo --zones bydeler``: Oslo's 15 bydeler and the remainder zone,
+    each with its own migration and fertility estimated from its SSB 10826 history."""
+    return resolve(scenario_from_dict({"municipality": "0301", "horizon": horizon,
+                                       "zones": {"source": "bydeler"}}))
 
 
 def _scaled(inputs, scale):
@@ -117,3 +126,77 @@ def test_abm_compile_vs_cached_load():
         second = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                                 text=True, check=True).stdout.strip()
     print(f"\nABM first run incl. numba compile: {first} s; from cache: {second} s")
+
+
+def _district_pph(model: AbmModel) -> np.ndarray:
+    """[D] persons per household of each district now."""
+    st, n_dist = model.state, len(model.inputs.districts)
+    persons = np.bincount(st.persons.view("district"), minlength=n_dist)
+    return persons / np.bincount(st.households.view("hh_district"), minlength=n_dist)
+
+
+def test_abm_oslo_bydeler_households():
+    """Target: Oslo (717,710 persons, 15 bydeler + remainder) with households to 2040 in
+    <= 60 s for one run on one core, <= 100 bytes per person resident; person-years/s against
+    the plain-mesa reference on a 1 % subsample (same processes and years, same run)."""
+    t = time.perf_counter()
+    oslo = oslo_bydeler_inputs(2040)
+    t_inputs = time.perf_counter() - t
+    AbmModel(dataclasses.replace(oslo, base_population=np.round(oslo.base_population * 0.01),
+                                 in_migrants=oslo.in_migrants * 0.01,
+                                 refugees=oslo.refugees * 0.01), 1).run()  # load kernels
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t = time.perf_counter()
+    m = AbmModel(oslo, 1)
+    t_init = time.perf_counter() - t
+    base_pph = _district_pph(m)
+    t = time.perf_counter()
+    m.run()
+    t_run = time.perf_counter() - t
+    rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    py = _person_years(m.population)
+    st = m.state
+    print(f"\nOslo stand-in: {int(oslo.base_population.sum()):,} persons in "
+          f"{len(oslo.districts)} zones, {len(oslo.years)} years to {oslo.horizon}: inputs "
+          f"{t_inputs:.1f} s, init (households) {t_init:.2f} s, run {t_run:.2f} s, total "
+          f"{t_init + t_run:.2f} s (target <= 60 s); {py / t_run / 1e6:.2f} M person-years/s; "
+          f"{st.persons.n:,} persons and {st.households.n:,} households in {oslo.horizon}")
+    print(f"bytes per person alive in {oslo.horizon}: used rows {st.used_bytes_per_person():.1f}"
+          f", allocated incl. spare capacity {st.nbytes_per_person():.1f} (target <= 100); "
+          f"rows: person {st.persons.row_bytes} B, household {st.households.row_bytes} B, "
+          f"dwelling {st.dwellings.row_bytes} B; peak RSS growth of the process during the "
+          f"run {(rss1 - rss0) / 1024:.0f} MB (includes the result arrays)")
+    pph = m.indicators[:, INDICATORS.index("persons_per_household")]
+    years = np.arange(oslo.base_year, oslo.horizon + 1)
+    path = published_path("0301", None, years)
+    dev = pph / path - 1
+    print("persons per household, Oslo: " + ", ".join(
+        f"{y} {p:.3f} (published path {q:.3f})" for y, p, q in
+        zip(years[::4], pph[::4], path[::4], strict=True))
+          + f"; max deviation {100 * np.abs(dev).max():.1f} %")
+    end_pph = _district_pph(m)
+    print("by zone, persons per household in 2024 (published, 2019 ratio to Oslo on Oslo's "
+          "2024 level) and 2040 (published path):")
+    for d, name in enumerate(oslo.districts):
+        pub = published_path("0301", name, [oslo.base_year, oslo.horizon])
+        print(f"  {name:42s} {base_pph[d]:.2f} ({pub[0]:.2f})  {end_pph[d]:.2f} ({pub[1]:.2f})")
+    one = m.indicators[:, INDICATORS.index("one_person_households")] / \
+        m.indicators[:, INDICATORS.index("households")]
+    print(f"one-person households: {100 * one[0]:.1f} % in {oslo.base_year}, "
+          f"{100 * one[-1]:.1f} % in {oslo.horizon} (Oslo 2019: about 47 %)")
+
+    # The plain-mesa reference and the fast engine on the same 1 % subsample, 5 years.
+    sub = dataclasses.replace(
+        oslo, years=oslo.years[:5], base_population=np.round(oslo.base_population * 0.01),
+        fertility=oslo.fertility[:5], death_probability=oslo.death_probability[:5],
+        out_rate=oslo.out_rate[:5], in_migrants=oslo.in_migrants[:5] * 0.01,
+        refugees=oslo.refugees[:5] * 0.01, growth_target=oslo.growth_target[:5])
+    t = time.perf_counter()
+    ref = ReferenceModel(sub, 1).run()
+    r_py = _person_years(ref.population) / (time.perf_counter() - t)
+    t = time.perf_counter()
+    fast = AbmModel(sub, 1).run()
+    f_py = _person_years(fast.population) / (time.perf_counter() - t)
+    print(f"1 % subsample ({int(sub.base_population.sum()):,} persons x 5 years, incl. "
+          f"set-up): reference mesa {r_py:,.0f} person-years/s, fast engine {f_py:,.0f} "
+          f"({f_py / r_py:,.0f}x); the full Oslo run: {py / t_run / r_py:,.0f}x the reference")
