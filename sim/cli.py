@@ -222,6 +222,7 @@ def _register_subcommands() -> None:
     """Commands whose code lives in experiments/ and calibration/ (imported lazily inside)."""
     from calibration.cli import calibrate_cmd, fit_cmd, validate_cmd
     from experiments.cli import report_cmd, summary_cmd, sweep_cmd
+    from sim.app.cli import export_cmd, serve_cmd
 
     app.command("sweep")(sweep_cmd)
     app.command("report")(report_cmd)
@@ -229,6 +230,8 @@ def _register_subcommands() -> None:
     app.command("calibrate")(calibrate_cmd)
     app.command("validate")(validate_cmd)
     app.command("fit")(fit_cmd)
+    app.command("serve")(serve_cmd)
+    app.command("export")(export_cmd)
 
 
 _register_subcommands()

@@ -181,8 +181,11 @@ class AbmRunResult:
 
 
 def run_abm_scenario(scenario: Scenario, runs: int, workers: int = 1,
-                     seed: int | None = None) -> AbmRunResult:
-    """Resolve a scenario and run ``runs`` ABM replicates (seed: the scenario's by default)."""
+                     seed: int | None = None, first_run: int = 0) -> AbmRunResult:
+    """Resolve a scenario and run ``runs`` ABM replicates (seed: the scenario's by default).
+
+    ``first_run``: see ``sim.abm.montecarlo.run_abm`` (replicates in chunks).
+    """
     t0 = time.perf_counter()
     inputs = resolve(scenario)
     if np.any(~np.isnan(inputs.growth_target)):
@@ -190,7 +193,7 @@ def run_abm_scenario(scenario: Scenario, runs: int, workers: int = 1,
     catalogue = scenario_catalogue(scenario, inputs.districts)
     t1 = time.perf_counter()
     result = run_abm(inputs, runs, seed=seed, workers=workers, config=scenario.abm,
-                     housing=scenario.housing)
+                     housing=scenario.housing, first_run=first_run)
     t2 = time.perf_counter()
     services = dk = None
     if catalogue is not None:

@@ -1,0 +1,375 @@
+"""Figures and tables from a ``RunResult``: presentation only, Norwegian text and numbers.
+
+Every function takes finished results (``RunResult``, ABM chunks, sweep tables) and returns a
+Plotly figure or Dash components; none computes the model. Tables print numbers with
+``sim.app.fmt`` (``48 188``), figures use Plotly's ``separators=", "`` so axes and hover read
+the same way. Key cells carry ``data-cell="<indicator>-<year>"`` so tests and users can find
+them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from dash import html
+
+from sim.app import fmt
+from sim.app.compute import BAND_GROUPS, TOTAL
+from sim.demography import AGE_GROUPS
+from sim.run import RunResult
+
+TEMPLATE = "plotly_white"
+BAND_LABEL = "tilfeldig variasjon (gitt forutsetningene)"
+"""What the ABM band is: the spread of persons' random events, not forecast uncertainty."""
+
+SERVICE_NOUNS = {
+    "barnehage": "barnehagebarn", "grunnskole": "grunnskoleelever", "sfo": "SFO-barn",
+    "hjemmetjenester": "brukere av hjemmetjenester", "institusjon": "beboere på institusjon",
+    "introduksjonsprogram": "deltakere i introduksjonsprogram",
+}
+"""What the users of a service are called; others read "brukere av <label>"."""
+
+
+def age_label(group: str) -> str:
+    """``"1-5"`` -> ``"1–5 år"``, ``"90+"`` -> ``"90 år+"``."""
+    if group.endswith("+"):
+        return f"{group[:-1]} år+"
+    return f"{group.replace('-', '–')} år"
+
+
+def base_figure(title: str, yaxis: str, xaxis: str = "År") -> go.Figure:
+    """An empty figure with the app's look: Norwegian separators, titles, unified hover."""
+    fig = go.Figure()
+    fig.update_layout(title=title, template=TEMPLATE, separators=fmt.PLOTLY_SEPARATORS,
+                      xaxis_title=xaxis, yaxis_title=yaxis, hovermode="x unified",
+                      margin={"l": 60, "r": 20, "t": 50, "b": 40}, legend_title_text="",
+                      yaxis_tickformat=",~r")
+    return fig
+
+
+def message_figure(text: str) -> go.Figure:
+    """An empty figure that says why there is nothing to show."""
+    fig = go.Figure()
+    fig.update_layout(template=TEMPLATE, xaxis_visible=False, yaxis_visible=False,
+                      annotations=[{"text": text, "showarrow": False, "font": {"size": 15}}])
+    return fig
+
+
+def table(header: Sequence[str], rows: Iterable[Sequence[Any]],
+          cells: Sequence[Sequence[str | None]] | None = None, **props: Any) -> html.Table:
+    """An HTML table; ``cells[i][j]`` (if given) becomes ``data-cell`` of row i, column j."""
+    body = []
+    for i, row in enumerate(rows):
+        tds = []
+        for j, value in enumerate(row):
+            extra = {"data-cell": cells[i][j]} if cells and cells[i][j] else {}
+            tds.append(html.Td(value, **extra))
+        body.append(html.Tr(tds))
+    return html.Table([html.Thead(html.Tr([html.Th(h) for h in header])), html.Tbody(body)],
+                      className="tall", **props)
+
+
+# --- indicators -----------------------------------------------------------------------------
+
+def indicators(result: RunResult) -> tuple[pd.DataFrame, dict[str, str], dict[str, str]]:
+    """Key series by 1 January year: population, age groups, users per service.
+
+    Returns (table [year x key], labels {key: heading}, nouns {key: what is counted}).
+    """
+    proj = result.projection
+    pop = proj.population.sum(axis=1)  # [Y+1, 2, A]
+    data = {TOTAL: pop.sum(axis=(1, 2))}
+    labels, nouns = {TOTAL: "Folketall"}, {TOTAL: "innbyggere"}
+    for g, (lo, hi) in AGE_GROUPS.items():
+        data[g] = pop[:, :, lo : hi + 1].sum(axis=(1, 2))
+        labels[g] = f"Innbyggere {age_label(g)}"
+        nouns[g] = f"innbyggere {age_label(g)}"
+    if result.services is not None:
+        users = result.services.groupby(["year", "service"], sort=False)["users"].sum()
+        for key, service in result.catalogue.services.items():
+            data[key] = users.xs(key, level="service").reindex(proj.years).to_numpy()
+            labels[key] = f"{service.label} (brukere)"
+            nouns[key] = SERVICE_NOUNS.get(key, f"brukere av {service.label.lower()}")
+    return pd.DataFrame(data, index=pd.Index(proj.years, name="year")), labels, nouns
+
+
+def report_years(result: RunResult) -> list[int]:
+    """Years a planner reads first: the base year, 2030, 2035, 2040 and the horizon."""
+    years = [int(y) for y in result.projection.years]
+    chosen = {years[0], years[-1]} | {y for y in (2030, 2035, 2040) if y in years}
+    return sorted(chosen)
+
+
+def key_figures(result: RunResult, years: Sequence[int]) -> html.Table:
+    """Table of the key series in ``years`` (cells ``data-cell="<key>-<year>"``)."""
+    table_, labels, _nouns = indicators(result)
+    rows = [[labels[k], *(fmt.number(table_.at[y, k]) for y in years)] for k in table_.columns]
+    cells = [[None, *(f"{k}-{y}" for y in years)] for k in table_.columns]
+    return table(["", *map(str, years)], rows, cells)
+
+
+# --- population -----------------------------------------------------------------------------
+
+def population_figure(result: RunResult) -> go.Figure:
+    """Total population on 1 January (per zone when there are several)."""
+    proj = result.projection
+    fig = base_figure(f"{result.inputs.municipality_name}: folketall 1. januar", "Personer")
+    by_zone = proj.population.sum(axis=(2, 3))
+    fig.add_scatter(x=proj.years, y=by_zone.sum(axis=1), name="I alt", mode="lines+markers",
+                    hovertemplate="%{y:,.0f}")
+    if len(proj.districts) > 1:
+        for d, name in enumerate(proj.districts):
+            fig.add_scatter(x=proj.years, y=by_zone[:, d], name=name, mode="lines",
+                            hovertemplate="%{y:,.0f}")
+    return fig
+
+
+def age_groups_figure(result: RunResult) -> go.Figure:
+    """Persons per planning age group on 1 January."""
+    table_, labels, _nouns = indicators(result)
+    fig = base_figure(f"{result.inputs.municipality_name}: aldersgrupper", "Personer")
+    for g in AGE_GROUPS:
+        fig.add_scatter(x=table_.index, y=table_[g], name=age_label(g), mode="lines",
+                        hovertemplate="%{y:,.0f}")
+    return fig
+
+
+def pyramid_figure(result: RunResult, year: int) -> go.Figure:
+    """Population pyramid by single age in ``year`` with the base year as outline."""
+    proj = result.projection
+    years = [int(y) for y in proj.years]
+    year = year if year in years else years[-1]
+    pop = proj.population.sum(axis=1)  # [Y+1, 2, A]
+    ages = np.arange(pop.shape[2])
+    fig = base_figure(f"{result.inputs.municipality_name}: befolkningspyramide {year}",
+                  "Alder (år)", "Personer")
+    fig.update_layout(barmode="overlay", bargap=0.05, hovermode="y unified",
+                      yaxis_tickformat="d", xaxis_tickformat=",~r")
+    now = pop[years.index(year)]
+    base = pop[0]
+    for s, (name, colour) in enumerate((("Menn", "#4C72B0"), ("Kvinner", "#DD8452"))):
+        sign = -1 if s == 0 else 1
+        fig.add_bar(y=ages, x=sign * now[s], orientation="h", name=f"{name} {year}",
+                    marker_color=colour, customdata=now[s], hovertemplate="%{customdata:,.0f}")
+        fig.add_scatter(y=ages, x=sign * base[s], mode="lines", name=f"{name} {years[0]}",
+                        line={"color": "black", "width": 1, "shape": "hvh"},
+                        customdata=base[s], hovertemplate="%{customdata:,.0f}")
+    top = float(np.abs(pop).max()) * 1.05
+    ticks = np.linspace(-top, top, 7)
+    fig.update_xaxes(range=[-top, top], tickvals=ticks,
+                     ticktext=[fmt.number(abs(t)) for t in ticks])
+    return fig
+
+
+# --- services -------------------------------------------------------------------------------
+
+def service_options(result: RunResult) -> list[dict[str, str]]:
+    """Dropdown options: every service of the catalogue by its label."""
+    if result.catalogue is None:
+        return []
+    return [{"label": s.label, "value": k} for k, s in result.catalogue.services.items()]
+
+
+def services_figure(result: RunResult, service: str | None) -> go.Figure:
+    """Users of one service per year and zone, with its places where it has facilities."""
+    if result.services is None:
+        return message_figure("Ingen tjenestekatalog for denne kommunen")
+    cat = result.catalogue.services
+    service = service if service in cat else next(iter(cat))
+    part = result.services[result.services.service == service]
+    fig = base_figure(f"{cat[service].label}: brukere og plasser", "Brukere / plasser")
+    for zone, rows in part.groupby("district", sort=False):
+        fig.add_scatter(x=rows.year, y=rows.users, name=f"Brukere {zone}", mode="lines+markers",
+                        hovertemplate="%{y:,.0f}")
+        if rows.capacity.notna().any():
+            fig.add_scatter(x=rows.year, y=rows.capacity, name=f"Plasser {zone}", mode="lines",
+                            line={"dash": "dash"}, hovertemplate="%{y:,.0f}")
+    return fig
+
+
+def services_table(result: RunResult, year: int) -> html.Table | html.P:
+    """Users, places, gap, staff and cost per service and zone in ``year``."""
+    if result.services is None:
+        return html.P("Ingen tjenestekatalog for denne kommunen.")
+    part = result.services[result.services.year == year]
+    price_year = int(part.price_year.iloc[0]) if len(part) else ""
+    header = ["Tjeneste", "Sone", "Brukere", "Plasser", "Avvik (brukere − plasser)",
+              "Årsverk", f"Kostnad (1000 kr, {price_year}-kroner)"]
+    cat = result.catalogue.services
+    rows = [[cat[r.service].label, r.district, fmt.number(r.users), fmt.number(r.capacity),
+             fmt.signed(r.gap), fmt.number(r.staff), fmt.number(r.cost_nok / 1000)]
+            for r in part.itertuples()]
+    cells = [[None, None, f"{r.service}-{r.district}-{year}", None, None, None, None]
+             for r in part.itertuples()]
+    return table(header, rows, cells)
+
+
+def demografikostnader_figure(result: RunResult) -> go.Figure:
+    """Yearly cost of population change by sector (TBU method), mill. kr."""
+    if result.demografikostnader is None:
+        return message_figure("Ingen tjenestekatalog for denne kommunen")
+    dk = result.demografikostnader
+    price_year = int(dk.price_year.iloc[0])
+    by = dk.groupby(["year", "sector"], sort=True)["cost_change_nok"].sum().reset_index()
+    fig = base_figure("Demografikostnader: endring fra året før etter sektor (TBU-metoden)",
+                  f"Mill. kr ({price_year}-kroner)")
+    fig.update_layout(barmode="relative")
+    for sector, rows in by.groupby("sector", sort=False):
+        fig.add_bar(x=rows.year, y=rows.cost_change_nok / 1e6, name=sector,
+                    hovertemplate="%{y:,.1f} mill. kr")
+    return fig
+
+
+# --- budget ---------------------------------------------------------------------------------
+
+RULE_HEADERS = {"rule": "Handlingsregel", "first_year_met": "Første år oppfylt",
+                "first_year_broken": "Første år brutt", "years_met": "År oppfylt",
+                "years": "År i alt", "from_year": "Gjelder fra"}
+"""Columns of ``budget.rules_summary`` shown, with Norwegian headings (others are skipped)."""
+
+RATIO_LABELS = {"netto_driftsresultat_pct": "Netto driftsresultat",
+                "disposisjonsfond_pct": "Disposisjonsfond",
+                "netto_lanegjeld_pct": "Netto lånegjeld",
+                "netto_finansutgifter_pct": "Netto finansutgifter"}
+
+
+def _cell(value: Any) -> str:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return fmt.MISSING
+    if isinstance(value, float | np.floating):
+        return fmt.number(float(value), 0 if float(value).is_integer() else 1)
+    return str(value)
+
+
+def rules_table(result: RunResult) -> html.Table | html.P:
+    """The handlingsregler: first year met and broken, years met (whatever columns exist)."""
+    if result.budget is None:
+        return html.P("Ingen budsjettmodell for denne kommunen (eller den er slått av).")
+    summary = result.budget.rules_summary
+    cols = [c for c in RULE_HEADERS if c in summary.columns]
+    rows = [[_cell(v) if c != "first_year_met" and c != "first_year_broken" else
+             (fmt.MISSING if pd.isna(v) else str(int(v))) for c, v in zip(cols, rec, strict=True)]
+            for rec in summary[cols].itertuples(index=False)]
+    return table([RULE_HEADERS[c] for c in cols], rows)
+
+
+def ratios_figure(result: RunResult) -> go.Figure:
+    """The rules' ratios (% of driftsinntekter) with each rule's threshold as a dashed line."""
+    if result.budget is None:
+        return message_figure("Ingen budsjettmodell for denne kommunen")
+    ratios, summary = result.budget.ratios, result.budget.rules_summary
+    fig = base_figure("Handlingsregler: nøkkeltall i % av driftsinntektene", "% av driftsinntekter")
+    metrics = [m for m in dict.fromkeys(summary.get("metric", [])) if m in ratios.columns]
+    for m in metrics:
+        fig.add_scatter(x=ratios.year, y=ratios[m], name=RATIO_LABELS.get(m, m),
+                        mode="lines+markers", hovertemplate="%{y:,.1f} %")
+    for rule in summary.itertuples():
+        if getattr(rule, "metric", None) in metrics:
+            fig.add_hline(y=rule.threshold_pct, line_dash="dash", line_width=1,
+                          annotation_text=rule.rule, annotation_position="top left")
+    return fig
+
+
+KOB_LABELS = {"driftsresultat": "Netto driftsresultat", "disposisjonsfond": "Disposisjonsfond",
+              "netto_lanegjeld_ideal": "Netto lånegjeld (ideelt nivå)",
+              "netto_lanegjeld_max": "Netto lånegjeld (maks)"}
+
+
+def savings_table(result: RunResult, years: Sequence[int]) -> html.Table | html.P:
+    """Per KØB target: kroner above (+) or below (−) the target in ``years``, mill. kr."""
+    if result.budget is None or getattr(result.budget, "kob", None) is None:
+        return html.P("")
+    kob = result.budget.kob
+    years = [y for y in years if y in set(kob.year)]
+    wide = kob.pivot(index="indicator", columns="year", values="gap_nok")
+    rows = [[KOB_LABELS.get(i, i), *(fmt.signed(wide.at[i, y] / 1e6) for y in years)]
+            for i in wide.index]
+    return table(["Avstand til målet (mill. kr, − = må spares inn)", *map(str, years)], rows)
+
+
+# --- ABM band -------------------------------------------------------------------------------
+
+def band_figure(result: RunResult, chunks: dict[str, Any] | None, group: str) -> go.Figure:
+    """P5–P95 and median over the ABM runs of one group, with the cohort projection."""
+    group = group if group in BAND_GROUPS else TOTAL
+    name = "Folketall" if group == TOTAL else f"Innbyggere {age_label(group)}"
+    table_, _labels, _nouns = indicators(result)
+    fig = base_figure(f"{name}: {BAND_LABEL}", "Personer")
+    if chunks:
+        runs = np.asarray(chunks["runs"][group], dtype=float)
+        p5, p50, p95 = np.quantile(runs, [0.05, 0.5, 0.95], axis=0)
+        years = chunks["years"]
+        fig.add_scatter(x=years, y=p95, mode="lines", line={"width": 0}, showlegend=False,
+                        name="P95", hovertemplate="P95 %{y:,.0f}")
+        fig.add_scatter(x=years, y=p5, mode="lines", line={"width": 0}, fill="tonexty",
+                        fillcolor="rgba(85,168,104,0.3)",
+                        name=f"P5–P95 over {len(runs)} kjøringer", hovertemplate="P5 %{y:,.0f}")
+        fig.add_scatter(x=years, y=p50, mode="lines", line={"color": "#2D5F3A"},
+                        name="Median (ABM)", hovertemplate="%{y:,.0f}")
+    fig.add_scatter(x=table_.index, y=table_[group], mode="lines",
+                    line={"color": "black", "dash": "dot"}, name="Kohortmodellen",
+                    hovertemplate="%{y:,.0f}")
+    return fig
+
+
+# --- side by side ---------------------------------------------------------------------------
+
+def compare_sentences(named: Sequence[tuple[str, RunResult]], years: Sequence[int],
+                      keys: Sequence[str]) -> list[str]:
+    """"+229 barnehagebarn i 2030 vs hovedalternativet": each scenario against the first."""
+    (ref_name, ref), *others = named
+    ref_table, _labels, nouns = indicators(ref)
+    out = []
+    for name, res in others:
+        t, *_ = indicators(res)
+        for k in keys:
+            for y in years:
+                if k in t.columns and k in ref_table.columns and y in t.index \
+                        and y in ref_table.index:
+                    diff = t.at[y, k] - ref_table.at[y, k]
+                    out.append(f"{name}: {fmt.signed(diff)} {nouns[k]} i {y} vs {ref_name}")
+    return out
+
+
+def compare_table(named: Sequence[tuple[str, RunResult]], years: Sequence[int],
+                  keys: Sequence[str]) -> html.Table:
+    """Values of the first scenario and each other's difference from it, per key and year.
+
+    Difference cells carry ``data-cell="diff-<scenario index>-<key>-<year>"``.
+    """
+    (ref_name, ref), *others = named
+    ref_table, labels, _nouns = indicators(ref)
+    header = ["", "År", ref_name, *(f"{n} − {ref_name}" for n, _r in others)]
+    others_t = [indicators(r)[0] for _n, r in others]
+    rows, cells = [], []
+    for k in keys:
+        if k not in ref_table.columns:
+            continue
+        for y in years:
+            if y not in ref_table.index:
+                continue
+            row = [labels[k], str(y), fmt.number(ref_table.at[y, k])]
+            cell = [None, None, f"ref-{k}-{y}"]
+            for i, t in enumerate(others_t, start=1):
+                ok = k in t.columns and y in t.index
+                row.append(fmt.signed(t.at[y, k] - ref_table.at[y, k]) if ok else fmt.MISSING)
+                cell.append(f"diff-{i}-{k}-{y}")
+            rows.append(row)
+            cells.append(cell)
+    return table(header, rows, cells)
+
+
+def compare_figure(named: Sequence[tuple[str, RunResult]], key: str) -> go.Figure:
+    """One key series per scenario."""
+    _t, labels, _n = indicators(named[0][1])
+    fig = base_figure(labels.get(key, key), "Personer")
+    for name, res in named:
+        t, *_ = indicators(res)
+        if key in t.columns:
+            fig.add_scatter(x=t.index, y=t[key], name=name, mode="lines+markers",
+                            hovertemplate="%{y:,.0f}")
+    return fig
