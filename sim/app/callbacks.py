@@ -27,6 +27,8 @@ VALUE_KEYS = [f.key for f in FIELDS if f.kind != "path"]
 COMPARE_KEYS = ("total", "barnehage", "grunnskole", "hjemmetjenester", "institusjon")
 """Series compared in sentences and the difference table (when the catalogue has them)."""
 MAX_PINNED = 6
+TICK_MS, PAUSED_MS = 200, 24 * 3600 * 1000
+"""ABM progress: the next chunk starts this long after the last one finished."""
 
 
 # --- scenario editing -----------------------------------------------------------------------
@@ -315,7 +317,9 @@ def register(app: dash.Dash, sweeps_root: str | None = None) -> None:  # noqa: C
                   Output(ids.ABM_PROGRESS, "children"),
                   Input(ids.ABM_START, "n_clicks"), Input(ids.ABM_TICK, "n_intervals"),
                   State(ids.ABM_RUNS, "value"), State(ids.ABM, "data"),
-                  State(ids.SCENARIO, "data"), prevent_initial_call=True)
+                  State(ids.SCENARIO, "data"), prevent_initial_call=True,
+                  # no tick while a chunk runs: a newer tick would discard its result
+                  running=[(Output(ids.ABM_TICK, "interval"), PAUSED_MS, TICK_MS)])
     def abm(_start, _tick, runs, state, data):
         return on_abm(dash.ctx.triggered_id, runs, state, data)
 

@@ -54,6 +54,16 @@ TABLE_STYLE = {"style_table": {"maxWidth": "100%"},
                "style_header": {"fontWeight": "bold"}}
 
 
+DROPDOWN_LABELS = {"search": "Søk", "clear_search": "Tøm søket", "clear_selection": "Fjern valget",
+                   "select_all": "Velg alle", "deselect_all": "Fjern alle"}
+
+
+def dropdown(component_id: str, **props) -> dcc.Dropdown:
+    """A dropdown with Norwegian labels (search field, placeholder)."""
+    return dcc.Dropdown(id=component_id, labels=DROPDOWN_LABELS,
+                        **{"placeholder": "Velg …", **props})
+
+
 def _path_table(field: Field) -> html.Div:
     return html.Div([
         dash_table.DataTable(
@@ -96,8 +106,8 @@ def editor(kommuner: list[tuple[str, str]]) -> html.Div:
     """The scenario editor: kommune, assumptions, housing, coverage, load/save."""
     return html.Div([
         html.H3("Scenario"),
-        html.Div([html.Label("Kommune"), dcc.Dropdown(
-            id=ids.KOMMUNE, options=[{"label": f"{name} ({knr})", "value": knr}
+        html.Div([html.Label("Kommune"), dropdown(
+            ids.KOMMUNE, options=[{"label": f"{name} ({knr})", "value": knr}
                                      for knr, name in kommuner],
             value=kommuner[0][0] if kommuner else None, clearable=False)], className="field"),
         html.Div([
@@ -138,7 +148,7 @@ def results() -> html.Div:
     return html.Div([
         html.Div([
             html.Label("År i tabellene"),
-            dcc.Dropdown(id=ids.YEAR, clearable=False, className="year-select"),
+            dropdown(ids.YEAR, clearable=False, className="year-select"),
             html.Button("Last ned Excel", id=ids.DOWNLOAD_XLSX_BUTTON),
             dcc.Download(id=ids.DOWNLOAD_XLSX),
         ], className="buttons"),
@@ -152,7 +162,7 @@ def results() -> html.Div:
                            tooltip={"placement": "bottom", "always_visible": True}),
                 _graph(ids.PYRAMID)]),
             _tab("Tjenester", [
-                dcc.Dropdown(id=ids.SERVICE, clearable=False), _graph(ids.SERVICES),
+                dropdown(ids.SERVICE, clearable=False), _graph(ids.SERVICES),
                 html.Div(id=ids.SERVICES_TABLE), _graph(ids.DEMOGRAFI)]),
             _tab("Økonomi", [
                 html.Div(id=ids.RULES), _graph(ids.RATIOS), html.Div(id=ids.SAVINGS)]),
@@ -166,8 +176,8 @@ def results() -> html.Div:
                     html.Button("Kjør agentbasert modell", id=ids.ABM_START),
                     html.Span(id=ids.ABM_PROGRESS, className="progress"),
                 ], className="buttons"),
-                dcc.Interval(id=ids.ABM_TICK, interval=300, disabled=True),
-                dcc.Dropdown(id=ids.ABM_GROUP, value=TOTAL, clearable=False, options=[
+                dcc.Interval(id=ids.ABM_TICK, interval=200, disabled=True),
+                dropdown(ids.ABM_GROUP, value=TOTAL, clearable=False, options=[
                     {"label": "Folketall" if g == TOTAL else age_label(g), "value": g}
                     for g in BAND_GROUPS]),
                 _graph(ids.ABM_BAND)]),
@@ -184,12 +194,12 @@ def results() -> html.Div:
                 html.Div(id=ids.PINNED_LIST),
                 html.Ul(id=ids.COMPARE_SENTENCES, className="sentences"),
                 html.Div(id=ids.COMPARE_TABLE),
-                dcc.Dropdown(id=ids.COMPARE_KEY, value=TOTAL, clearable=False),
+                dropdown(ids.COMPARE_KEY, value=TOTAL, clearable=False),
                 _graph(ids.COMPARE_FIGURE)]),
             _tab("Sweeper", [
-                dcc.Dropdown(id=ids.SWEEP, placeholder="Velg en ferdig sweep"),
+                dropdown(ids.SWEEP, placeholder="Velg en ferdig sweep"),
                 html.Div(id=ids.SWEEP_INFO),
-                dcc.Dropdown(id=ids.SWEEP_INDICATOR, placeholder="Indikator"),
+                dropdown(ids.SWEEP_INDICATOR, placeholder="Indikator"),
                 _graph(ids.SWEEP_FAN), html.Div(id=ids.SWEEP_SENSITIVITY)]),
         ]),
     ], className="results")
