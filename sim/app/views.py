@@ -22,7 +22,12 @@ from sim.app.compute import BAND_GROUPS, TOTAL
 from sim.demography import AGE_GROUPS
 from sim.run import RunResult
 
-TEMPLATE = "plotly_white"
+TEMPLATE = "none"
+"""No Plotly template: applying one costs ~25 ms per figure; ``STYLE`` gives the same look."""
+STYLE = {"plot_bgcolor": "white", "paper_bgcolor": "white",
+         "font": {"family": "system-ui, sans-serif", "size": 13},
+         "xaxis": {"gridcolor": "#e6e6e6", "zerolinecolor": "#bbb"},
+         "yaxis": {"gridcolor": "#e6e6e6", "zerolinecolor": "#bbb"}}
 BAND_LABEL = "tilfeldig variasjon (gitt forutsetningene)"
 """What the ABM band is: the spread of persons' random events, not forecast uncertainty."""
 
@@ -44,7 +49,7 @@ def age_label(group: str) -> str:
 def base_figure(title: str, yaxis: str, xaxis: str = "År") -> go.Figure:
     """An empty figure with the app's look: Norwegian separators, titles, unified hover."""
     fig = go.Figure()
-    fig.update_layout(title=title, template=TEMPLATE, separators=fmt.PLOTLY_SEPARATORS,
+    fig.update_layout(STYLE, title=title, template=TEMPLATE, separators=fmt.PLOTLY_SEPARATORS,
                       xaxis_title=xaxis, yaxis_title=yaxis, hovermode="x unified",
                       margin={"l": 60, "r": 20, "t": 50, "b": 40}, legend_title_text="",
                       yaxis_tickformat=",~r")
@@ -54,7 +59,7 @@ def base_figure(title: str, yaxis: str, xaxis: str = "År") -> go.Figure:
 def message_figure(text: str) -> go.Figure:
     """An empty figure that says why there is nothing to show."""
     fig = go.Figure()
-    fig.update_layout(template=TEMPLATE, xaxis_visible=False, yaxis_visible=False,
+    fig.update_layout(STYLE, template=TEMPLATE, xaxis_visible=False, yaxis_visible=False,
                       annotations=[{"text": text, "showarrow": False, "font": {"size": 15}}])
     return fig
 
@@ -269,8 +274,9 @@ def ratios_figure(result: RunResult) -> go.Figure:
                         mode="lines+markers", hovertemplate="%{y:,.1f} %")
     for rule in summary.itertuples():
         if getattr(rule, "metric", None) in metrics:
-            fig.add_hline(y=rule.threshold_pct, line_dash="dash", line_width=1,
-                          annotation_text=rule.rule, annotation_position="top left")
+            fig.add_scatter(x=ratios.year, y=np.full(len(ratios), rule.threshold_pct),
+                            name=rule.rule, mode="lines", line={"dash": "dash", "width": 1},
+                            hovertemplate="%{y:,.1f} %")
     return fig
 
 
