@@ -285,6 +285,7 @@ def test_sweep_browsing(sweep_root, tmp_path):
     found = sweeps.list_sweeps(sweep_root)
     assert found == [str((sweep_root / "flyktninger").resolve())]
     assert sweeps.checked(found[0], sweep_root) is not None
+    assert sweeps.label(found[0], sweep_root) == "flyktninger"
     assert sweeps.checked(str(tmp_path), sweep_root) is None  # not under the root
     assert sweeps.checked("/etc", sweep_root) is None
     folder = sweeps.checked(found[0], sweep_root)

@@ -199,7 +199,8 @@ def on_compare(pinned: list | None, key: str | None) -> tuple:
     years = views.report_years(named[0][1])
     keys = [k for k in COMPARE_KEYS if k in views.indicators(named[0][1])[0].columns]
     sentences = views.compare_sentences(named, [y for y in years if y != years[0]], keys)
-    return (html.Ul(items), [html.Li(s) for s in sentences],
+    return (html.Ul(items), [html.Li(s) for s in sentences] or
+            [html.Li("Ingen forskjeller i de viste tallene.")],
             views.compare_table(named, years, keys),
             views.compare_figure(named, key or "total"))
 
@@ -348,7 +349,8 @@ def register(app: dash.Dash, sweeps_root: str | None = None) -> None:  # noqa: C
 
     @app.callback(Output(ids.SWEEP, "options"), Input(ids.TABS, "value"))
     def sweep_list(_tab):
-        return [{"label": s, "value": s} for s in sweeps.list_sweeps(sweeps_root)]
+        return [{"label": sweeps.label(s, sweeps_root), "value": s}
+                for s in sweeps.list_sweeps(sweeps_root)]
 
     @app.callback(Output(ids.SWEEP_INFO, "children"), Output(ids.SWEEP_INDICATOR, "options"),
                   Output(ids.SWEEP_INDICATOR, "value"), Input(ids.SWEEP, "value"),

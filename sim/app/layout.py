@@ -235,6 +235,6 @@ table.tall td,table.tall th{border:1px solid #ddd;padding:2px 8px;text-align:rig
 white-space:nowrap}
 table.tall td:first-child,table.tall th:first-child{text-align:left}
 .toml{width:100%;height:20em;font-family:monospace;font-size:12px}
-.progress{font-weight:600}.sentences li{margin:.2em 0}
+.tab{text-align:left}.progress{font-weight:600}.sentences li{margin:.2em 0}
 """
 """Page style (inlined in the page: the app ships no asset files)."""

@@ -35,6 +35,11 @@ def list_sweeps(root: str | Path | None) -> list[str]:
     return sorted(found)
 
 
+def label(folder: str, root: str | Path) -> str:
+    """A sweep folder as the user sees it: its path under the root."""
+    return str(Path(folder).relative_to(Path(root).resolve()))
+
+
 def _is_sweep(manifest: Path) -> bool:
     try:
         doc = json.loads(manifest.read_text(encoding="utf-8"))

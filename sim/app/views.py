@@ -326,7 +326,10 @@ def band_figure(result: RunResult, chunks: dict[str, Any] | None, group: str) ->
 
 def compare_sentences(named: Sequence[tuple[str, RunResult]], years: Sequence[int],
                       keys: Sequence[str]) -> list[str]:
-    """"+229 barnehagebarn i 2030 vs hovedalternativet": each scenario against the first."""
+    """"+229 barnehagebarn i 2030 vs hovedalternativet": each scenario against the first.
+
+    Differences that round to zero are left out.
+    """
     (ref_name, ref), *others = named
     ref_table, _labels, nouns = indicators(ref)
     out = []
@@ -336,8 +339,9 @@ def compare_sentences(named: Sequence[tuple[str, RunResult]], years: Sequence[in
             for y in years:
                 if k in t.columns and k in ref_table.columns and y in t.index \
                         and y in ref_table.index:
-                    diff = t.at[y, k] - ref_table.at[y, k]
-                    out.append(f"{name}: {fmt.signed(diff)} {nouns[k]} i {y} vs {ref_name}")
+                    diff = fmt.signed(t.at[y, k] - ref_table.at[y, k])
+                    if diff != "0":
+                        out.append(f"{name}: {diff} {nouns[k]} i {y} vs {ref_name}")
     return out
 
 
