@@ -297,3 +297,43 @@ def test_sweep_browsing(sweep_root, tmp_path):
     np.testing.assert_array_equal(median.y, s.p50.to_numpy())
     assert "12 av 12 scenarioer" in str(sweeps.info(folder))
     assert "main_effect" in str(sweeps.sensitivity_table(folder, "users.barnehage"))
+
+
+def test_serve_command_starts_the_app(tmp_path):
+    """`kommunesim serve --host --port` answers with the page and the app's layout."""
+    import json
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "sim.cli", "serve", "--host", "127.0.0.1",
+                             "--port", str(port), "--sweeps", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
+                    page = r.read().decode()
+                break
+            except OSError:
+                assert proc.poll() is None, proc.stdout.read().decode()
+                assert time.monotonic() < deadline, "server did not answer within 60 s"
+                time.sleep(0.5)
+        assert '<html lang="nb">' in page and "<title>kommunesim</title>" in page
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_dash-layout", timeout=5) as r:
+            layout = json.dumps(json.loads(r.read()), ensure_ascii=False)
+        assert "Lørenskog (3222)" in layout and "Bosatte flyktninger per år" in layout
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_serve_rejects_a_missing_sweeps_folder(tmp_path, runner):
+    res = runner.invoke(cli_app, ["serve", "--sweeps", str(tmp_path / "nope")])
+    assert res.exit_code == 2 and "is not a folder" in res.output
