@@ -232,9 +232,9 @@ button{padding:.3em .7em;cursor:pointer}button.small{font-size:.8em;margin-top:.
 .year-select{width:8em}.error{color:#b00020;font-weight:600}.notes{color:#8a6d00}
 table.tall{border-collapse:collapse;font-size:13px;margin:.5em 0}
 table.tall td,table.tall th{border:1px solid #ddd;padding:2px 8px;text-align:right;
-white-space:nowrap}
+white-space:nowrap}table.tall th{white-space:normal;vertical-align:bottom}
 table.tall td:first-child,table.tall th:first-child{text-align:left}
 .toml{width:100%;height:20em;font-family:monospace;font-size:12px}
-.tab{text-align:left}.progress{font-weight:600}.sentences li{margin:.2em 0}
+.tab{text-align:left;overflow-x:auto}.progress{font-weight:600}.sentences li{margin:.2em 0}
 """
 """Page style (inlined in the page: the app ships no asset files)."""
