@@ -267,6 +267,14 @@ def test_abm_chunks_are_the_runs_of_one_call(main):
     assert stopped and "endret" in text
 
 
+def test_abm_reports_what_it_cannot_run(main):
+    data = scenario.set_in(main, "migration.growth_target_pct", {"2024": 1.0})
+    state, _disabled, _text = callbacks.on_abm(ids.ABM_START, 2, None, data)
+    _s, stopped, text = callbacks.on_abm(ids.ABM_TICK, None, state, data)
+    assert stopped and text.startswith("Den agentbaserte modellen kan ikke kjøre")
+    assert "growth_target_pct" in text
+
+
 # --- sweeps ---------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")

@@ -109,7 +109,7 @@ def test_planner_session(page, shots, tmp_path, runner):
     main = scenario.default_scenario("3222")
     before = cell(page, "barnehage-2030")
     assert before == fmt.number(barnehage_2030(main))
-    page.screenshot(path=str(shots / "webapp_befolkning.png"))
+    page.screenshot(path=str(shots / "webapp_befolkning.png"), full_page=True)
 
     # pin the main scenario (the reference)
     open_tab(page, "Sammenlign")

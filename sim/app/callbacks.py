@@ -153,7 +153,10 @@ def on_abm(trigger: str | None, runs: int | None, state: dict | None,
     if done >= state["runs"]:
         return no_update, True, f"{done} av {state['runs']} kjøringer ferdig"
     count = min(math.ceil(state["runs"] / 10), state["runs"] - done)
-    chunk = compute.abm_chunk(data, done, count)
+    try:
+        chunk = compute.abm_chunk(data, done, count)
+    except InputError as exc:
+        return no_update, True, f"Den agentbaserte modellen kan ikke kjøre: {exc.line()}"
     state = {**state, "chunks": compute.merge_chunks(state["chunks"], chunk)}
     done += count
     return state, done >= state["runs"], f"{done} av {state['runs']} kjøringer ferdig"
@@ -207,7 +210,7 @@ def on_compare(pinned: list | None, key: str | None) -> tuple:
 
 # --- wiring ---------------------------------------------------------------------------------
 
-def register(app: dash.Dash, sweeps_root: str | None = None) -> None:  # noqa: C901
+def register(app: dash.Dash, sweeps_root: str | None = None) -> None:
     """Attach every callback to ``app``; ``sweeps_root``: folder whose sweeps can be opened."""
     path_fields = Output({"type": ids.PATH_FIELD, "key": ALL}, "data")
     value_fields = Output({"type": ids.VALUE_FIELD, "key": ALL}, "value")

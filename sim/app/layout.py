@@ -47,6 +47,8 @@ FIELDS = (
           "Mellomdistanse, Maraton)", "text"),
 )
 
+MAX_UPLOAD_BYTES = 1_000_000
+"""A scenario file is a few kB; larger uploads are refused by the browser component."""
 NUMBER = Format(group=Group.yes, group_delimiter=" ", decimal_delimiter=",")
 YEAR_COLUMN = {"id": YEAR, "name": "År", "type": "numeric"}
 TABLE_STYLE = {"style_table": {"maxWidth": "100%"},
@@ -111,7 +113,8 @@ def editor(kommuner: list[tuple[str, str]]) -> html.Div:
                                      for knr, name in kommuner],
             value=kommuner[0][0] if kommuner else None, clearable=False)], className="field"),
         html.Div([
-            dcc.Upload(html.Button("Last opp scenario (TOML)"), id=ids.UPLOAD, accept=".toml"),
+            dcc.Upload(html.Button("Last opp scenario (TOML)"), id=ids.UPLOAD, accept=".toml",
+                       max_size=MAX_UPLOAD_BYTES),
             html.Button("Last ned scenario (TOML)", id=ids.DOWNLOAD_TOML_BUTTON),
             html.Button("Tilbakestill til hovedalternativet", id=ids.RESET),
         ], className="buttons"),
