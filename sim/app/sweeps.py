@@ -13,11 +13,10 @@ from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
-import plotly.graph_objects as go
 from dash import html
 
 from sim.app import fmt
-from sim.app.views import base_figure, table
+from sim.app.views import Figure, base_figure, scatter, table
 
 MAX_DEPTH = 3
 
@@ -96,19 +95,19 @@ def info(folder: Path) -> html.Div:
     ])
 
 
-def fan_figure(folder: Path, indicator: str) -> go.Figure:
+def fan_figure(folder: Path, indicator: str) -> Figure:
     """Median, 25–75 % and 5–95 % over the sweep's scenarios of one indicator by year."""
     s = _summary(str(folder), _stamp(folder))
     s = s[s["indicator"] == indicator]
     fig = base_figure(f"{indicator}: vifte over scenarioene", "Verdi")
     for lo, hi, alpha, name in (("p5", "p95", 0.2, "5–95 %"), ("p25", "p75", 0.35, "25–75 %")):
-        fig.add_scatter(x=s.year, y=s[hi], mode="lines", line={"width": 0}, showlegend=False,
-                        hovertemplate=f"{hi.upper()} %{{y:,.0f}}")
-        fig.add_scatter(x=s.year, y=s[lo], mode="lines", line={"width": 0}, fill="tonexty",
-                        fillcolor=f"rgba(76,114,176,{alpha})", name=name,
-                        hovertemplate=f"{lo.upper()} %{{y:,.0f}}")
-    fig.add_scatter(x=s.year, y=s["p50"], mode="lines", line={"color": "#1F3A68"},
-                    name="Median", hovertemplate="%{y:,.0f}")
+        scatter(fig, x=s.year, y=s[hi], mode="lines", line={"width": 0}, showlegend=False,
+                hovertemplate=f"{hi.upper()} %{{y:,.0f}}")
+        scatter(fig, x=s.year, y=s[lo], mode="lines", line={"width": 0}, fill="tonexty",
+                fillcolor=f"rgba(76,114,176,{alpha})", name=name,
+                hovertemplate=f"{lo.upper()} %{{y:,.0f}}")
+    scatter(fig, x=s.year, y=s["p50"], mode="lines", line={"color": "#1F3A68"},
+            name="Median")
     return fig
 
 

@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 from dash import html
 
 from sim.app import fmt
@@ -22,12 +21,12 @@ from sim.app.compute import BAND_GROUPS, TOTAL
 from sim.demography import AGE_GROUPS
 from sim.run import RunResult
 
-TEMPLATE = "none"
-"""No Plotly template: applying one costs ~25 ms per figure; ``STYLE`` gives the same look."""
-STYLE = {"plot_bgcolor": "white", "paper_bgcolor": "white",
-         "font": {"family": "system-ui, sans-serif", "size": 13},
-         "xaxis": {"gridcolor": "#e6e6e6", "zerolinecolor": "#bbb"},
-         "yaxis": {"gridcolor": "#e6e6e6", "zerolinecolor": "#bbb"}}
+Figure = dict[str, Any]
+"""A Plotly figure as the plain ``{"data": [...], "layout": {...}}`` Dash sends to the browser.
+
+Plain dicts, not ``plotly.graph_objects``: validating every property in Python cost 20-60 ms
+per figure, a multiple of the model run; plotly.js checks the figure in the browser anyway.
+"""
 BAND_LABEL = "tilfeldig variasjon (gitt forutsetningene)"
 """What the ABM band is: the spread of persons' random events, not forecast uncertainty."""
 
@@ -46,22 +45,34 @@ def age_label(group: str) -> str:
     return f"{group.replace('-', '–')} år"
 
 
-def base_figure(title: str, yaxis: str, xaxis: str = "År") -> go.Figure:
+def base_figure(title: str, yaxis: str, xaxis: str = "År") -> Figure:
     """An empty figure with the app's look: Norwegian separators, titles, unified hover."""
-    fig = go.Figure()
-    fig.update_layout(STYLE, title=title, template=TEMPLATE, separators=fmt.PLOTLY_SEPARATORS,
-                      xaxis_title=xaxis, yaxis_title=yaxis, hovermode="x unified",
-                      margin={"l": 60, "r": 20, "t": 50, "b": 40}, legend_title_text="",
-                      yaxis_tickformat=",~r")
-    return fig
+    axis = {"gridcolor": "#e6e6e6", "zerolinecolor": "#bbb"}
+    return {"data": [], "layout": {
+        "title": {"text": title}, "separators": fmt.PLOTLY_SEPARATORS,
+        "plot_bgcolor": "white", "paper_bgcolor": "white", "hovermode": "x unified",
+        "font": {"family": "system-ui, sans-serif", "size": 13},
+        "xaxis": {**axis, "title": {"text": xaxis}},
+        "yaxis": {**axis, "title": {"text": yaxis}, "tickformat": ",~r"},
+        "margin": {"l": 60, "r": 20, "t": 50, "b": 40}}}
 
 
-def message_figure(text: str) -> go.Figure:
+def scatter(fig: Figure, **props: Any) -> None:
+    """Add a line (scatter) trace; hover shows the value as a whole number by default."""
+    fig["data"].append({"type": "scatter", "hovertemplate": "%{y:,.0f}", **props})
+
+
+def bar(fig: Figure, **props: Any) -> None:
+    """Add a bar trace."""
+    fig["data"].append({"type": "bar", **props})
+
+
+def message_figure(text: str) -> Figure:
     """An empty figure that says why there is nothing to show."""
-    fig = go.Figure()
-    fig.update_layout(STYLE, template=TEMPLATE, xaxis_visible=False, yaxis_visible=False,
-                      annotations=[{"text": text, "showarrow": False, "font": {"size": 15}}])
-    return fig
+    return {"data": [], "layout": {
+        "xaxis": {"visible": False}, "yaxis": {"visible": False},
+        "plot_bgcolor": "white", "paper_bgcolor": "white",
+        "annotations": [{"text": text, "showarrow": False, "font": {"size": 15}}]}}
 
 
 def table(header: Sequence[str], rows: Iterable[Sequence[Any]],
@@ -76,6 +87,12 @@ def table(header: Sequence[str], rows: Iterable[Sequence[Any]],
         body.append(html.Tr(tds))
     return html.Table([html.Thead(html.Tr([html.Th(h) for h in header])), html.Tbody(body)],
                       className="tall", **props)
+
+
+def _by_year(table: pd.DataFrame, by: str, value: str) -> pd.DataFrame:
+    """``value`` summed per year (rows) and ``by`` (columns, in order of appearance)."""
+    sums = table.groupby(["year", by], sort=False)[value].sum().unstack(by)
+    return sums[pd.unique(table[by])].sort_index()
 
 
 # --- indicators -----------------------------------------------------------------------------
@@ -94,9 +111,9 @@ def indicators(result: RunResult) -> tuple[pd.DataFrame, dict[str, str], dict[st
         labels[g] = f"Innbyggere {age_label(g)}"
         nouns[g] = f"innbyggere {age_label(g)}"
     if result.services is not None:
-        users = result.services.groupby(["year", "service"], sort=False)["users"].sum()
+        users = _by_year(result.services, "service", "users").reindex(proj.years)
         for key, service in result.catalogue.services.items():
-            data[key] = users.xs(key, level="service").reindex(proj.years).to_numpy()
+            data[key] = users[key].to_numpy()
             labels[key] = f"{service.label} (brukere)"
             nouns[key] = SERVICE_NOUNS.get(key, f"brukere av {service.label.lower()}")
     return pd.DataFrame(data, index=pd.Index(proj.years, name="year")), labels, nouns
@@ -119,31 +136,28 @@ def key_figures(result: RunResult, years: Sequence[int]) -> html.Table:
 
 # --- population -----------------------------------------------------------------------------
 
-def population_figure(result: RunResult) -> go.Figure:
+def population_figure(result: RunResult) -> Figure:
     """Total population on 1 January (per zone when there are several)."""
     proj = result.projection
     fig = base_figure(f"{result.inputs.municipality_name}: folketall 1. januar", "Personer")
     by_zone = proj.population.sum(axis=(2, 3))
-    fig.add_scatter(x=proj.years, y=by_zone.sum(axis=1), name="I alt", mode="lines+markers",
-                    hovertemplate="%{y:,.0f}")
+    scatter(fig, x=proj.years, y=by_zone.sum(axis=1), name="I alt", mode="lines+markers")
     if len(proj.districts) > 1:
         for d, name in enumerate(proj.districts):
-            fig.add_scatter(x=proj.years, y=by_zone[:, d], name=name, mode="lines",
-                            hovertemplate="%{y:,.0f}")
+            scatter(fig, x=proj.years, y=by_zone[:, d], name=name, mode="lines")
     return fig
 
 
-def age_groups_figure(result: RunResult) -> go.Figure:
+def age_groups_figure(result: RunResult) -> Figure:
     """Persons per planning age group on 1 January."""
     table_, labels, _nouns = indicators(result)
     fig = base_figure(f"{result.inputs.municipality_name}: aldersgrupper", "Personer")
     for g in AGE_GROUPS:
-        fig.add_scatter(x=table_.index, y=table_[g], name=age_label(g), mode="lines",
-                        hovertemplate="%{y:,.0f}")
+        scatter(fig, x=table_.index, y=table_[g], name=age_label(g), mode="lines")
     return fig
 
 
-def pyramid_figure(result: RunResult, year: int) -> go.Figure:
+def pyramid_figure(result: RunResult, year: int) -> Figure:
     """Population pyramid by single age in ``year`` with the base year as outline."""
     proj = result.projection
     years = [int(y) for y in proj.years]
@@ -151,23 +165,30 @@ def pyramid_figure(result: RunResult, year: int) -> go.Figure:
     pop = proj.population.sum(axis=1)  # [Y+1, 2, A]
     ages = np.arange(pop.shape[2])
     fig = base_figure(f"{result.inputs.municipality_name}: befolkningspyramide {year}",
-                  "Alder (år)", "Personer")
-    fig.update_layout(barmode="overlay", bargap=0.05, hovermode="y unified",
-                      yaxis_tickformat="d", xaxis_tickformat=",~r")
+                      "Alder (år)", "Personer")
+    fig["layout"].update(barmode="overlay", bargap=0.05, hovermode="y unified")
+    fig["layout"]["yaxis"]["tickformat"] = "d"
     now = pop[years.index(year)]
     base = pop[0]
     for s, (name, colour) in enumerate((("Menn", "#4C72B0"), ("Kvinner", "#DD8452"))):
         sign = -1 if s == 0 else 1
-        fig.add_bar(y=ages, x=sign * now[s], orientation="h", name=f"{name} {year}",
-                    marker_color=colour, customdata=now[s], hovertemplate="%{customdata:,.0f}")
-        fig.add_scatter(y=ages, x=sign * base[s], mode="lines", name=f"{name} {years[0]}",
-                        line={"color": "black", "width": 1, "shape": "hvh"},
-                        customdata=base[s], hovertemplate="%{customdata:,.0f}")
+        bar(fig, y=ages, x=sign * now[s], orientation="h", name=f"{name} {year}",
+            marker={"color": colour}, customdata=now[s], hovertemplate="%{customdata:,.0f}")
+        scatter(fig, y=ages, x=sign * base[s], mode="lines", name=f"{name} {years[0]}",
+                line={"color": "black", "width": 1, "shape": "hvh"},
+                customdata=base[s], hovertemplate="%{customdata:,.0f}")
     top = float(np.abs(pop).max()) * 1.05
-    ticks = np.linspace(-top, top, 7)
-    fig.update_xaxes(range=[-top, top], tickvals=ticks,
-                     ticktext=[fmt.number(abs(t)) for t in ticks])
+    step = _nice_step(top / 3)
+    ticks = np.arange(-(top // step) * step, top, step)
+    fig["layout"]["xaxis"].update(range=[-top, top], tickvals=ticks,
+                                  ticktext=[fmt.number(abs(t)) for t in ticks])
     return fig
+
+
+def _nice_step(x: float) -> float:
+    """The smallest 1, 2 or 5 × 10^k that is >= ``x`` (> 0): a round tick step."""
+    power = 10.0 ** np.floor(np.log10(x))
+    return float(next(m * power for m in (1, 2, 5, 10) if m * power >= x))
 
 
 # --- services -------------------------------------------------------------------------------
@@ -179,7 +200,7 @@ def service_options(result: RunResult) -> list[dict[str, str]]:
     return [{"label": s.label, "value": k} for k, s in result.catalogue.services.items()]
 
 
-def services_figure(result: RunResult, service: str | None) -> go.Figure:
+def services_figure(result: RunResult, service: str | None) -> Figure:
     """Users of one service per year and zone, with its places where it has facilities."""
     if result.services is None:
         return message_figure("Ingen tjenestekatalog for denne kommunen")
@@ -188,11 +209,10 @@ def services_figure(result: RunResult, service: str | None) -> go.Figure:
     part = result.services[result.services.service == service]
     fig = base_figure(f"{cat[service].label}: brukere og plasser", "Brukere / plasser")
     for zone, rows in part.groupby("district", sort=False):
-        fig.add_scatter(x=rows.year, y=rows.users, name=f"Brukere {zone}", mode="lines+markers",
-                        hovertemplate="%{y:,.0f}")
+        scatter(fig, x=rows.year, y=rows.users, name=f"Brukere {zone}", mode="lines+markers")
         if rows.capacity.notna().any():
-            fig.add_scatter(x=rows.year, y=rows.capacity, name=f"Plasser {zone}", mode="lines",
-                            line={"dash": "dash"}, hovertemplate="%{y:,.0f}")
+            scatter(fig, x=rows.year, y=rows.capacity, name=f"Plasser {zone}", mode="lines",
+                    line={"dash": "dash"})
     return fig
 
 
@@ -213,19 +233,18 @@ def services_table(result: RunResult, year: int) -> html.Table | html.P:
     return table(header, rows, cells)
 
 
-def demografikostnader_figure(result: RunResult) -> go.Figure:
+def demografikostnader_figure(result: RunResult) -> Figure:
     """Yearly cost of population change by sector (TBU method), mill. kr."""
     if result.demografikostnader is None:
         return message_figure("Ingen tjenestekatalog for denne kommunen")
     dk = result.demografikostnader
     price_year = int(dk.price_year.iloc[0])
-    by = dk.groupby(["year", "sector"], sort=True)["cost_change_nok"].sum().reset_index()
+    by = _by_year(dk, "sector", "cost_change_nok") / 1e6
     fig = base_figure("Demografikostnader: endring fra året før etter sektor (TBU-metoden)",
-                  f"Mill. kr ({price_year}-kroner)")
-    fig.update_layout(barmode="relative")
-    for sector, rows in by.groupby("sector", sort=False):
-        fig.add_bar(x=rows.year, y=rows.cost_change_nok / 1e6, name=sector,
-                    hovertemplate="%{y:,.1f} mill. kr")
+                      f"Mill. kr ({price_year}-kroner)")
+    fig["layout"]["barmode"] = "relative"
+    for sector in by.columns:
+        bar(fig, x=by.index, y=by[sector], name=sector, hovertemplate="%{y:,.1f} mill. kr")
     return fig
 
 
@@ -262,7 +281,7 @@ def rules_table(result: RunResult) -> html.Table | html.P:
     return table([RULE_HEADERS[c] for c in cols], rows)
 
 
-def ratios_figure(result: RunResult) -> go.Figure:
+def ratios_figure(result: RunResult) -> Figure:
     """The rules' ratios (% of driftsinntekter) with each rule's threshold as a dashed line."""
     if result.budget is None:
         return message_figure("Ingen budsjettmodell for denne kommunen")
@@ -270,13 +289,13 @@ def ratios_figure(result: RunResult) -> go.Figure:
     fig = base_figure("Handlingsregler: nøkkeltall i % av driftsinntektene", "% av driftsinntekter")
     metrics = [m for m in dict.fromkeys(summary.get("metric", [])) if m in ratios.columns]
     for m in metrics:
-        fig.add_scatter(x=ratios.year, y=ratios[m], name=RATIO_LABELS.get(m, m),
-                        mode="lines+markers", hovertemplate="%{y:,.1f} %")
+        scatter(fig, x=ratios.year, y=ratios[m], name=RATIO_LABELS.get(m, m),
+                mode="lines+markers", hovertemplate="%{y:,.1f} %")
     for rule in summary.itertuples():
         if getattr(rule, "metric", None) in metrics:
-            fig.add_scatter(x=ratios.year, y=np.full(len(ratios), rule.threshold_pct),
-                            name=rule.rule, mode="lines", line={"dash": "dash", "width": 1},
-                            hovertemplate="%{y:,.1f} %")
+            scatter(fig, x=ratios.year, y=np.full(len(ratios), rule.threshold_pct),
+                    name=rule.rule, mode="lines", line={"dash": "dash", "width": 1},
+                    hovertemplate="%{y:,.1f} %")
     return fig
 
 
@@ -299,7 +318,7 @@ def savings_table(result: RunResult, years: Sequence[int]) -> html.Table | html.
 
 # --- ABM band -------------------------------------------------------------------------------
 
-def band_figure(result: RunResult, chunks: dict[str, Any] | None, group: str) -> go.Figure:
+def band_figure(result: RunResult, chunks: dict[str, Any] | None, group: str) -> Figure:
     """P5–P95 and median over the ABM runs of one group, with the cohort projection."""
     group = group if group in BAND_GROUPS else TOTAL
     name = "Folketall" if group == TOTAL else f"Innbyggere {age_label(group)}"
@@ -309,16 +328,15 @@ def band_figure(result: RunResult, chunks: dict[str, Any] | None, group: str) ->
         runs = np.asarray(chunks["runs"][group], dtype=float)
         p5, p50, p95 = np.quantile(runs, [0.05, 0.5, 0.95], axis=0)
         years = chunks["years"]
-        fig.add_scatter(x=years, y=p95, mode="lines", line={"width": 0}, showlegend=False,
-                        name="P95", hovertemplate="P95 %{y:,.0f}")
-        fig.add_scatter(x=years, y=p5, mode="lines", line={"width": 0}, fill="tonexty",
-                        fillcolor="rgba(85,168,104,0.3)",
-                        name=f"P5–P95 over {len(runs)} kjøringer", hovertemplate="P5 %{y:,.0f}")
-        fig.add_scatter(x=years, y=p50, mode="lines", line={"color": "#2D5F3A"},
-                        name="Median (ABM)", hovertemplate="%{y:,.0f}")
-    fig.add_scatter(x=table_.index, y=table_[group], mode="lines",
-                    line={"color": "black", "dash": "dot"}, name="Kohortmodellen",
-                    hovertemplate="%{y:,.0f}")
+        scatter(fig, x=years, y=p95, mode="lines", line={"width": 0}, showlegend=False,
+                name="P95", hovertemplate="P95 %{y:,.0f}")
+        scatter(fig, x=years, y=p5, mode="lines", line={"width": 0}, fill="tonexty",
+                fillcolor="rgba(85,168,104,0.3)",
+                name=f"P5–P95 over {len(runs)} kjøringer", hovertemplate="P5 %{y:,.0f}")
+        scatter(fig, x=years, y=p50, mode="lines", line={"color": "#2D5F3A"},
+                name="Median (ABM)")
+    scatter(fig, x=table_.index, y=table_[group], mode="lines",
+            line={"color": "black", "dash": "dot"}, name="Kohortmodellen")
     return fig
 
 
@@ -373,13 +391,12 @@ def compare_table(named: Sequence[tuple[str, RunResult]], years: Sequence[int],
     return table(header, rows, cells)
 
 
-def compare_figure(named: Sequence[tuple[str, RunResult]], key: str) -> go.Figure:
+def compare_figure(named: Sequence[tuple[str, RunResult]], key: str) -> Figure:
     """One key series per scenario."""
     _t, labels, _n = indicators(named[0][1])
     fig = base_figure(labels.get(key, key), "Personer")
     for name, res in named:
         t, *_ = indicators(res)
         if key in t.columns:
-            fig.add_scatter(x=t.index, y=t[key], name=name, mode="lines+markers",
-                            hovertemplate="%{y:,.0f}")
+            scatter(fig, x=t.index, y=t[key], name=name, mode="lines+markers")
     return fig
