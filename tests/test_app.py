@@ -67,9 +67,13 @@ def test_set_in_get_in_and_removal():
 def test_year_path_rows_round_trip():
     path = {"2030": 1.5, "2024": 1.44}
     rows = scenario.path_rows(path)
-    assert rows == [{"år": 2024, "verdi": 1.44}, {"år": 2030, "verdi": 1.5}]
+    assert rows == [{"år": 2024, "verdi": "1,44"}, {"år": 2030, "verdi": "1,5"}]
     assert scenario.rows_path(rows) == {"2024": 1.44, "2030": 1.5}
-    typed = [{"år": "2026", "verdi": "1,6"}, {"år": 2027, "verdi": None}, {"år": None}]
+    exact = {"2024": 4313.234, "2025": 190, "2026": 0.1 + 0.2}
+    back = scenario.rows_path(scenario.path_rows(exact))
+    assert back == exact and type(back["2025"]) is int  # text cells keep numbers exact
+    typed = [{"år": "2026", "verdi": "1,6"}, {"år": 2027, "verdi": None}, {"år": None},
+             {"år": 2028, "verdi": "mange"}]
     assert scenario.rows_path(typed) == {"2026": 1.6}
     assert scenario.rows_path([]) is None
 
@@ -83,7 +87,7 @@ def test_housing_and_coverage_rows_round_trip():
         "services": {"coverage_path": {"barnehage": {"2024": 1.0, "2030": 0.9}}}}
     rows = scenario.housing_rows(data)
     assert len(rows) == 3 and rows[2] == {"prosjekt": "småhus", "sone": "Nord",
-                                          "boligtype": "smahus", "år": 2026, "boliger": 40}
+                                          "boligtype": "smahus", "år": 2026, "boliger": "40"}
     assert scenario.with_housing_rows(data, rows) == data
     assert scenario.with_coverage_rows(data, scenario.coverage_rows(data)) == data
     emptied = scenario.with_housing_rows(data, [])
@@ -132,7 +136,7 @@ def test_load_fills_the_editor_from_the_main_scenario(main):
         None, LORENSKOG, None, None, None, None, None)
     assert loaded == main and knr == LORENSKOG and error == ""
     refugees = paths[callbacks.PATH_KEYS.index("refugees.settled_per_year")]
-    assert refugees[0] == {"år": 2024, "verdi": 190}
+    assert refugees[0] == {"år": 2024, "verdi": "190"}
     assert values[callbacks.VALUE_KEYS.index("horizon")] == 2050
     # unchanged fields give back the loaded scenario exactly
     assert callbacks.edited_scenario(loaded, paths, values, housing, coverage) == main
@@ -170,7 +174,8 @@ def test_edit_runs_the_scenario_or_reports_why_not(main):
 
 
 def test_add_year_row():
-    assert callbacks.add_year_row([{"år": 2028, "verdi": 50}])[-1] == {"år": 2029, "verdi": 50}
+    assert callbacks.add_year_row([{"år": 2028, "verdi": "50"}])[-1] == {"år": 2029,
+                                                                         "verdi": "50"}
     assert callbacks.add_year_row(None) == [{"år": 2024, "verdi": None}]
 
 

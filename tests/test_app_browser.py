@@ -195,3 +195,14 @@ def test_bad_upload_says_why(page, tmp_path):
     page.set_input_files("#upload-scenario input[type=file]", str(bad))
     page.wait_for_selector("text=Kan ikke lese scenarioet: feil.toml")
 
+
+
+def test_decimal_comma_in_tables(page):
+    """A Norwegian user types 1,8 for the TFR: the scenario gets 1.8."""
+    tfr = page.locator(".field", has_text="Fruktbarhet: samlet fruktbarhetstall")
+    cell_ = tfr.locator("td[data-dash-column='verdi']").nth(2)
+    cell_.click()
+    page.keyboard.type("1,8")
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.querySelector('#toml-text').value"
+                           ".includes('2040 = 1.8\\n')")

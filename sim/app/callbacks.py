@@ -253,14 +253,14 @@ def register(app: dash.Dash, sweeps_root: str | None = None) -> None:
                   prevent_initial_call=True)
     def add_housing(_clicks, rows):
         return [*(rows or []), {"prosjekt": "nytt prosjekt", "sone": "", "boligtype": "blokk",
-                                scenario.YEAR: 2027, "boliger": 100}]
+                                scenario.YEAR: 2027, "boliger": "100"}]
 
     @app.callback(Output(ids.COVERAGE, "data", allow_duplicate=True),
                   Input(ids.COVERAGE_ADD, "n_clicks"), State(ids.COVERAGE, "data"),
                   prevent_initial_call=True)
     def add_coverage(_clicks, rows):
         return [*(rows or []), {"tjeneste": "barnehage", scenario.YEAR: 2030,
-                                "multiplikator": 1.0}]
+                                "multiplikator": "1,0"}]
 
     @app.callback(Output(ids.DOWNLOAD_TOML, "data"), Input(ids.DOWNLOAD_TOML_BUTTON, "n_clicks"),
                   State(ids.SCENARIO, "data"), prevent_initial_call=True)

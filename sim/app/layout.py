@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dash import dash_table, dcc, html
-from dash.dash_table.Format import Format, Group
 
 from sim.app import ids
 from sim.app.compute import BAND_GROUPS, TOTAL
@@ -49,8 +48,9 @@ FIELDS = (
 
 MAX_UPLOAD_BYTES = 1_000_000
 """A scenario file is a few kB; larger uploads are refused by the browser component."""
-NUMBER = Format(group=Group.yes, group_delimiter=" ", decimal_delimiter=",")
 YEAR_COLUMN = {"id": YEAR, "name": "År", "type": "numeric"}
+NUMBER_COLUMNS = (VALUE, "boliger", "multiplikator")
+"""Numbers typed as text, so a decimal comma works (``sim.app.scenario`` parses them)."""
 TABLE_STYLE = {"style_table": {"maxWidth": "100%"},
                "style_cell": {"fontFamily": "inherit", "fontSize": "13px", "padding": "2px 6px"},
                "style_header": {"fontWeight": "bold"}}
@@ -70,9 +70,10 @@ def _path_table(field: Field) -> html.Div:
     return html.Div([
         dash_table.DataTable(
             id={"type": ids.PATH_FIELD, "key": field.key},
-            columns=[YEAR_COLUMN, {"id": VALUE, "name": "Verdi", "type": "numeric",
-                                   "format": NUMBER}],
-            data=[], editable=True, row_deletable=True, **TABLE_STYLE),
+            columns=[YEAR_COLUMN, {"id": VALUE, "name": "Verdi", "type": "text"}],
+            data=[], editable=True, row_deletable=True,
+            style_cell_conditional=[{"if": {"column_id": VALUE}, "textAlign": "right"}],
+            **TABLE_STYLE),
         html.Button("+ år", id={"type": ids.ADD_ROW, "key": field.key}, className="small"),
     ])
 
@@ -90,15 +91,15 @@ def _field(field: Field) -> html.Div:
 
 def _table_editor(table_id: str, add_id: str, columns: tuple[str, ...], title: str,
                   help_text: str) -> html.Div:
-    numeric = {YEAR, "boliger", "multiplikator"}
     return html.Div([
         html.Label(title),
         dash_table.DataTable(
             id=table_id, data=[], editable=True, row_deletable=True,
-            columns=[{"id": c, "name": c.capitalize(),
-                      "type": "numeric" if c in numeric else "text",
-                      **({"format": NUMBER} if c in numeric - {YEAR} else {})}
-                     for c in columns], **TABLE_STYLE),
+            columns=[YEAR_COLUMN if c == YEAR else {"id": c, "name": c.capitalize(),
+                                                    "type": "text"} for c in columns],
+            style_cell_conditional=[{"if": {"column_id": c}, "textAlign": "right"}
+                                    for c in columns if c in NUMBER_COLUMNS],
+            **TABLE_STYLE),
         html.Button("+ rad", id=add_id, className="small"),
         html.Small(help_text),
     ], className="field")

@@ -130,9 +130,20 @@ def set_in(data: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
 
 
 def path_rows(path: dict[str, float] | None) -> list[dict[str, Any]]:
-    """Rows ``{"år": 2030, "verdi": 1.5}`` of a year path (sorted by year)."""
-    return [{YEAR: int(y), VALUE: v} for y, v in sorted((path or {}).items(),
-                                                        key=lambda kv: int(kv[0]))]
+    """Rows ``{"år": 2030, "verdi": "1,5"}`` of a year path (sorted by year).
+
+    Values are text with a decimal comma, as a Norwegian user reads and types them;
+    ``rows_path`` reads them back to the same numbers.
+    """
+    return [{YEAR: int(y), VALUE: cell_text(v)}
+            for y, v in sorted((path or {}).items(), key=lambda kv: int(kv[0]))]
+
+
+def cell_text(value: float | None) -> str | None:
+    """A number as table text: ``190``, ``1,44`` (exact: ``_number`` reads it back)."""
+    if value is None:
+        return None
+    return str(value) if isinstance(value, int) else repr(float(value)).replace(".", ",")
 
 
 def rows_path(rows: list[dict[str, Any]] | None) -> dict[str, float] | None:
@@ -169,7 +180,7 @@ def housing_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
         for year, n in sorted(p.get("completions", {}).items(), key=lambda kv: int(kv[0])):
             rows.append({"prosjekt": p.get("name", "prosjekt"), "sone": p.get("district") or "",
                          "boligtype": p.get("dwelling_type", "blokk"), YEAR: int(year),
-                         "boliger": n})
+                         "boliger": cell_text(n)})
     return rows
 
 
