@@ -8,9 +8,11 @@ download), built from the same tables the CLI writes as Parquet:
   one sheet per zone (district);
 * ``Tjenester``: per year, zone and service: users, places, gap, staff and cost in 1000 kr;
 * ``Demografikostnader``: cost of population change per service (rows) and year, 1000 kr;
-* ``Økonomiplan``: every budget line (rows) by year (columns), 1000 kr, and
-  ``Handlingsregler``: the rules' ratios, % of driftsinntekter (``_budget_sheets`` is the one
-  place to add the budget module's own økonomiplan tables when it has them).
+* the budget as økonomiplan tables (``budget_tables``): rows ``Post`` with their unit
+  (``Enhet``), one column per year. The budget module's own tables
+  (``sim.budget.tables.okonomiplan_tables``) when it has them; otherwise ``Økonomiplan`` (every
+  budget line, 1000 kr) and ``Handlingsregler`` (the rules' ratios and limits, %) built from the
+  budget's lines and ratios.
 
 Cells hold the exact values (persons may be fractional: the cohort engine projects expected
 values); formats only round what is shown. Thousands are separated by a space whatever the
@@ -27,7 +29,7 @@ import io
 import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +55,7 @@ class ExportTables:
     """What a workbook shows: the CLI's result tables and a few facts about the run.
 
     ``population``, ``services`` and ``demografikostnader`` have the columns of the Parquet
-    files of the same names; ``budget_lines`` is ``budget.parquet`` (year, line, value_nok),
-    ``budget_ratios`` the budget's ratios table (``budget_ratios.csv``).
+    files of the same names; ``budget`` the økonomiplan tables (``budget_tables``).
     """
 
     municipality: str
@@ -63,8 +64,7 @@ class ExportTables:
     population: pd.DataFrame
     services: pd.DataFrame | None = None
     demografikostnader: pd.DataFrame | None = None
-    budget_lines: pd.DataFrame | None = None
-    budget_ratios: pd.DataFrame | None = None
+    budget: dict[str, pd.DataFrame] = field(default_factory=dict)
     version: str = ""
 
 
@@ -72,13 +72,11 @@ def tables_from_result(result) -> ExportTables:
     """The tables of an in-memory ``sim.run.RunResult`` (what ``write_run`` would write)."""
     from sim.io import population_table
 
-    budget = result.budget
     return ExportTables(
         result.inputs.municipality, result.inputs.municipality_name,
         result.scenario.model_dump(mode="json", exclude={"source"}),
         population_table(result.projection), result.services, result.demografikostnader,
-        budget.lines if budget is not None else None,
-        budget.ratios if budget is not None else None, package_version())
+        budget_tables(result.budget), package_version())
 
 
 def tables_from_folder(folder: str | Path) -> ExportTables:
@@ -97,15 +95,83 @@ def tables_from_folder(folder: str | Path) -> ExportTables:
                          "('kommunesim run' without --engine abm)")
 
     def optional(name: str) -> pd.DataFrame | None:
-        return read_parquet(folder / name) if (folder / name).exists() else None
+        if not (folder / name).exists():
+            return None
+        return read_parquet(folder / name) if name.endswith(".parquet") else \
+            pd.read_csv(folder / name)
 
-    ratios = folder / "budget_ratios.csv"
     return ExportTables(
         str(manifest.get("municipality", "")), str(manifest.get("municipality_name", "")),
         manifest.get("scenario", {}), read_parquet(folder / "population.parquet"),
         optional("services.parquet"), optional("demografikostnader.parquet"),
-        optional("budget.parquet"), pd.read_csv(ratios) if ratios.exists() else None,
+        tables_from_lines(optional("budget.parquet"), optional("budget_ratios.csv"),
+                          optional("budget_rules_summary.csv")),
         str(manifest.get("kommunesim_version", "")))
+
+
+# --- the budget as økonomiplan tables -------------------------------------------------------
+
+POST, UNIT = "Post", "Enhet"
+"""Label columns of an økonomiplan table; the other columns are years ("2024", ...)."""
+KR, PCT = "1000 kr", "%"
+RATIO_NAMES = {"netto_driftsresultat_pct": "Netto driftsresultat",
+               "disposisjonsfond_pct": "Disposisjonsfond",
+               "netto_lanegjeld_pct": "Netto lånegjeld",
+               "netto_finansutgifter_pct": "Netto finansutgifter"}
+
+
+def budget_tables(budget) -> dict[str, pd.DataFrame]:
+    """The budget's økonomiplan tables by name ({} without a budget).
+
+    The budget module's own (``sim.budget.tables.okonomiplan_tables``) where it has them;
+    otherwise ``tables_from_lines`` of the budget's lines, ratios and rules.
+    """
+    if budget is None:
+        return {}
+    try:
+        from sim.budget.tables import okonomiplan_tables
+    except ImportError:
+        return tables_from_lines(budget.lines, budget.ratios, budget.rules_summary)
+    return okonomiplan_tables(budget)
+
+
+def tables_from_lines(lines: pd.DataFrame | None, ratios: pd.DataFrame | None,
+                      rules: pd.DataFrame | None) -> dict[str, pd.DataFrame]:
+    """Økonomiplan tables from the tidy budget tables (``budget.parquet`` and the CSVs).
+
+    ``Økonomiplan``: every line (``year, line, value_nok``) in 1000 kr; ``Handlingsregler``:
+    the ratios (% of driftsinntekter) and each rule's limit.
+    """
+    out = {}
+    if lines is not None:
+        wide = lines.pivot(index="line", columns="year", values="value_nok") / 1000
+        wide = wide.reindex(pd.unique(lines.line))
+        out["Økonomiplan"] = _plan_frame(wide.index, KR, wide)
+    if ratios is not None:
+        cols = [c for c in RATIO_NAMES if c in ratios.columns]
+        wide = ratios.set_index("year")[cols].T
+        frame = _plan_frame([RATIO_NAMES[c] for c in cols], PCT, wide)
+        if rules is not None:
+            limits = pd.DataFrame([[r.threshold_pct] * wide.shape[1] for r in rules.itertuples()],
+                                  columns=wide.columns)
+            frame = pd.concat([frame, _plan_frame([f"{r.rule}: grense" for r in
+                                                   rules.itertuples()], PCT, limits)],
+                              ignore_index=True)
+        out["Handlingsregler"] = frame
+    return out
+
+
+def _plan_frame(posts, unit: str, wide: pd.DataFrame) -> pd.DataFrame:
+    """Post, Enhet and one column per year (named "2024", ...) from a [post x year] frame."""
+    frame = pd.DataFrame({POST: list(posts), UNIT: unit})
+    for year in wide.columns:
+        frame[str(int(year))] = wide[year].to_numpy()
+    return frame
+
+
+def year_columns(frame: pd.DataFrame) -> list[str]:
+    """The year columns of an økonomiplan table."""
+    return [c for c in frame.columns if str(c).isdigit()]
 
 
 # --- number formats -------------------------------------------------------------------------
@@ -214,36 +280,22 @@ def _demografikostnader_sheet(wb: Workbook, t: ExportTables) -> None:
             _put(ws, i, j, values[y])
 
 
-def _wide_sheet(wb: Workbook, name: str, title: str, note: str, wide: pd.DataFrame,
-                unit: str, decimals: int) -> None:
-    """Rows = ``wide.index`` (labels), columns = years: the økonomiplan layout."""
-    years = [int(y) for y in wide.columns]
-    ws = _sheet(wb, name, title, note, ["", *(f"{y} ({unit})" for y in years)], 1)
-    for i, (label, values) in enumerate(wide.iterrows(), start=HEADER_ROW + 1):
-        ws.cell(row=i, column=1, value=str(label))
-        for j, y in enumerate(years, start=2):
-            _put(ws, i, j, values[y], decimals)
-
-
-RATIO_NAMES = {"netto_driftsresultat_pct": "Netto driftsresultat",
-               "disposisjonsfond_pct": "Disposisjonsfond",
-               "netto_lanegjeld_pct": "Netto lånegjeld",
-               "netto_finansutgifter_pct": "Netto finansutgifter"}
+DECIMALS = {PCT: 1, "prosentpoeng": 1, "indeks": 4}
+"""Decimals shown per unit of an økonomiplan row (others: whole numbers)."""
 
 
 def _budget_sheets(wb: Workbook, t: ExportTables) -> None:
-    """Budget lines and the rules' ratios, years as columns."""
-    if t.budget_lines is not None:
-        wide = t.budget_lines.pivot(index="line", columns="year", values="value_nok") / 1000
-        wide = wide.reindex(pd.unique(t.budget_lines.line))
-        _wide_sheet(wb, "Økonomiplan", f"{t.municipality_name}: økonomiplan (budsjettlinjer)",
-                    "1000 kr, løpende kroner. Definisjoner av linjene: arket Les meg og "
-                    "sim/budget/model.py.", wide, "1000 kr", 0)
-    if t.budget_ratios is not None:
-        cols = [c for c in RATIO_NAMES if c in t.budget_ratios.columns]
-        wide = t.budget_ratios.set_index("year")[cols].T.rename(index=RATIO_NAMES)
-        _wide_sheet(wb, "Handlingsregler", f"{t.municipality_name}: nøkkeltall for "
-                    "handlingsreglene", "Prosent av brutto driftsinntekter.", wide, "%", 1)
+    """One sheet per økonomiplan table: Post, Enhet (the row's unit), then the years."""
+    for name, frame in t.budget.items():
+        ws = _sheet(wb, name, f"{t.municipality_name}: {name.lower()}",
+                    "Enheten står i kolonnen Enhet; beløp i 1000 kr løpende kroner.",
+                    list(frame.columns), 2)
+        for i, (post, unit, *values) in enumerate(frame.itertuples(index=False),
+                                                  start=HEADER_ROW + 1):
+            ws.cell(row=i, column=1, value=post)
+            ws.cell(row=i, column=2, value=unit)
+            for j, value in enumerate(values, start=3):
+                _put(ws, i, j, value, DECIMALS.get(unit, 0))
 
 
 def _readme(ws: Worksheet, t: ExportTables, sheets: list[str]) -> None:
@@ -267,8 +319,7 @@ def _readme(ws: Worksheet, t: ExportTables, sheets: list[str]) -> None:
         "Tjenester": "brukere, plasser, avvik, årsverk og kostnad per år, sone og tjeneste",
         "Demografikostnader": "kostnaden av befolkningsendringen per tjeneste og år (TBU)",
         "Økonomiplan": "alle budsjettlinjer per år, 1000 kr løpende kroner",
-        "Handlingsregler": "netto driftsresultat, disposisjonsfond og lånegjeld i % av "
-                           "driftsinntektene",
+        "Handlingsregler": "handlingsreglenes nøkkeltall i % av driftsinntektene",
     }
     for name in sheets:
         key = next((k for k in descriptions if name.startswith(k)), None)

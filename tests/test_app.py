@@ -244,16 +244,29 @@ def test_pyramid_bars_sum_to_the_population(main):
     assert 0 in ticks and np.abs(ticks).max() <= np.abs(fig["layout"]["xaxis"]["range"][1])
 
 
-def test_budget_views_tolerate_missing_and_new_columns(main):
+def test_budget_views_show_the_plan_tables(main):
+    from sim.export import budget_tables
+
     result = compute.project(main)
-    assert "HR1" in str(views.rules_table(result))
-    extra = result.budget.rules_summary.assign(new_column=1)
-    budget = type(result.budget)(**{**result.budget.__dict__, "rules_summary": extra})
-    changed = type(result)(**{**result.__dict__, "budget": budget})
-    assert "new_column" not in str(views.rules_table(changed))
-    without = type(result)(**{**result.__dict__, "budget": None})
-    assert "Ingen budsjettmodell" in str(views.rules_table(without))
-    assert views.ratios_figure(without)["layout"]["annotations"]
+    tables = budget_tables(result.budget)
+    rules = tables["Handlingsregler"].set_index("Post")
+    ndr = result.budget.ratios.set_index("year").at[2030, "netto_driftsresultat_pct"]
+    assert rules.at["Netto driftsresultat", "2030"] == ndr
+    assert rules.at["HR1 netto driftsresultat >= 2 %: grense", "2030"] == 2.0
+    fig = views.budget_figure(tables)
+    traces = {t["name"]: t for t in fig["data"]}
+    assert traces["Netto driftsresultat"]["y"][list(rules.columns).index("2030") - 1] == ndr
+    view = str(views.budget_tables_view(tables))
+    assert fmt.number(ndr, 1) in view and "Økonomiplan" in view
+    # rows the budget module may add (other units, text cells) render too
+    extra = pd.DataFrame({"Post": ["HR1: status", "Kostnadsindeks"], "Enhet": ["", "indeks"],
+                          **{y: ["Oppfylt", 0.9551] for y in views.plan_years(tables)}})
+    more = {**tables, "Handlingsregler": pd.concat([tables["Handlingsregler"], extra])}
+    assert "Oppfylt" in str(views.budget_tables_view(more)) and "0,9551" in str(
+        views.budget_tables_view(more))
+    assert views.plan_years(tables)[:4] == ["2024", "2025", "2026", "2027"]
+    assert "Ingen budsjettmodell" in str(views.budget_tables_view({}))
+    assert views.budget_figure({})["layout"]["annotations"]
 
 
 def test_abm_chunks_are_the_runs_of_one_call(main):

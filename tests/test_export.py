@@ -56,7 +56,7 @@ def test_sheets_readme_and_frozen_headers(exported):
     assert all(name in readme for name in wb.sheetnames[1:])
     assert wb["Befolkning Lørenskog"].freeze_panes == f"C{HEADER_ROW + 1}"
     assert wb["Tjenester"].freeze_panes == f"E{HEADER_ROW + 1}"
-    assert wb["Økonomiplan"].freeze_panes == f"B{HEADER_ROW + 1}"
+    assert wb["Økonomiplan"].freeze_panes == f"C{HEADER_ROW + 1}"
 
 
 def test_population_sheet_equals_population_parquet(exported):
@@ -101,24 +101,28 @@ def test_demografikostnader_and_budget_sheets(exported):
     assert sheet.loc["I alt"].to_numpy() == pytest.approx(
         (dk.groupby("year").cost_change_nok.sum() / 1000).to_numpy(), rel=REL)
     lines = pd.read_parquet(run_dir / "budget.parquet")
-    plan = sheet_frame(wb["Økonomiplan"], 1)
+    plan = sheet_frame(wb["Økonomiplan"], 2)
+    assert set(plan.index.get_level_values("Enhet")) == {"1000 kr"}
+    plan = plan.droplevel("Enhet")
     for row in lines.itertuples():
-        assert plan.at[row.line, f"{row.year} (1000 kr)"] == pytest.approx(row.value_nok / 1000,
-                                                                            rel=REL)
+        assert plan.at[row.line, str(row.year)] == pytest.approx(row.value_nok / 1000, rel=REL)
     ratios = pd.read_csv(run_dir / "budget_ratios.csv")
-    rules = sheet_frame(wb["Handlingsregler"], 1)
-    assert rules.loc["Netto driftsresultat", "2030 (%)"] == pytest.approx(
+    rules = sheet_frame(wb["Handlingsregler"], 2).droplevel("Enhet")
+    assert rules.at["Netto driftsresultat", "2030"] == pytest.approx(
         ratios.set_index("year").at[2030, "netto_driftsresultat_pct"], rel=REL)
+    summary = pd.read_csv(run_dir / "budget_rules_summary.csv")
+    for r in summary.itertuples():
+        assert rules.at[f"{r.rule}: grense", "2030"] == r.threshold_pct
 
 
 def test_number_formats_group_thousands_with_spaces(exported):
     _run, wb = exported
     ws = wb["Økonomiplan"]
-    for row in ws.iter_rows(min_row=HEADER_ROW + 1, min_col=2):
+    for row in ws.iter_rows(min_row=HEADER_ROW + 1, min_col=3):
         for cell in row:
             if isinstance(cell.value, float):
                 assert cell.number_format == integer_format(cell.value)
-    assert wb["Handlingsregler"].cell(HEADER_ROW + 1, 2).number_format == "0.0"
+    assert wb["Handlingsregler"].cell(HEADER_ROW + 1, 3).number_format == "0.0"
 
 
 @pytest.mark.parametrize("value, fmt", [

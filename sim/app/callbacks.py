@@ -20,7 +20,7 @@ from dash.exceptions import PreventUpdate
 from sim.app import compute, ids, scenario, sweeps, views
 from sim.app.layout import FIELDS
 from sim.errors import InputError
-from sim.export import tables_from_result, workbook_bytes
+from sim.export import budget_tables, tables_from_result, workbook_bytes
 
 PATH_KEYS = [f.key for f in FIELDS if f.kind == "path"]
 VALUE_KEYS = [f.key for f in FIELDS if f.kind != "path"]
@@ -291,17 +291,16 @@ def register(app: dash.Dash, sweeps_root: str | None = None) -> None:
         return on_key_figures(data, year)
 
     @app.callback(Output(ids.POPULATION, "figure"), Output(ids.AGE_GROUPS, "figure"),
-                  Output(ids.DEMOGRAFI, "figure"), Output(ids.RULES, "children"),
-                  Output(ids.RATIOS, "figure"), Output(ids.SAVINGS, "children"),
-                  Input(ids.SCENARIO, "data"))
+                  Output(ids.DEMOGRAFI, "figure"), Output(ids.BUDGET_FIGURE, "figure"),
+                  Output(ids.BUDGET_TABLES, "children"), Input(ids.SCENARIO, "data"))
     def overview(data):
         if not data:
             raise PreventUpdate
         result = compute.project(data)
+        budget = budget_tables(result.budget)
         return (views.population_figure(result), views.age_groups_figure(result),
-                views.demografikostnader_figure(result), views.rules_table(result),
-                views.ratios_figure(result),
-                views.savings_table(result, views.report_years(result)))
+                views.demografikostnader_figure(result), views.budget_figure(budget),
+                views.budget_tables_view(budget))
 
     @app.callback(Output(ids.PYRAMID, "figure"), Input(ids.SCENARIO, "data"),
                   Input(ids.PYRAMID_YEAR, "value"))

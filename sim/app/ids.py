@@ -41,9 +41,8 @@ SERVICE = "service"
 SERVICES = "services-figure"
 SERVICES_TABLE = "services-table"
 DEMOGRAFI = "demografikostnader-figure"
-RULES = "rules-table"
-RATIOS = "ratios-figure"
-SAVINGS = "savings-table"
+BUDGET_FIGURE = "budget-figure"
+BUDGET_TABLES = "budget-tables"
 
 # ABM band
 ABM_RUNS = "abm-runs-input"

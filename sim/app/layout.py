@@ -168,8 +168,7 @@ def results() -> html.Div:
             _tab("Tjenester", [
                 dropdown(ids.SERVICE, clearable=False), _graph(ids.SERVICES),
                 html.Div(id=ids.SERVICES_TABLE), _graph(ids.DEMOGRAFI)]),
-            _tab("Økonomi", [
-                html.Div(id=ids.RULES), _graph(ids.RATIOS), html.Div(id=ids.SAVINGS)]),
+            _tab("Økonomi", [_graph(ids.BUDGET_FIGURE), html.Div(id=ids.BUDGET_TABLES)]),
             _tab("Usikkerhet", [
                 html.P(f"Den agentbaserte modellen trekker personers hendelser tilfeldig; "
                        f"båndet viser {BAND_LABEL}, ikke usikkerheten i forutsetningene."),

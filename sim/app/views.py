@@ -19,6 +19,7 @@ from dash import html
 from sim.app import fmt
 from sim.app.compute import BAND_GROUPS, TOTAL
 from sim.demography import AGE_GROUPS
+from sim.export import DECIMALS, PCT, POST, UNIT, year_columns
 from sim.run import RunResult
 
 Figure = dict[str, Any]
@@ -250,70 +251,52 @@ def demografikostnader_figure(result: RunResult) -> Figure:
 
 # --- budget ---------------------------------------------------------------------------------
 
-RULE_HEADERS = {"rule": "Handlingsregel", "first_year_met": "Første år oppfylt",
-                "first_year_broken": "Første år brutt", "years_met": "År oppfylt",
-                "years": "År i alt", "from_year": "Gjelder fra"}
-"""Columns of ``budget.rules_summary`` shown, with Norwegian headings (others are skipped)."""
-
-RATIO_LABELS = {"netto_driftsresultat_pct": "Netto driftsresultat",
-                "disposisjonsfond_pct": "Disposisjonsfond",
-                "netto_lanegjeld_pct": "Netto lånegjeld",
-                "netto_finansutgifter_pct": "Netto finansutgifter"}
+def plan_years(tables: dict[str, pd.DataFrame]) -> list[str]:
+    """Year columns shown: the four økonomiplan years, then 2030, 2035, 2040 and the last."""
+    if not tables:
+        return []
+    years = year_columns(next(iter(tables.values())))
+    shown = set(years[:4]) | {y for y in ("2030", "2035", "2040") if y in years} | {years[-1]}
+    return [y for y in years if y in shown]
 
 
-def _cell(value: Any) -> str:
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return fmt.MISSING
-    if isinstance(value, float | np.floating):
-        return fmt.number(float(value), 0 if float(value).is_integer() else 1)
-    return str(value)
+def _plan_cell(value: Any, unit: str) -> str:
+    if isinstance(value, str):
+        return value
+    return fmt.number(None if pd.isna(value) else float(value), DECIMALS.get(unit, 0))
 
 
-def rules_table(result: RunResult) -> html.Table | html.P:
-    """The handlingsregler: first year met and broken, years met (whatever columns exist)."""
-    if result.budget is None:
-        return html.P("Ingen budsjettmodell for denne kommunen (eller den er slått av).")
-    summary = result.budget.rules_summary
-    cols = [c for c in RULE_HEADERS if c in summary.columns]
-    rows = [[_cell(v) if c != "first_year_met" and c != "first_year_broken" else
-             (fmt.MISSING if pd.isna(v) else str(int(v))) for c, v in zip(cols, rec, strict=True)]
-            for rec in summary[cols].itertuples(index=False)]
-    return table([RULE_HEADERS[c] for c in cols], rows)
+def budget_tables_view(tables: dict[str, pd.DataFrame]) -> list:
+    """The økonomiplan tables (handlingsregler first), years as columns, units per row."""
+    if not tables:
+        return [html.P("Ingen budsjettmodell for denne kommunen (eller den er slått av).")]
+    years = plan_years(tables)
+    order = sorted(tables, key=lambda name: name != "Handlingsregler")
+    out = []
+    for name in order:
+        frame = tables[name]
+        rows = [[rec[POST], rec[UNIT], *(_plan_cell(rec[y], rec[UNIT]) for y in years)]
+                for _i, rec in frame.iterrows()]
+        body = table(["", "Enhet", *years], rows)
+        out.append(html.Details([html.Summary(name), body], open=name == "Handlingsregler"))
+    return out
 
 
-def ratios_figure(result: RunResult) -> Figure:
-    """The rules' ratios (% of driftsinntekter) with each rule's threshold as a dashed line."""
-    if result.budget is None:
+def budget_figure(tables: dict[str, pd.DataFrame]) -> Figure:
+    """The rows in % of the handlingsregler table (values and limits) by year."""
+    rules = tables.get("Handlingsregler")
+    if rules is None:
         return message_figure("Ingen budsjettmodell for denne kommunen")
-    ratios, summary = result.budget.ratios, result.budget.rules_summary
-    fig = base_figure("Handlingsregler: nøkkeltall i % av driftsinntektene", "% av driftsinntekter")
-    metrics = [m for m in dict.fromkeys(summary.get("metric", [])) if m in ratios.columns]
-    for m in metrics:
-        scatter(fig, x=ratios.year, y=ratios[m], name=RATIO_LABELS.get(m, m),
-                mode="lines+markers", hovertemplate="%{y:,.1f} %")
-    for rule in summary.itertuples():
-        if getattr(rule, "metric", None) in metrics:
-            scatter(fig, x=ratios.year, y=np.full(len(ratios), rule.threshold_pct),
-                    name=rule.rule, mode="lines", line={"dash": "dash", "width": 1},
-                    hovertemplate="%{y:,.1f} %")
+    years = year_columns(rules)
+    fig = base_figure("Handlingsregler: nøkkeltall i % av driftsinntektene",
+                      "% av driftsinntekter")
+    for _i, rec in rules[rules[UNIT] == PCT].iterrows():
+        limit = any(w in rec[POST] for w in ("grense", "mål"))
+        scatter(fig, x=[int(y) for y in years], y=rec[years].astype(float).to_numpy(),
+                name=rec[POST], mode="lines" if limit else "lines+markers",
+                line={"dash": "dash", "width": 1} if limit else {},
+                hovertemplate="%{y:,.1f} %")
     return fig
-
-
-KOB_LABELS = {"driftsresultat": "Netto driftsresultat", "disposisjonsfond": "Disposisjonsfond",
-              "netto_lanegjeld_ideal": "Netto lånegjeld (ideelt nivå)",
-              "netto_lanegjeld_max": "Netto lånegjeld (maks)"}
-
-
-def savings_table(result: RunResult, years: Sequence[int]) -> html.Table | html.P:
-    """Per KØB target: kroner above (+) or below (−) the target in ``years``, mill. kr."""
-    if result.budget is None or getattr(result.budget, "kob", None) is None:
-        return html.P("")
-    kob = result.budget.kob
-    years = [y for y in years if y in set(kob.year)]
-    wide = kob.pivot(index="indicator", columns="year", values="gap_nok")
-    rows = [[KOB_LABELS.get(i, i), *(fmt.signed(wide.at[i, y] / 1e6) for y in years)]
-            for i in wide.index]
-    return table(["Avstand til målet (mill. kr, − = må spares inn)", *map(str, years)], rows)
 
 
 # --- ABM band -------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import numpy as np
 from plotly.io.json import to_json_plotly
 
 from sim.app import callbacks, compute, scenario, views
+from sim.export import budget_tables
 from sim.run import run
 
 N_EDITS = 60
@@ -81,8 +82,9 @@ def test_edit_to_updated_data_latency():
         outputs = [*callbacks.on_key_figures(edits[0], 2030), views.population_figure(result),
                    views.age_groups_figure(result), views.pyramid_figure(result, 2040),
                    views.services_figure(result, "barnehage"),
-                   views.demografikostnader_figure(result), views.rules_table(result),
-                   views.ratios_figure(result)]
+                   views.demografikostnader_figure(result),
+                   views.budget_figure(budget_tables(result.budget)),
+                   views.budget_tables_view(budget_tables(result.budget))]
         to_json_plotly(outputs)  # as Dash sends them
         view_ms.append((time.perf_counter() - t) * 1000)
     p95 = np.percentile(app_ms, 95)
