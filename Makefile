@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 KS := $(BIN)/kommunesim
 
-.PHONY: run test bench lint install clean
+.PHONY: run test bench lint install clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,13 @@ run: $(STAMP)
 	$(KS) run --municipality 3205 --out results/lillestrom
 	@echo "results and plots under results/ (see results/README.md)"
 
-test: $(STAMP)
+# The web app's browser tests drive Debian's Chromium (Playwright never downloads a browser).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
+		>/dev/null; } || echo "chromium missing (needs root to install): browser tests skip"
+
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)

@@ -174,7 +174,7 @@ def compare_cmd(
     from rich.table import Table
 
     from sim.compare import compare_table, summary_lines, write_compare
-    from sim.numbers import nb_int
+    from sim.numbers import number, signed
     from sim.run import run
     from sim.scenarios import scenario_for
 
@@ -193,8 +193,8 @@ def compare_cmd(
         view.add_column(col, justify="left" if col in ("scenario", "sone", "tjeneste")
                         else "right")
     for row in table[table.scenario != results[0].scenario.name].itertuples():
-        view.add_row(row.scenario, str(row.year), row.district, row.service, nb_int(row.users),
-                     nb_int(row.users_diff, sign=True), nb_int(row.gap))
+        view.add_row(row.scenario, str(row.year), row.district, row.service, number(row.users),
+                     signed(row.users_diff), number(row.gap))
     console.print(view)
     for line in summary_lines(table):
         console.print(line, highlight=False)
@@ -333,6 +333,7 @@ def _register_subcommands() -> None:
     """Commands whose code lives in experiments/ and calibration/ (imported lazily inside)."""
     from calibration.cli import calibrate_cmd, fit_cmd, validate_cmd
     from experiments.cli import report_cmd, summary_cmd, sweep_cmd
+    from sim.app.cli import export_cmd, serve_cmd
 
     app.command("sweep")(sweep_cmd)
     app.command("report")(report_cmd)
@@ -340,6 +341,8 @@ def _register_subcommands() -> None:
     app.command("calibrate")(calibrate_cmd)
     app.command("validate")(validate_cmd)
     app.command("fit")(fit_cmd)
+    app.command("serve")(serve_cmd)
+    app.command("export")(export_cmd)
 
 
 _register_subcommands()

@@ -82,7 +82,7 @@ def compare_table(results: list, years: list[int],
 
 def summary_lines(table: pd.DataFrame) -> list[str]:
     """Sentences a planner can read: '+229 barnehagebarn i 2030 mot <reference>'."""
-    from sim.numbers import nb_int
+    from sim.numbers import signed
 
     ref = table["scenario"].iloc[0]
     zones = table["district"].nunique()
@@ -90,7 +90,7 @@ def summary_lines(table: pd.DataFrame) -> list[str]:
                   & (table["scenario"] != ref)]
     lines = []
     for row in whole.itertuples():
-        lines.append(f"{row.scenario}: {nb_int(row.users_diff, sign=True)} brukere av "
+        lines.append(f"{row.scenario}: {signed(row.users_diff)} brukere av "
                      f"{row.service} i {row.year} mot «{ref}»")
     return lines
 
@@ -111,7 +111,7 @@ def _xlsx(table: pd.DataFrame, path: Path) -> None:
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
-    from sim.numbers import NB_INT_FORMAT
+    from sim.numbers import EXCEL_INT
 
     wb = Workbook()
     ws = wb.active
@@ -126,7 +126,7 @@ def _xlsx(table: pd.DataFrame, path: Path) -> None:
     for j, c in enumerate(cols, start=1):
         if c not in ("scenario", "year", "district", "service"):
             for (cell,) in ws.iter_rows(min_row=2, min_col=j, max_col=j):
-                cell.number_format = NB_INT_FORMAT
+                cell.number_format = EXCEL_INT
         ws.column_dimensions[ws.cell(1, j).column_letter].width = max(12, len(ws.cell(1, j)
                                                                                .value) + 2)
     ws.freeze_panes = "A2"
@@ -146,7 +146,7 @@ def _plot(table: pd.DataFrame, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from sim.numbers import nb_axis
+    from sim.numbers import axis
 
     ref = table["scenario"].iloc[0]
     others = table[(table["scenario"] != ref) & (table["district"] != "Hele kommunen")]
@@ -166,7 +166,7 @@ def _plot(table: pd.DataFrame, path: Path) -> None:
         ax.set_title(f"{service}: endring i brukere mot «{ref}»")
         ax.set_xlabel("personer")
         ax.set_ylabel("")
-        nb_axis(ax, "x")
+        axis(ax, "x")
         ax.legend(ax.containers, [f"{s} {y}" for s, y in wide.columns], fontsize=8)
     fig.suptitle(f"Scenarier mot «{ref}», {', '.join(map(str, years))}")
     fig.tight_layout()

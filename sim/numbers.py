@@ -1,42 +1,54 @@
-"""Norwegian number formats for what planners read: ``48 188``, ``1,5 %``, ``-229``.
+"""Norwegian number formats for what planners read: ``48 188``, ``1,57``, ``+229``, ``−3,1 %``.
 
-Thousands are separated by a no-break space and decimals by a comma (Språkrådet's rules).
-Excel formats use the locale-aware ``#,##0``: a Norwegian Excel shows ``48 188``.
+Text (tables, sentences, plots, the web app): thousands grouped with a space, decimals after a
+comma, negative numbers with the minus sign (U+2212), as in SSB's tables; missing values (None,
+NaN) print as an en dash. Excel cells keep their exact numbers and get the standard formats
+``#,##0`` / ``0.0``: Excel shows them with the reader's separators, so a Norwegian Excel shows
+``48 188`` and ``1,6`` (and sums, sorts and charts the numbers as numbers).
 """
 
 from __future__ import annotations
 
 import math
 
-NBSP = "\u00a0"
-NB_INT_FORMAT = "#,##0"
-"""Excel number format for whole numbers (shown with the reader's thousands separator)."""
-NB_DEC1_FORMAT = "#,##0.0"
-NB_PCT_FORMAT = "0.0%"
+MINUS = "\u2212"
+MISSING = "\u2013"
+PLOTLY_SEPARATORS = ", "
+"""Plotly's ``layout.separators``: decimal comma, space between thousands."""
+EXCEL_INT = "#,##0"
+"""Excel format of whole numbers (persons, 1000 kr): ``48 188`` in a Norwegian Excel."""
 
 
-def nb_number(value: float, decimals: int = 0, sign: bool = False) -> str:
-    """``value`` with Norwegian separators: ``48 188``, ``0,72``; ``sign`` adds a leading +."""
+def excel_format(decimals: int = 0) -> str:
+    """Excel number format with ``decimals`` decimals and grouped thousands."""
+    return EXCEL_INT if decimals == 0 else EXCEL_INT + "." + "0" * decimals
+
+
+def number(value: float | None, decimals: int = 0, sign: bool = False) -> str:
+    """``value`` with ``decimals`` decimals in Norwegian notation (``sign``: always +/−)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    text = f"{value:+,.{decimals}f}" if sign else f"{value:,.{decimals}f}"
-    text = text.replace(",", NBSP).replace(".", ",")
-    return text.replace("-", "−")
+        return MISSING
+    text = f"{abs(value):,.{decimals}f}".replace(",", " ").replace(".", ",")
+    rounded = round(value, decimals)
+    if rounded < 0:
+        return MINUS + text
+    return f"+{text}" if sign and rounded > 0 else text
 
 
-def nb_int(value: float, sign: bool = False) -> str:
-    """A whole number with Norwegian separators (rounded)."""
-    return nb_number(value, 0, sign)
+def signed(value: float | None, decimals: int = 0) -> str:
+    """A difference: ``+229``, ``−12``, ``0``."""
+    return number(value, decimals, sign=True)
 
 
-def nb_pct(value: float, decimals: int = 1, sign: bool = False) -> str:
-    """A percentage: ``nb_pct(1.5)`` -> ``1,5 %``."""
-    return f"{nb_number(value, decimals, sign)}{NBSP}%"
+def percent(value: float | None, decimals: int = 1, sign: bool = False) -> str:
+    """A percentage: ``−3,1 %``."""
+    text = number(value, decimals, sign)
+    return text if text == MISSING else f"{text} %"
 
 
-def nb_axis(ax, which: str = "y") -> None:
+def axis(ax, which: str = "y") -> None:
     """Format a matplotlib axis with Norwegian thousands separators."""
     from matplotlib.ticker import FuncFormatter
 
-    fmt = FuncFormatter(lambda v, _pos: nb_int(v))
+    fmt = FuncFormatter(lambda v, _pos: number(v))
     (ax.yaxis if which == "y" else ax.xaxis).set_major_formatter(fmt)

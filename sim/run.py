@@ -228,8 +228,11 @@ class AbmRunResult:
 
 
 def run_abm_scenario(scenario: Scenario, runs: int, workers: int = 1,
-                     seed: int | None = None) -> AbmRunResult:
-    """Resolve a scenario and run ``runs`` ABM replicates (seed: the scenario's by default)."""
+                     seed: int | None = None, first_run: int = 0) -> AbmRunResult:
+    """Resolve a scenario and run ``runs`` ABM replicates (seed: the scenario's by default).
+
+    ``first_run``: see ``sim.abm.montecarlo.run_abm`` (replicates in chunks).
+    """
     t0 = time.perf_counter()
     if not 1 <= runs <= MAX_RUNS:
         raise InputError("command line", "--runs", f"{runs}: must be within 1..{MAX_RUNS:,}")
@@ -244,7 +247,7 @@ def run_abm_scenario(scenario: Scenario, runs: int, workers: int = 1,
     t1 = time.perf_counter()
     abm_in, housing = abm_inputs(scenario, inputs)
     result = run_abm(abm_in, runs, seed=scenario.seed, workers=workers, config=scenario.abm,
-                     housing=housing)
+                     housing=housing, first_run=first_run)
     t2 = time.perf_counter()
     services = dk = None
     if catalogue is not None:

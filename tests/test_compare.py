@@ -10,7 +10,7 @@ import pytest
 from conftest import folder_is_empty_or_missing
 
 from sim.cli import app
-from sim.numbers import nb_int, nb_pct
+from sim.numbers import number, percent, signed
 from sim.run import run
 from sim.scenarios import scenario_for
 
@@ -78,7 +78,8 @@ def test_compare_needs_two_differently_named_scenarios(runner, tmp_path):
 
 
 def test_norwegian_numbers():
-    assert nb_int(48188) == "48\u00a0188"
-    assert nb_int(229, sign=True) == "+229"
-    assert nb_int(-1234.4) == "\u22121\u00a0234"
-    assert nb_pct(1.5) == "1,5\u00a0%"
+    assert number(48188) == "48 188"
+    assert signed(229) == "+229" and signed(-0.4) == "0"
+    assert number(-1234.4) == "\u22121 234"
+    assert percent(1.5) == "1,5 %" and number(1.57, 2) == "1,57"
+    assert number(float("nan")) == "\u2013"

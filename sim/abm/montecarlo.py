@@ -85,7 +85,7 @@ def run_seeds(seed: int, runs: int) -> tuple[int, ...]:
 
 def run_abm(inputs: ResolvedInputs, runs: int, seed: int | None = None, workers: int = 1,
             config: AbmConfig | None = None, housing: HousingProgramme | None = None,
-            mp_context: str = "spawn") -> AbmResult:
+            mp_context: str = "spawn", first_run: int = 0) -> AbmResult:
     """Run ``runs`` replicates of the ABM, in ``workers`` processes (1 = in this process).
 
     Args:
@@ -96,10 +96,13 @@ def run_abm(inputs: ResolvedInputs, runs: int, seed: int | None = None, workers:
         workers: worker processes (``ProcessPoolExecutor``); 1 runs serially here.
         config: ABM settings (``AbmConfig``); housing: optional housing programme.
         mp_context: multiprocessing start method of the workers.
+        first_run: index of the first replicate: runs ``first_run .. first_run + runs - 1`` of
+            the seed's sequence, so replicates computed in chunks (the web app's progress) are
+            those of one call with all runs.
     """
-    if runs < 1:
-        raise ValueError("runs must be >= 1")
-    seeds = run_seeds(inputs.seed if seed is None else seed, runs)
+    if runs < 1 or first_run < 0:
+        raise ValueError("runs must be >= 1 and first_run >= 0")
+    seeds = run_seeds(inputs.seed if seed is None else seed, first_run + runs)[first_run:]
     jobs = [(inputs, s, config, housing) for s in seeds]
     t0 = time.perf_counter()
     if workers <= 1:

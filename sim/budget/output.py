@@ -306,10 +306,50 @@ def plot_demographic_pressure(budget: BudgetResult, path: Path) -> None:
     plt.close(fig)
 
 
+def okonomiplan_long(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The økonomiplan tables as one tidy table (``table, row, Post, Enhet, column, value, text``).
+
+    ``column`` is the wide table's column name ("2024", "Regnskap 2023"), in order; ``text``
+    holds the cells that are words ("Oppfylt"), ``value`` the numbers. Full
+    precision (the CSVs round to the unit's decimals): ``kommunesim export`` rebuilds the
+    tables from it with ``okonomiplan_from_long``.
+    """
+    parts = []
+    for name, df in tables.items():
+        values = [c for c in df.columns if c not in ("Post", "Enhet")]
+        long = df.reset_index(names="row").melt(id_vars=["row", "Post", "Enhet"],
+                                                value_vars=values, var_name="column")
+        long["column"] = long["column"].astype(str)
+        raw = long.pop("value")
+        long["value"] = pd.to_numeric(raw, errors="coerce")
+        long["text"] = [v if isinstance(v, str) else None for v in raw]
+        long.insert(0, "table", name)
+        parts.append(long)
+    return pd.concat(parts, ignore_index=True)
+
+
+def okonomiplan_from_long(long: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The wide økonomiplan tables (``Post, Enhet`` and the value columns) from the tidy one."""
+    out = {}
+    for name in pd.unique(long["table"]):
+        part = long[long["table"] == name]
+        columns = list(pd.unique(part["column"]))
+        cells = part["value"].astype(object).where(part["text"].isna(), part["text"])
+        wide = part.assign(cell=cells).pivot(index=["row", "Post", "Enhet"], columns="column",
+                                             values="cell")
+        wide = wide[columns].reset_index().drop(columns="row").rename_axis(columns=None)
+        for c in columns:
+            if not any(isinstance(v, str) for v in wide[c]):
+                wide[c] = pd.to_numeric(wide[c])
+        out[name] = wide
+    return out
+
+
 def write_budget(writer, budget: BudgetResult, with_plots: bool = True) -> None:
     """Stage the workbook, CSV and Parquet tables and (optionally) PNG plots."""
     tables = okonomiplan_tables(budget)
     writer.parquet("budget.parquet", budget.lines)
+    writer.parquet("budget_tables.parquet", okonomiplan_long(tables))
     write_xlsx(budget, writer.path("budget.xlsx"), tables)
     for name, df in tables.items():
         write_csv_norwegian(_csv_text(df), writer.path(f"budget_{_slug(name)}.csv"))
