@@ -249,31 +249,13 @@ def _series(record: dict[int, float], years: np.ndarray, fill: float = np.nan) -
     return np.array([record.get(int(y), fill) for y in years], dtype=float)
 
 
-SETTLEMENT_SIZE_ELASTICITY = 0.73
-"""Refugees settled per kommune ~ population ** 0.73: the exponent at which the four largest
-kommuner settle 0.3 % of their population in 2022 with Norway's total (SOURCES.md, "National
-refugee settlement"); smaller kommuner settle more per head."""
-
-
 def settlement_share(table: PopulationHistory, knr: str, year: int) -> float:
     """The kommune's share of Norway's refugee settlement in ``year``.
 
-    ``population ** SETTLEMENT_SIZE_ELASTICITY`` over the sum of the same over the 357
-    embedded kommuner (their last year when ``year`` is later); the shares add up to 1.
+    ``pooling.settlement_share`` of its population (population ** 0.73 over the same summed
+    over the 357 embedded kommuner; SOURCES.md, "National refugee settlement").
     """
-    return float(table.array(knr, year).sum() ** SETTLEMENT_SIZE_ELASTICITY
-                 / _settlement_weight_sum(year))
-
-
-@lru_cache(maxsize=64)
-def _settlement_weight_sum(year: int) -> float:
-    from sim.data.kommuner import kommuner
-    from sim.data.population import embedded_population
-
-    emb = embedded_population()
-    y = min(year, int(emb.years[-1]))
-    return float(sum(emb.array(k.number, y).sum() ** SETTLEMENT_SIZE_ELASTICITY
-                     for k in kommuner()))
+    return pooling.settlement_share(float(table.array(knr, year).sum()), year)
 
 
 def refugees_settled_history(knr: str, table: PopulationHistory,
@@ -312,29 +294,33 @@ def estimate_levels(scenario: Scenario, table: PopulationHistory, knr: str,
     years = np.arange(window[0], window[1])
     settled, _ = refugees_settled_history(knr, table, defaults)
     pops = table.history(knr, *window)
+    settled_years = _series(settled, years, 0.0)
     est = estimate_history(pops, _series(defaults.get("births", {}), years),
                            _series(defaults.get("deaths", {}), years),
-                           _series(settled, years, 0.0),
-                           estimation_settings(scenario, window, defaults))
+                           settled_years, estimation_settings(scenario, window, defaults))
     if not pooling.enabled() or pops[-1].sum() >= pooling.POOL_BELOW:
         return est
     have = available_years(table, knr)
-    start = max(have[0], window[1] - pooling.VOLATILITY_YEARS)
-    history = (table.history(knr, start, window[1])
-               if all(y in have for y in range(start, window[1] + 1)) else pops)
-    return pooled_estimates(est, scenario, pops, window[0], history)
+    start = min(max(have[0], window[1] - pooling.VOLATILITY_YEARS), window[0])
+    if not all(y in have for y in range(start, window[1] + 1)):
+        start = window[0]
+    history = table.history(knr, start, window[1])
+    settled_history = _series(settled, np.arange(start, window[1]), 0.0)
+    return pooled_estimates(est, scenario, pops, window[0], history, settled_history)
 
 
 def pooled_estimates(est: Estimates, scenario: Scenario, pops: np.ndarray, first: int,
-                     history: np.ndarray) -> Estimates:
+                     history: np.ndarray, settled_history: np.ndarray) -> Estimates:
     """The estimates with net migration and fertility pulled toward the kommune's size class.
 
     ``sim.demography.pooling``: the window's mean net migration rate and the fertility level
     are shrunk toward the mean of kommuner of the same size, by how noisy the kommune's own
-    figures are. The net change goes to the in-migrants (with the estimated age profile); a
-    fertility level set in the scenario is kept.
+    figures are (net migration without the settled refugees ``settled_history``, one per
+    transition of ``history``, which ends at the window's end). The net change goes to the
+    in-migrants (with the estimated age profile); a fertility level set in the scenario is
+    kept.
     """
-    net = pooling.pooled_net_rate(pops, first, history)
+    net = pooling.pooled_net_rate(pops, first, history, settled_history)
     base = float(pops[-1].sum())
     in_per_year = max(est.in_per_year + (net.value - net.own) * base, 0.0)
     level = est.fertility_level

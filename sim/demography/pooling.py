@@ -20,13 +20,15 @@ of its level, with Poisson sampling variance ``1 / births``.
 Crude yearly figures (one formula for every kommune, from the embedded SSB populations and
 Norway's HMD death rates of the year; no published accounts):
 
-    net[y]   = P[y+1] - P[y] + D[y] - P0[y+1]     (persons)
+    net[y]   = P[y+1] - P[y] + D[y] - P0[y+1] - R[y]     (persons)
     D[y]     = sum_x q_Norway[y, s, x] * A[y, s, x]   (deaths expected at national rates)
     births~  = P0[y+1]                            (the 0-year-olds on 1 January y+1)
     expected = sum_x phi_Norway[y, x] * A_women[y, x]  (births at Norway's TFR of year y)
 
-where ``A`` is the population of 1 January ``y`` aged on (``ageing.age_on``) and ``P0`` the
-0-year-olds. The crude figures are also the kommune's own volatility the prediction intervals
+where ``A`` is the population of 1 January ``y`` aged on (``ageing.age_on``), ``P0`` the
+0-year-olds and ``R`` the refugees settled (Norway's settlement times ``settlement_share``):
+refugees are a separate input of the projection, so they are not part of the net migration
+pooled here. The crude figures are also the kommune's own volatility the prediction intervals
 use (``sim.intervals``).
 """
 
@@ -49,6 +51,10 @@ SIZE_LABELS = ("under 2 000", "2 000–4 999", "5 000–19 999", "20 000–49 99
 POOL_BELOW = 5_000
 """Kommuner of fewer inhabitants (on 1 January of the base year) are pooled; for larger ones
 pooling did not improve the back-tests (``calibration/out/country_validation.md``)."""
+SETTLEMENT_SIZE_ELASTICITY = 0.73
+"""Refugees settled per kommune ~ population ** 0.73: the exponent at which the four largest
+kommuner settle 0.3 % of their population in 2022 with Norway's total (SOURCES.md, "National
+refugee settlement"); smaller kommuner settle more per head."""
 VOLATILITY_YEARS = 10
 """Years of the kommune's own history its year-to-year variance is taken from."""
 TAU_FLOOR = 0.05
@@ -75,6 +81,34 @@ def disabled():
 def enabled() -> bool:
     """True unless inside ``disabled()``."""
     return _enabled[0]
+
+
+def national_settled(year: int) -> float:
+    """Refugees settled in Norway in ``year`` (``[0000] refugees_settled``; 0 if not listed)."""
+    from sim.data.population import NORWAY, municipality_defaults
+
+    return float(municipality_defaults().get(NORWAY, {}).get("refugees_settled", {})
+                 .get(year, 0.0))
+
+
+def settlement_share(persons: float, year: int) -> float:
+    """A kommune's share of Norway's refugee settlement in ``year`` from its population.
+
+    ``persons ** SETTLEMENT_SIZE_ELASTICITY`` over the same summed over the 357 embedded
+    kommuner in ``year`` (their last year when ``year`` is later); the shares add up to 1.
+    """
+    return float(persons ** SETTLEMENT_SIZE_ELASTICITY / _settlement_weight_sum(year))
+
+
+@cache
+def _settlement_weight_sum(year: int) -> float:
+    from sim.data.kommuner import kommuner
+    from sim.data.population import embedded_population
+
+    emb = embedded_population()
+    y = min(max(year, int(emb.years[0])), int(emb.years[-1]))
+    return float(sum(emb.array(k.number, y).sum() ** SETTLEMENT_SIZE_ELASTICITY
+                     for k in kommuner()))
 
 
 @cache
@@ -124,13 +158,13 @@ class CrudeHistory:
     codes: tuple[str, ...]
     years: np.ndarray
     population: np.ndarray    # [K, T+1] persons on 1 January years[0] .. years[-1] + 1
-    net: np.ndarray
+    net: np.ndarray           # net migration without the settled refugees
     births: np.ndarray
     expected: np.ndarray
 
     @cached_property
     def net_rate(self) -> np.ndarray:
-        """[K, T] net migration per inhabitant on 1 January."""
+        """[K, T] net migration (settled refugees excluded) per inhabitant on 1 January."""
         return self.net / self.population[:, :-1]
 
 
@@ -152,7 +186,11 @@ def crude_history() -> CrudeHistory:
         arr[missing] = np.nan
     population = pops.sum(axis=(2, 3))
     population[~present] = np.nan
-    return CrudeHistory(codes, table.years[:-1], population, net, births, expected)
+    years = table.years[:-1]
+    settled = np.stack([national_settled(int(y)) * np.nan_to_num(population[:, i])
+                        ** SETTLEMENT_SIZE_ELASTICITY / _settlement_weight_sum(int(y))
+                        for i, y in enumerate(years)], axis=1)
+    return CrudeHistory(codes, years, population, net - settled, births, expected)
 
 
 @dataclass(frozen=True)
@@ -186,21 +224,28 @@ def _window_index(crude: CrudeHistory, first: int, last: int) -> slice:
     return slice(i0, i0 + (last - first))
 
 
-def pooled_net_rate(pops: np.ndarray, first: int, history: np.ndarray | None = None) -> Pooled:
-    """Pooled mean net migration rate (per inhabitant and year) of a window.
+def net_rates(pops: np.ndarray, first: int, settled: np.ndarray) -> np.ndarray:
+    """[T] crude yearly net migration rates without the settled refugees ``settled`` [T]."""
+    net, _, _ = crude_flows(pops, first)
+    return (net - settled) / pops[:-1].sum(axis=(1, 2))
+
+
+def pooled_net_rate(pops: np.ndarray, first: int, history: np.ndarray,
+                    settled_history: np.ndarray) -> Pooled:
+    """Pooled mean net migration rate (per inhabitant and year, refugees excluded) of a window.
 
     Args:
         pops: [T+1, 2, A] the kommune's populations on 1 January ``first .. first+T``.
         first: first year of the window.
-        history: [H+1, 2, A] a longer history ending at the window's last year for its own
-            year-to-year variance (default: ``pops``); its last ``VOLATILITY_YEARS`` used.
+        history: [H+1, 2, A] a history ending at the window's last year (at least the
+            window) for its own year-to-year variance; its last ``VOLATILITY_YEARS`` used.
+        settled_history: [H] refugees settled in the transition years of ``history``.
     """
     last = first + pops.shape[0] - 1
-    net, _, _ = crude_flows(pops, first)
-    rate = net / pops[:-1].sum(axis=(1, 2))
-    hist = (pops if history is None else history)[-(VOLATILITY_YEARS + 1):]
-    hnet, _, _ = crude_flows(hist, last - (hist.shape[0] - 1))
-    hrate = hnet / hist[:-1].sum(axis=(1, 2))
+    n_win = pops.shape[0] - 1
+    hrates = net_rates(history, last - (history.shape[0] - 1), settled_history)
+    rate = hrates[-n_win:]
+    hrate = hrates[-VOLATILITY_YEARS:]
     own_var = float(np.var(hrate, ddof=1)) / len(rate) if len(hrate) > 1 else np.nan
     crude = crude_history()
     win = _window_index(crude, first, last)
