@@ -118,9 +118,10 @@ def interval_section(out: Path, echo: Callable[[str], None] = print,
           "**Coverage (%) by horizon**, total population:", "", hdr, sep,
           f"| back-tests | {' | '.join(str(int(v)) for v in _count(chk))} |"]
     for level in (0.5, 0.8, 0.9):
-        md.append(f"| {level:.0%} interval | {_row(coverage_by_horizon(chk, level), level)} |")
+        md.append(f"| {level * 100:.0f} % interval | "
+                  f"{_row(coverage_by_horizon(chk, level), level)} |")
     for level in (0.5, 0.8):
-        md.append(f"| {level:.0%} naive interval | "
+        md.append(f"| {level * 100:.0f} % naive interval | "
                   f"{_row(coverage_by_horizon(chk, level, naive=True))} |")
     md += ["", "**Coverage (%) of the 80 % interval by kommune size**, total population:", "",
            hdr, sep]
@@ -130,6 +131,10 @@ def interval_section(out: Path, echo: Callable[[str], None] = print,
            hdr, sep]
     for c, label in enumerate(SIZE_LABELS):
         md.append(f"| {label} | {_row(coverage_by_horizon(chk, 0.5, chk.rec.size == c), 0.5)} |")
+    md += ["", "**Coverage (%) of the 80 % interval by jump-off**, total population (the "
+           "periods differ):", "", hdr, sep]
+    for cut in CHECK_CUTS:
+        md.append(f"| {cut} | {_row(coverage_by_horizon(chk, 0.8, chk.rec.cut == cut), 0.8)} |")
     md += ["", "**Coverage (%) by indicator** (80 % / 50 % interval), all sizes:", "", hdr, sep]
     for g, name in enumerate(GROUPS):
         c80 = coverage_by_horizon(chk, 0.8, group=g)
@@ -151,8 +156,38 @@ def interval_section(out: Path, echo: Callable[[str], None] = print,
            "| mean width, naive | " + " | ".join(f"{v:.1f}" for v in _mean(nwidth)) + " |",
            "| interval score, model | " + " | ".join(f"{v:.1f}" for v in _mean(score)) + " |",
            "| interval score, naive | " + " | ".join(f"{v:.1f}" for v in _mean(nscore)) + " |",
-           "", *_interval_choices(), ""]
+           "", *_reading(chk), *_interval_choices(), ""]
     return md
+
+
+def _reading(chk: Check) -> list[str]:
+    """The goals of issue 14 against the table above, in words."""
+    cells80 = np.array([coverage_by_horizon(chk, 0.8, chk.rec.size == c)
+                        for c in range(len(SIZE_LABELS))])
+    cells50 = np.array([coverage_by_horizon(chk, 0.5, chk.rec.size == c)
+                        for c in range(len(SIZE_LABELS))])
+    ok80 = np.mean((cells80 >= 75) & (cells80 <= 85))
+    ok50 = np.mean((cells50 >= 45) & (cells50 <= 55))
+    return [
+        "**Against the goals.** Over all kommuner the 80 % interval of the total covers "
+        f"{_range(coverage_by_horizon(chk, 0.8))} % and the 50 % interval "
+        f"{_range(coverage_by_horizon(chk, 0.5))} % by horizon; by size class and horizon "
+        f"{ok80:.0%} of the cells of the 80 % interval are within 75-85 % and {ok50:.0%} of "
+        "those of the 50 % interval within 45-55 %, so the goal of every horizon and size "
+        "class is **not met**. The misses have causes the real-time rule cannot know: "
+        "intervals scaled on the turbulent back-tests of 2007-2012 (the labour-immigration "
+        "boom) were too wide for kommuner of 5,000 and more in the calmer years after; those "
+        "made just before 2022 did not foresee the 31,500 and 33,300 refugees settled in "
+        "2022-2023 after 4,500 in 2021; the 0-year-olds and 1-5-year-olds are under-covered "
+        "beyond three years because fertility fell by a quarter from 2009 to 2023, more than "
+        "anything in the 1990-2008 record the fertility term is fitted on. Against the naive "
+        "interval the model's has a lower interval score at every horizon (it is wider, but "
+        "the naive one misses far more often).", ""]
+
+
+def _range(values: np.ndarray) -> str:
+    v = values[np.isfinite(values)]
+    return f"{v.min():.0f}-{v.max():.0f}"
 
 
 def _interval_choices() -> list[str]:
@@ -166,6 +201,17 @@ def _interval_choices() -> list[str]:
         "* Refugee settlement is an AR(1) around the plan, not a random walk: a random walk in "
         "log settlement fitted to Norway's history gave 95th percentiles of 80 times the plan "
         "by 2050.",
+        "* Norway's net migration (persistent, lag-1 autocorrelation about 0.6-0.8) is a term "
+        "of its own shared by all kommuner, and the TFR random walk has an uncertain drift: "
+        "both were added after a first check showed the scales of the largest kommuner "
+        "growing from about 1.4 to 4.2 over ten years (their own year-to-year volatility is "
+        "small, their errors come from national swings) and the 0-year-olds under-covered; "
+        "they flattened the scales (to 3.4) but did not fix the 0-year-olds (above).",
+        "* Settled refugees are left out of the net migration the volatilities come from (the "
+        "refugee term covers them).",
+        "* The TFR's drift and the error of the mortality trend act over at most ten years "
+        "(no effect on this check): with a drift for 26 years the 80 % interval of the "
+        "1-5-year-olds of 2050 ran from 44 % to 250 % of the median.",
         "* The scales are fitted per interval level (50, 80, 90 %) so that fat tails do not "
         "need a distribution: the 90 % interval is not 1.64/1.28 times the 80 % one.",
         "* Everything else (which inputs are uncertain, their volatilities from history, the "

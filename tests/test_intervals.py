@@ -213,3 +213,32 @@ def test_zones_get_intervals_and_the_kommune_row():
     total = project(result.inputs).population.sum(axis=(1, 2, 3))
     assert np.allclose(iv.q(0.5)[:, -1, 0], total, rtol=0.01)
     assert resolve(sc).districts == result.inputs.districts
+
+
+def test_sweep_carries_intervals_per_scenario(runner, tmp_path):
+    """``sweep --intervals``: one interval table per scenario, centred on each scenario."""
+    from pathlib import Path
+
+    import experiments
+
+    scenarios = Path(experiments.__file__).parent / "scenarios"
+    sweep = tmp_path / "s.toml"
+    sweep.write_text(f"""
+name = "two"
+seed = 1
+engine = "cohort"
+base = "{scenarios / 'lorenskog_main.toml'}"
+[design]
+method = "grid"
+[axes."migration.in_multiplier"]
+values = {{ low = 0.8, high = 1.2 }}
+""", encoding="utf-8")
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["sweep", str(sweep), "--out", str(out), "--no-progress",
+                              "--workers", "1", "--intervals"])
+    assert res.exit_code == 0, res.output
+    df = pd.read_parquet(out / "intervals.parquet")
+    assert sorted(df.scenario.unique()) == [0, 1]
+    last = df.year.max()
+    med = df[(df.indicator == "total") & (df.year == last)].set_index("scenario").q50
+    assert med[1] > med[0]                          # more in-migration, higher centre

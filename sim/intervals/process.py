@@ -37,6 +37,9 @@ LOCAL_MORTALITY_SD = 0.10
 """ASSUMPTION: sd of a kommune's mortality level around Norway's (no deaths by kommune in the
 package); the empirical scales (``scales.py``) correct the resulting spread of the old."""
 MIN_YEARS = 3
+DRIFT_YEARS = 10
+"""The TFR's drift (and the mortality trend's error) act over at most this many years: they
+are persistent changes measured over five to twenty years, not for a generation."""
 """Fewest yearly rates a kommune's own volatility is taken from (else its size class median)."""
 
 
@@ -269,7 +272,7 @@ def draw_multipliers(vol: Volatility, turnover: float, n_paths: int, n_years: in
     id for intervals), so the same seed gives the same paths.
     """
     rng = np.random.default_rng(np.random.SeedSequence([seed, 14]))
-    t = np.arange(1, n_years + 1)
+    t = np.minimum(np.arange(1, n_years + 1), DRIFT_YEARS)
     net = (vol.net_level * rng.standard_normal((n_paths, 1))
            + ar1_paths(rng, n_paths, n_years, vol.net_rate, vol.rho)
            + ar1_paths(rng, n_paths, n_years, vol.national_rate, vol.national_rho))
