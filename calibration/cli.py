@@ -78,12 +78,32 @@ def validate_cmd(
         min=0, help="ABM runs for the P5-P95 band of the 2022 and 2014 back-tests; 0 disables")
     ] = 100,
     abm_workers: Annotated[int, typer.Option(min=1, help="processes for the ABM runs")] = 1,
+    all_kommuner: Annotated[bool, typer.Option(
+        "--all", help="back-test every kommune (2019->2024, 2022->2024) and the bydeler; "
+        "writes country_validation.md")] = False,
+    intervals: Annotated[bool, typer.Option(
+        "--intervals", help="with --all: rolling-origin check of the prediction intervals "
+        "(jump-offs 2007-2023, several minutes) and refit sim/intervals/scales.json")] = False,
 ) -> None:
     """Back-test (2022->2024, 2023->2024, 2014->2024) and write out/validation.md with plots.
 
     With ``--abm-runs N`` (default 100) the agent-based engine is run N times with each
-    back-test's inputs and the observed values are compared with its P5-P95 band.
+    back-test's inputs and the observed values are compared with its ABM band (tilfeldig
+    variasjon gitt forutsetningene). ``--all`` back-tests every kommune instead
+    (``calibration.country``) and writes ``country_validation.md``.
     """
+    if all_kommuner:
+        from calibration.country_report import write_country_report
+
+        path = write_country_report(out, with_intervals=intervals,
+                                    echo=lambda line: typer.echo(line))
+        typer.echo(f"wrote {path}")
+        return
+    if intervals:
+        from sim.errors import InputError
+
+        raise InputError("command line", "--intervals", "the interval check runs over every "
+                         "kommune: use it with --all")
     from calibration.calibrate import calibrate
     from calibration.common import FITTED_DIR, TARGETS_DIR
     from calibration.report import write_validation_report
@@ -103,7 +123,8 @@ def validate_cmd(
         for band in res.abm:
             c, n = band.cells
             t, ty = band.total_covered
-            typer.echo(f"{knr} {band.name} {band.variant}: ABM P5-P95 band ({band.runs} runs) "
+            typer.echo(f"{knr} {band.name} {band.variant}: ABM band (tilfeldig variasjon gitt "
+                       f"forutsetningene, P5-P95; {band.runs} runs) "
                        f"covers {c} of {n} age-group x year cells ({band.coverage:.0%}), "
                        f"the total in {t} of {ty} years")
         if bt is None:

@@ -58,7 +58,8 @@ def plot_abm_band(band: AbmBand, bt: BackTest, path: Path) -> None:
         start = float(base_obs[lo : hi + 1].sum())
         p5 = [start, *band.p5[:, g]]
         p95 = [start, *band.p95[:, g]]
-        ax.fill_between(years, p5, p95, color="#4C72B0", alpha=0.3, label="ABM P5–P95")
+        ax.fill_between(years, p5, p95, color="#4C72B0", alpha=0.3,
+                        label="ABM: tilfeldig variasjon\n(gitt forutsetningene), P5–P95")
         ax.plot(years, [start, *band.p50[:, g]], color="#4C72B0", lw=1, ls=":",
                 label="ABM P50")
         ax.plot(years, [start, *band.cohort[:, g]], color="black", lw=1.2, label="kohortmodell")
@@ -127,7 +128,8 @@ def _abm_section(res: ValidationResult, out: Path) -> list[str]:
         return []
     c = sum(b.cells[0] for b in res.abm)
     n = sum(b.cells[1] for b in res.abm)
-    md = [f"### ABM P5–P95 band ({res.name})", "",
+    md = [f"### ABM band: tilfeldig variasjon (gitt forutsetningene), P5–P95 ({res.name})",
+          "",
           f"Observed value inside the band in {c} of {n} age-group × year cells over all ABM "
           "back-tests below (the total is counted separately). Width / |error| is the band "
           "width P95 − P5 over the absolute cohort error; a band centred on the cohort "
@@ -190,7 +192,8 @@ def _abm_intro(results: list[ValidationResult]) -> list[str]:
     runs = sorted({b.runs for b in bands})
     seeds = sorted({b.seed for b in bands})
     return [
-        "**ABM band.** For the back-tests marked below the agent-based engine "
+        "**ABM band — tilfeldig variasjon (gitt forutsetningene).** For the back-tests marked "
+        "below the agent-based engine "
         f"(`sim.abm.montecarlo.run_abm`, {'/'.join(map(str, runs))} runs, seed "
         f"{'/'.join(map(str, seeds))}) is run with exactly the resolved inputs of the cohort "
         "projection, and the P5–P95 band over runs of each age group and the total is compared "
@@ -235,6 +238,9 @@ def write_validation_report(
           "fitted to all window years with published deaths/births, in-migration = the window "
           "mean); **calibrated** = levels fitted to the jump-off year "
           "(`level_years = \"last\"`) and last-year in-migration (`in_level = \"last\"`).", "",
+          "Accuracy across all 357 kommuner and the bydeler, and the calibration of the "
+          "prediction intervals: [country_validation.md](country_validation.md) (`kommunesim "
+          "validate --all --intervals`).", "",
           "The fitted defaults in `calibration/fitted/` (which the default scenarios extend) use "
           "`level_years = \"last\"` with window-mean in-migration (`in_level = \"mean\"`); "
           "the rolling-origin tables below compare the two in-migration rules. The reproductions "

@@ -40,6 +40,9 @@ def sweep_cmd(
     max_scenarios: Annotated[int | None, typer.Option(
         help="most scenarios (ABM: scenarios x runs) the sweep may have (default 100,000)")
     ] = None,
+    intervals: Annotated[bool, typer.Option(
+        "--intervals", help="also write intervals.parquet: prediction intervals per scenario "
+        "(cohort sweeps; sim/intervals/METHOD.md)")] = False,
 ) -> None:
     """Run a sweep of scenarios; stream results to OUT as Parquet parts plus manifest.json."""
     from experiments.sweep import sweep
@@ -50,6 +53,10 @@ def sweep_cmd(
     console().print(f"{result.n_scenarios} scenarios ({result.n_failed} failed, "
                     f"{result.chunks_computed} parts computed) in {result.elapsed_s:.1f} s "
                     f"-> {out}/")
+    if intervals:
+        from experiments.intervals import sweep_intervals
+
+        console().print(f"wrote {sweep_intervals(sweep_file, out, engine=engine)}")
     if result.n_scenarios and result.n_failed == result.n_scenarios:
         from rich.console import Console
 

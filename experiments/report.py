@@ -315,7 +315,7 @@ def _run_bands(stats: pd.DataFrame, indicator: str, design: pd.DataFrame, axes: 
     for ax, i in zip(plots.ravel(), scenarios, strict=False):
         one = stats[stats["scenario"] == i].sort_values("year")
         ax.fill_between(one["year"], one["p5"], one["p95"], color="#55A868", alpha=0.3,
-                        label="P5-P95 over runs")
+                        label="tilfeldig variasjon (gitt forutsetningene), P5-P95")
         ax.plot(one["year"], one["mean"], color="#2D5F3A", lw=1.5, label="mean")
         labels = ", ".join(str(design.loc[i, f"{a}:label"]) for a in axes) \
             if i in design.index else ""
@@ -372,7 +372,8 @@ def report(out: str | Path, year: int | None = None) -> Path:
         for ind in TORNADO:
             if ind in names:
                 path = folder / f"runs_{ind.split('.', 1)[0]}.png"
-                title = f"Monte Carlo: {ind}, P5-P95 over {runs} kjøringer per scenario"
+                title = (f"Monte Carlo: {ind}, tilfeldig variasjon (gitt forutsetningene), "
+                         f"P5-P95 over {runs} kjøringer per scenario")
                 _run_bands(stats, ind, design, axes, title, path)
                 images.append((title, path))
     wide = _at_year(df, year)
@@ -412,7 +413,8 @@ def _html(manifest, images, sens, main_index, wide, year, n_ok) -> str:
                  f"felles tilfeldige tall (master-seed {crn.get('abm_seed')} for alle "
                  "scenarioer), så forskjeller mellom scenarioene skyldes antakelsene. Vifter, "
                  "tornado og sensitivitet bruker snittet over kjøringene; Monte Carlo-figurene "
-                 "viser P5-P95 over kjøringene per scenario.</p>")
+                 "viser P5-P95 over kjøringene per scenario: tilfeldig variasjon (gitt "
+                 "forutsetningene), ikke et prediksjonsintervall.</p>")
     imgs = "".join(
         f"<h2>{html.escape(t)}</h2><img alt='{html.escape(t)}' src='data:image/png;base64,"
         f"{base64.b64encode(p.read_bytes()).decode()}'>" for t, p in images)

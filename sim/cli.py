@@ -66,10 +66,17 @@ def run_cmd(
     workers: Annotated[int, typer.Option(min=1, help="ABM worker processes")] = 1,
     seed: Annotated[int | None, typer.Option(help="master seed (default: the scenario's)")] =
         None,
+    intervals: Annotated[bool, typer.Option(
+        "--intervals", help="80 %/50 %/90 % prediction intervals (cohort engine): "
+        "intervals.parquet and fan charts (sim/intervals/METHOD.md)")] = False,
 ) -> None:
     """Project a scenario or kommuner; write population, components, services, plots, manifest."""
     if engine not in ("cohort", "abm"):
         raise InputError("command line", "--engine", f"'{engine}' unknown; allowed: cohort, abm")
+    if intervals and engine != "cohort":
+        raise InputError("command line", "--intervals", "prediction intervals come from the "
+                         "cohort engine; the ABM's band is only 'tilfeldig variasjon (gitt "
+                         "forutsetningene)'")
     if _is_batch(municipality, fylke):
         if scenario is not None:
             raise InputError("command line", "SCENARIO", "a scenario file runs one kommune; "
@@ -78,13 +85,13 @@ def run_cmd(
             raise InputError("command line", "--engine", "the agent-based engine runs one "
                              "kommune at a time; use -m with one kommune")
         return _run_batch(municipality, fylke, zones, horizon, base_year, population, out,
-                          bool(plots), bool(budget), seed)
+                          bool(plots), bool(budget), seed, intervals)
     _run_one(scenario, municipality, zones, horizon, base_year, population, out,
-             True if plots is None else plots, budget, engine, runs, workers, seed)
+             True if plots is None else plots, budget, engine, runs, workers, seed, intervals)
 
 
 def _run_one(scenario, municipality, zones, horizon, base_year, population, out, plots,
-             budget, engine, runs, workers, seed) -> None:
+             budget, engine, runs, workers, seed, intervals=False) -> None:
     import numpy as np
 
     from sim.run import run, run_abm_scenario, summary_rows, write_abm_run, write_run
@@ -107,15 +114,29 @@ def _run_one(scenario, municipality, zones, horizon, base_year, population, out,
         if seed is not None:
             sc = sc.model_copy(update={"seed": seed})
         result = run(sc)
+        ivs = _intervals([result]) if intervals else []
         files = write_run(result, out, with_plots=plots)
+        files += _write_intervals(out, ivs, plots)
         _print_summary(result, summary_rows(result))
         for note in result.notes:
             console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
     console.print(f"wrote {len(files)} files to {out}/")
 
 
+def _intervals(results) -> list:
+    from sim.intervals import run_intervals
+
+    return [run_intervals(r) for r in results]
+
+
+def _write_intervals(out, ivs, plots) -> list:
+    from sim.intervals import add_to_results
+
+    return add_to_results(out, ivs, plots) if ivs else []
+
+
 def _run_batch(municipality, fylke, zones, horizon, base_year, population, out, plots, budget,
-               seed) -> None:
+               seed, intervals=False) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from sim.batch import run_many, write_many
@@ -133,8 +154,10 @@ def _run_batch(municipality, fylke, zones, horizon, base_year, population, out, 
                          progress=lambda knr: bar.update(task, advance=1, description=knr))
     options = {"municipality": municipality, "fylke": fylke, "zones": zones,
                "horizon": horizon, "base_year": base_year, "seed": seed, "budget": budget,
-               "population": str(population) if population else None}
+               "population": str(population) if population else None, "intervals": intervals}
+    ivs = _intervals(batch.results) if intervals else []
     files = write_many(batch, out, options)
+    files += _write_intervals(out, ivs, False)
     for knr, message in batch.failed:
         console.print(f"[red]failed:[/red] {knr}: {message}", highlight=False)
     console.print(f"{len(batch.results)} kommuner projected ({len(batch.failed)} failed) in "

@@ -29,7 +29,7 @@ from sim.data.population import (
     municipality_name,
     population_table,
 )
-from sim.demography import N_AGES, housing
+from sim.demography import N_AGES, housing, pooling
 from sim.demography import fertility as fert
 from sim.demography import migration as mig
 from sim.demography import mortality as mort
@@ -84,6 +84,7 @@ class Estimates:
     refugees_settled: np.ndarray  # [T] settled refugees taken out of the in-migrants
     deaths_fit: np.ndarray       # [T] bool, years the mortality level was fitted on
     births_fit: np.ndarray       # [T] bool, years the fertility level was fitted on
+    pooling: dict[str, Any] | None = None  # pooled net rate / log fertility (``pooling.Pooled``)
 
 
 @dataclass(frozen=True)
@@ -149,7 +150,7 @@ def estimate_history(pops: np.ndarray, births_obs: np.ndarray, deaths_obs: np.nd
 def _estimate(pops, births_obs, deaths_obs, settled, st: EstimationSettings) -> Estimates:
     first, last = st.window
     years = np.arange(first, last)
-    mx_hist = mort.mx_path(years, st.mortality_base_years)
+    mx_hist = _mx_path(first, last, st.mortality_base_years)
 
     def migration_at(level: float) -> tuple[np.ndarray, mig.MigrationEstimate]:
         q = mort.death_probabilities(level * mx_hist)
@@ -200,6 +201,14 @@ def _estimate(pops, births_obs, deaths_obs, settled, st: EstimationSettings) -> 
                      per_year, settled, deaths_fit, use)
 
 
+@lru_cache(maxsize=64)
+def _mx_path(first: int, last: int, base_years: tuple[int, int]) -> np.ndarray:
+    """National death rates of the transition years ``first .. last-1`` (shared, read-only)."""
+    mx = mort.mx_path(np.arange(first, last), base_years)
+    mx.flags.writeable = False
+    return mx
+
+
 def estimation_window(scenario: Scenario, have: list[int]) -> tuple[int, int]:
     """The years (first, last) of 1 January populations migration is estimated from."""
     first, last = scenario.migration.estimation_years or (
@@ -240,17 +249,13 @@ def _series(record: dict[int, float], years: np.ndarray, fill: float = np.nan) -
     return np.array([record.get(int(y), fill) for y in years], dtype=float)
 
 
-def national_share(table: PopulationHistory, knr: str, year: int) -> float:
-    """The kommune's share of Norway's population on 1 January ``year``."""
-    nat = table.array(NORWAY, year).sum() or embedded_norway(year)
-    return float(table.array(knr, year).sum() / nat)
+def settlement_share(table: PopulationHistory, knr: str, year: int) -> float:
+    """The kommune's share of Norway's refugee settlement in ``year``.
 
-
-def embedded_norway(year: int) -> float:
-    """Norway's population on 1 January (SSB 07459), for tables without a national row."""
-    from sim.data.population import embedded_population
-
-    return float(embedded_population().array(NORWAY, year).sum())
+    ``pooling.settlement_share`` of its population (population ** 0.73 over the same summed
+    over the 357 embedded kommuner; SOURCES.md, "National refugee settlement").
+    """
+    return pooling.settlement_share(float(table.array(knr, year).sum()), year)
 
 
 def refugees_settled_history(knr: str, table: PopulationHistory,
@@ -258,16 +263,15 @@ def refugees_settled_history(knr: str, table: PopulationHistory,
     """Refugees settled per year in the kommune and where the figures come from.
 
     The kommune's own record in ``municipalities.toml`` if it has one, else the national
-    settlement (``[0000] refugees_settled``) times its share of Norway's population
-    (ASSUMPTION: settlement in proportion to population).
+    settlement (``[0000] refugees_settled``) times its ``settlement_share``.
     """
     own = defaults.get("refugees_settled")
     if own is not None:
         return dict(own), "municipalities.toml"
     national = municipality_defaults().get(NORWAY, {}).get("refugees_settled", {})
-    hist = {y: v * national_share(table, knr, min(y, max(table.years_of(knr)))) for y, v in
+    hist = {y: v * settlement_share(table, knr, min(y, max(table.years_of(knr)))) for y, v in
             national.items() if table.years_of(knr)}
-    return hist, "ASSUMPTION: national settlement x population share"
+    return hist, "national settlement (IMDi) x size-weighted share"
 
 
 def default_refugee_plan(knr: str, base_year: int, table: PopulationHistory,
@@ -276,11 +280,11 @@ def default_refugee_plan(knr: str, base_year: int, table: PopulationHistory,
     own = defaults.get("refugee_plan")
     if own is not None:
         return dict(own), "municipalities.toml"
-    share = national_share(table, knr, base_year)
+    share = settlement_share(table, knr, base_year)
     national = municipality_defaults().get(NORWAY, {}).get("refugee_plan", {})
     plan = {y: v * share for y, v in national.items() if y >= base_year} or {
         base_year: list(national.values())[-1] * share}
-    return plan, "ASSUMPTION: national plan x population share"
+    return plan, "ASSUMPTION: national plan x size-weighted share"
 
 
 def estimate_levels(scenario: Scenario, table: PopulationHistory, knr: str,
@@ -294,23 +298,57 @@ def estimate_levels(scenario: Scenario, table: PopulationHistory, knr: str,
     window = estimation_window(scenario, available_years(table, knr))
     years = np.arange(window[0], window[1])
     group = defaults.get("estimate_with") if scenario.inputs.population is None else None
-    if group:
+    if group:  # a split kommune: the old territory's history, pro rata (not pooled: large)
         pops = sum(table.history(k, *window) for k in group)
         share = table.array(knr, window[1]).sum() / pops[-1].sum()
         settled = sum(_series(refugees_settled_history(k, table, municipality_defaults()
                                                        .get(k, {}))[0], years, 0.0)
                       for k in group)
-    else:
-        pops, share = table.history(knr, *window), 1.0
-        settled = _series(refugees_settled_history(knr, table, defaults)[0], years, 0.0)
+        est = estimate_history(pops, _series(defaults.get("births", {}), years),
+                               _series(defaults.get("deaths", {}), years), settled,
+                               estimation_settings(scenario, window, defaults))
+        return replace(est, in_per_year=est.in_per_year * share,
+                       in_migrants=est.in_migrants * share,
+                       refugees_settled=est.refugees_settled * share)
+    settled, _ = refugees_settled_history(knr, table, defaults)
+    pops = table.history(knr, *window)
+    settled_years = _series(settled, years, 0.0)
     est = estimate_history(pops, _series(defaults.get("births", {}), years),
-                           _series(defaults.get("deaths", {}), years), settled,
-                           estimation_settings(scenario, window, defaults))
-    if share != 1.0:
-        est = replace(est, in_per_year=est.in_per_year * share,
-                      in_migrants=est.in_migrants * share,
-                      refugees_settled=est.refugees_settled * share)
-    return est
+                           _series(defaults.get("deaths", {}), years),
+                           settled_years, estimation_settings(scenario, window, defaults))
+    if not pooling.enabled() or pops[-1].sum() >= pooling.POOL_BELOW:
+        return est
+    have = available_years(table, knr)
+    start = min(max(have[0], window[1] - pooling.VOLATILITY_YEARS), window[0])
+    if not all(y in have for y in range(start, window[1] + 1)):
+        start = window[0]
+    history = table.history(knr, start, window[1])
+    settled_history = _series(settled, np.arange(start, window[1]), 0.0)
+    return pooled_estimates(est, scenario, pops, window[0], history, settled_history)
+
+
+def pooled_estimates(est: Estimates, scenario: Scenario, pops: np.ndarray, first: int,
+                     history: np.ndarray, settled_history: np.ndarray) -> Estimates:
+    """The estimates with net migration and fertility pulled toward the kommune's size class.
+
+    ``sim.demography.pooling``: the window's mean net migration rate and the fertility level
+    are shrunk toward the mean of kommuner of the same size, by how noisy the kommune's own
+    figures are (net migration without the settled refugees ``settled_history``, one per
+    transition of ``history``, which ends at the window's end). The net change goes to the
+    in-migrants (with the estimated age profile); a fertility level set in the scenario is
+    kept.
+    """
+    net = pooling.pooled_net_rate(pops, first, history, settled_history)
+    base = float(pops[-1].sum())
+    in_per_year = max(est.in_per_year + (net.value - net.own) * base, 0.0)
+    level = est.fertility_level
+    if scenario.fertility.level is None:
+        log_f = pooling.pooled_log_fertility(pops, first)
+        if np.isfinite(log_f.own):
+            level *= float(np.exp(log_f.value - log_f.own))
+    return replace(est, in_per_year=in_per_year, fertility_level=level,
+                   pooling={"net_rate": net, "log_fertility": log_f
+                            if scenario.fertility.level is None else None})
 
 
 @lru_cache(maxsize=256)
@@ -622,4 +660,11 @@ def default_labels(scenario: Scenario, defaults: dict[str, Any],
         labels["gross_out_rate"] = ("municipalities.toml" if "gross_out_rate" in defaults
                                     else "ASSUMPTION: Lillestrøm's 2020-2023 rate 0.0666")
     labels["migration"] = f"estimated from SSB populations {est.window[0]}-{est.window[1]}"
+    if est.pooling is not None:
+        net, fert_ = est.pooling["net_rate"], est.pooling["log_fertility"]
+        labels["pooling"] = (
+            f"under {pooling.POOL_BELOW} inhabitants: net migration rate {net.own:+.4f} pulled "
+            f"to {net.value:+.4f} (weight {net.weight:.2f} on its own, the rest on its size "
+            "class)" + (f"; fertility level weight {fert_.weight:.2f} on its own"
+                        if fert_ is not None and np.isfinite(fert_.own) else ""))
     return labels

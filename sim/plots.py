@@ -83,7 +83,8 @@ def fan_total(population: np.ndarray, years: np.ndarray, title: str, path: Path)
     fig, ax = plt.subplots(figsize=(7, 4))
     for run in totals[:200]:
         ax.plot(years, run, color="#4C72B0", alpha=0.05, lw=0.8)
-    ax.fill_between(years, p5, p95, color="#4C72B0", alpha=0.25, label="P5-P95")
+    ax.fill_between(years, p5, p95, color="#4C72B0", alpha=0.25,
+                    label="tilfeldig variasjon (gitt forutsetningene), P5-P95")
     ax.plot(years, p50, color="#4C72B0", lw=2, label="median")
     ax.set_ylabel("innbyggere 1. januar")
     ax.set_title(title)

@@ -304,7 +304,8 @@ def write_abm_run(result: AbmRunResult, out_dir: str | Path,
             plots.pyramid(mean, f"{name}, befolkningspyramide (ABM, mean of "
                           f"{result.abm.runs} runs)", w.path("pyramid.png"))
             plots.fan_total(result.abm.population, result.abm.years,
-                            f"{name}: folketall, {result.abm.runs} runs (P5-P95)",
+                            f"{name}: folketall, {result.abm.runs} kjøringer (tilfeldig "
+                            "variasjon gitt forutsetningene, P5-P95)",
                             w.path("total_population_fan.png"))
         files = [*w.files, "manifest.json"]
         w.json("manifest.json", {

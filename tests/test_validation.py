@@ -93,7 +93,8 @@ def test_report_written(tmp_path):
                                                       ("short 2022", "calibrated")}
     path = write_validation_report([res], [], tmp_path)
     text = path.read_text()
-    assert "short 2022" in text and "age-group MAPE" in text and "ABM P5–P95 band" in text
+    assert "short 2022" in text and "age-group MAPE" in text
+    assert "tilfeldig variasjon (gitt forutsetningene), P5–P95" in text
     band = res.band("short 2022", "calibrated")
     c, n = band.cells
     assert f"| short 2022 | calibrated | {ABM_RUNS} | {c} of {n} | {band.coverage:.2f} |" in text
@@ -120,7 +121,8 @@ def test_validate_cli(runner, tmp_path):
     result = runner.invoke(app, ["3222", "--out", str(tmp_path), "--no-calibrate-targets",
                                  "--abm-runs", "3"])
     assert result.exit_code == 0, result.output
-    assert "ABM P5-P95 band (3 runs) covers" in result.output
+    assert ("ABM band (tilfeldig variasjon gitt forutsetningene, P5-P95; 3 runs) covers"
+            in result.output)
     assert "ABM" in (tmp_path / "validation.md").read_text()
     off = runner.invoke(app, ["3222", "--out", str(tmp_path / "off"), "--no-calibrate-targets",
                               "--abm-runs", "0"])
