@@ -57,9 +57,12 @@ def run_cmd(
     plots: Annotated[bool | None, typer.Option(
         "--plots/--no-plots", help="write PNG plots (default: on for one kommune, off for many)")]
         = None,
-    budget: Annotated[bool | None, typer.Option(
-        "--budget/--no-budget", help="project the budget where a config exists (default: on "
+    xlsx: Annotated[bool | None, typer.Option(
+        "--xlsx/--no-xlsx", help="write kommunesim.xlsx, the planner's workbook (default: on "
         "for one kommune, off for many)")] = None,
+    budget: Annotated[bool | None, typer.Option(
+        "--budget/--no-budget", help="project the budget (default: on for one kommune, off "
+        "for many)")] = None,
     engine: Annotated[str, typer.Option(help="cohort (expected values) or abm (persons)")] =
         "cohort",
     runs: Annotated[int, typer.Option(min=1, help="ABM replicates")] = 20,
@@ -84,14 +87,18 @@ def run_cmd(
         if engine != "cohort":
             raise InputError("command line", "--engine", "the agent-based engine runs one "
                              "kommune at a time; use -m with one kommune")
+        if xlsx:
+            raise InputError("command line", "--xlsx", "the workbook is written for one kommune "
+                             "at a time; run -m <kommune> (or 'kommunesim export')")
         return _run_batch(municipality, fylke, zones, horizon, base_year, population, out,
                           bool(plots), bool(budget), seed, intervals)
     _run_one(scenario, municipality, zones, horizon, base_year, population, out,
-             True if plots is None else plots, budget, engine, runs, workers, seed, intervals)
+             True if plots is None else plots, budget, engine, runs, workers, seed, intervals,
+             True if xlsx is None else xlsx)
 
 
 def _run_one(scenario, municipality, zones, horizon, base_year, population, out, plots,
-             budget, engine, runs, workers, seed, intervals=False) -> None:
+             budget, engine, runs, workers, seed, intervals=False, xlsx=True) -> None:
     import numpy as np
 
     from sim.run import run, run_abm_scenario, summary_rows, write_abm_run, write_run
@@ -115,7 +122,7 @@ def _run_one(scenario, municipality, zones, horizon, base_year, population, out,
             sc = sc.model_copy(update={"seed": seed})
         result = run(sc)
         ivs = _intervals([result]) if intervals else []
-        files = write_run(result, out, with_plots=plots)
+        files = write_run(result, out, with_plots=plots, with_xlsx=xlsx)
         files += _write_intervals(out, ivs, plots)
         _print_summary(result, summary_rows(result))
         for note in result.notes:

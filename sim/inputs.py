@@ -18,7 +18,6 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-from scipy.optimize import brentq
 
 from sim.config import Scenario, interpolate_path
 from sim.data.population import (
@@ -148,6 +147,8 @@ def estimate_history(pops: np.ndarray, births_obs: np.ndarray, deaths_obs: np.nd
 
 
 def _estimate(pops, births_obs, deaths_obs, settled, st: EstimationSettings) -> Estimates:
+    from scipy.optimize import brentq  # deferred: scipy costs half a second of start-up
+
     first, last = st.window
     years = np.arange(first, last)
     mx_hist = _mx_path(first, last, st.mortality_base_years)

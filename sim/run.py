@@ -6,13 +6,12 @@ import time
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from sim import plots
 from sim.abm.config import no_growth_target
-from sim.abm.montecarlo import AbmResult, run_abm, write_abm
 from sim.budget import (
     BudgetConfig,
     BudgetResult,
@@ -42,8 +41,10 @@ from sim.services import (
     load_catalogue,
     services_tables,
 )
-from sim.services import plots as service_plots
 from sim.services.catalogue import default_catalogue_path
+
+if TYPE_CHECKING:
+    from sim.abm.montecarlo import AbmResult
 
 MAX_RUNS = 100_000
 """Most ABM replicates of one run (as for a sweep's ``runs``)."""
@@ -245,6 +246,8 @@ def run_abm_scenario(scenario: Scenario, runs: int, workers: int = 1,
         raise no_growth_target(scenario.source)
     catalogue = scenario_catalogue(scenario, inputs.districts)
     t1 = time.perf_counter()
+    from sim.abm.montecarlo import run_abm
+
     abm_in, housing = abm_inputs(scenario, inputs)
     result = run_abm(abm_in, runs, seed=scenario.seed, workers=workers, config=scenario.abm,
                      housing=housing, first_run=first_run)
@@ -292,6 +295,9 @@ def write_abm_run(result: AbmRunResult, out_dir: str | Path,
                   with_plots: bool = True) -> list[Path]:
     """Write per-run tables, quantiles, services of the mean, plots and manifest atomically."""
     name = f"{result.inputs.municipality_name}: {result.scenario.name}"
+
+    from sim import plots
+    from sim.abm.montecarlo import write_abm
 
     def fill(w) -> None:
         write_abm(w, result.abm)
@@ -349,9 +355,17 @@ def manifest(result: RunResult, files: list[str]) -> dict:
     }
 
 
-def write_run(result: RunResult, out_dir: str | Path, with_plots: bool = True) -> list[Path]:
-    """Write population/components Parquet, plots and manifest into ``out_dir`` atomically."""
+def write_run(result: RunResult, out_dir: str | Path, with_plots: bool = True,
+              with_xlsx: bool = False) -> list[Path]:
+    """Write the tables, plots, the planner's workbook and the manifest into ``out_dir``.
+
+    Atomically: everything or nothing. ``with_xlsx`` writes ``kommunesim.xlsx`` (population by
+    zone, services, demografikostnader and the økonomiplan tables; ``sim.export``).
+    """
     name = f"{result.inputs.municipality_name}: {result.scenario.name}"
+
+    from sim import plots
+    from sim.services import plots as service_plots
 
     def fill(w) -> None:
         t = time.perf_counter()
@@ -377,7 +391,11 @@ def write_run(result: RunResult, out_dir: str | Path, with_plots: bool = True) -
                 service_plots.plot_demografikostnader(result.demografikostnader,
                                                       w.path("demografikostnader.png"))
         if result.budget is not None:
-            write_budget(w, result.budget, with_plots=with_plots)
+            write_budget(w, result.budget, with_plots=with_plots, with_xlsx=with_xlsx)
+        if with_xlsx:
+            from sim.export import tables_from_result, workbook
+
+            workbook(tables_from_result(result)).save(w.path("kommunesim.xlsx"))
         result.timings["write_s"] = time.perf_counter() - t
         files = [*w.files, "manifest.json"]
         w.json("manifest.json", manifest(result, files))

@@ -345,12 +345,14 @@ def okonomiplan_from_long(long: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return out
 
 
-def write_budget(writer, budget: BudgetResult, with_plots: bool = True) -> None:
-    """Stage the workbook, CSV and Parquet tables and (optionally) PNG plots."""
+def write_budget(writer, budget: BudgetResult, with_plots: bool = True,
+                 with_xlsx: bool = True) -> None:
+    """Stage the CSV and Parquet tables and (optionally) the workbook and PNG plots."""
     tables = okonomiplan_tables(budget)
     writer.parquet("budget.parquet", budget.lines)
     writer.parquet("budget_tables.parquet", okonomiplan_long(tables))
-    write_xlsx(budget, writer.path("budget.xlsx"), tables)
+    if with_xlsx:
+        write_xlsx(budget, writer.path("budget.xlsx"), tables)
     for name, df in tables.items():
         write_csv_norwegian(_csv_text(df), writer.path(f"budget_{_slug(name)}.csv"))
     tidy = framsikt(budget)

@@ -25,7 +25,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import brentq
 
 from sim.demography import N_AGES
 from sim.demography.ageing import age_on
@@ -189,5 +188,7 @@ def estimate_gross_migration(
     elif gap(hi) <= 0:
         level = hi
     else:
+        from scipy.optimize import brentq  # deferred: scipy costs half a second of start-up
+
         level = brentq(gap, lo, hi, xtol=1e-12)
     return solve(level)
