@@ -33,7 +33,7 @@ def budget_command(scenario: Path | None, municipality: str | None, budget_file:
         raise InputError(budget_file or "municipality", "budget",
                          f"no budget for municipality {sc.municipality}: "
                          + "; ".join(n for n in result.notes if n.startswith("budget")))
-    return result, write_run(result, out, with_plots=with_plots)
+    return result, write_run(result, out, with_plots=with_plots, with_xlsx=True)
 
 
 def shown_years(years: np.ndarray, first: int = 8, every: int = 5) -> np.ndarray:
