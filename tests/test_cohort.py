@@ -616,13 +616,12 @@ def test_step_district_called_alone_writes_the_whole_year():
     pop = np.full_like(proj.population, np.nan)
     pop[0] = inp.base_population
     comp = np.full_like(proj.components, np.nan)
-    work = np.empty(A)
     lo, hi = fertile_range(inp.fertility)
     for t in range(5):
         for dd in (2, 0, 1):
             step_district(pop, t, pop, t + 1, dd, t, inp.fertility, inp.p_male_birth,
                           inp.death_probability, inp.out_rate, inp.in_migrants, inp.refugees,
-                          1.0, 1.0, 1.0, 1.0, 1.0, lo, hi, comp, True, work)
+                          1.0, 1.0, 1.0, 1.0, 1.0, lo, hi, comp, True)
     np.testing.assert_array_equal(pop, proj.population)
     np.testing.assert_array_equal(comp, proj.components)
 

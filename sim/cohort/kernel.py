@@ -80,7 +80,7 @@ def _store(comp, t, dd, s, x, born, deaths, arr_in, out, arr_ref):
 
 @njit(cache=True)
 def step_district(pop, ti, pop_next, tn, dd, t, fert, p_male, dprob, orate, inm, ref,
-                  fert_k, mort_k, in_k, out_k, ref_k, lo, hi, comp, keep, work):
+                  fert_k, mort_k, in_k, out_k, ref_k, lo, hi, comp, keep):
     """Advance district ``dd`` by year ``t``; returns the year's births.
 
     Args:
@@ -98,12 +98,26 @@ def step_district(pop, ti, pop_next, tn, dd, t, fert, p_male, dprob, orate, inm,
         comp: [Y, D, 5, 2, A] output components of year t (``COMPONENTS`` order), written
             when ``keep``: births (at age 0), deaths, in-migrants x in_k, out-migrants,
             refugees x ref_k; with these the balance identity holds to the bit.
-        work: [A] scratch (not shared with any other argument).
     """
     last = pop.shape[3] - 1
-    hi_main = min(hi, last)  # births terms come from the main loop below this cohort age
+    # Births (METHOD.md step 3): the terms of women aged 1..hi-1 in a loop that vectorises,
+    # kept in the women's row of pop_next until the cells below overwrite it, summed in age
+    # order. Loops over ages start at a constant: indices are known >= 0 (no wraparound).
+    terms = pop_next[tn, dd, 1]
+    for x in range(1, min(hi, last)):
+        terms[x] = _birth_term(pop[ti, dd, 1, x - 1], in_k * inm[t, dd, 1, x],
+                               ref_k * ref[t, dd, 1, x], dprob[t, dd, 1, x],
+                               orate[t, dd, 1, x], fert[t, dd, x], mort_k, out_k)
+    if hi > last:
+        terms[last] = _birth_term(pop[ti, dd, 1, last - 1] + pop[ti, dd, 1, last],
+                                  in_k * inm[t, dd, 1, last], ref_k * ref[t, dd, 1, last],
+                                  dprob[t, dd, 1, last], orate[t, dd, 1, last],
+                                  fert[t, dd, last], mort_k, out_k)
+    births = 0.0
+    for x in range(max(lo, 1), hi):
+        births += terms[x]
+    births *= fert_k
     for s in range(2):
-        # Loops over ages start at a constant, so indices are known >= 0 (no wraparound).
         if keep:  # two versions of the loop (with and without components): each vectorises
             for x in range(1, last):
                 ai = in_k * inm[t, dd, s, x]
@@ -118,44 +132,21 @@ def step_district(pop, ti, pop_next, tn, dd, t, fert, p_male, dprob, orate, inm,
                                  ref_k * ref[t, dd, s, x], dprob[t, dd, s, x],
                                  orate[t, dd, s, x], mort_k, out_k)
                 pop_next[tn, dd, s, x] = nx
-        aged = pop[ti, dd, s, last - 1] + pop[ti, dd, s, last]
-        ai = in_k * inm[t, dd, s, last]
-        ar = ref_k * ref[t, dd, s, last]
-        nx, deaths, out = _cell(aged, ai, ar, dprob[t, dd, s, last], orate[t, dd, s, last],
-                                mort_k, out_k)
-        pop_next[tn, dd, s, last] = nx
-        if keep:
-            _store(comp, t, dd, s, last, 0.0, deaths, ai, out, ar)
-    # Births (METHOD.md step 3): the terms of women aged 1..hi-1 in a loop that vectorises,
-    # then summed in age order.
-    for x in range(1, hi_main):
-        work[x] = _birth_term(pop[ti, dd, 1, x - 1], in_k * inm[t, dd, 1, x],
-                              ref_k * ref[t, dd, 1, x], dprob[t, dd, 1, x], orate[t, dd, 1, x],
-                              fert[t, dd, x], mort_k, out_k)
-    if hi > last:
-        work[last] = _birth_term(pop[ti, dd, 1, last - 1] + pop[ti, dd, 1, last],
-                                 in_k * inm[t, dd, 1, last], ref_k * ref[t, dd, 1, last],
-                                 dprob[t, dd, 1, last], orate[t, dd, 1, last],
-                                 fert[t, dd, last], mort_k, out_k)
-    births = 0.0
-    for x in range(max(lo, 1), hi):
-        births += work[x]
-    births *= fert_k
-    for s in range(2):  # the year's births: cohort age 0
         born = births * p_male if s == 0 else births * (1.0 - p_male)
-        ai = in_k * inm[t, dd, s, 0]
-        ar = ref_k * ref[t, dd, s, 0]
-        nx, deaths, out = _cell(born, ai, ar, dprob[t, dd, s, 0], orate[t, dd, s, 0], mort_k,
-                                out_k)
-        pop_next[tn, dd, s, 0] = nx
-        if keep:
-            _store(comp, t, dd, s, 0, born, deaths, ai, out, ar)
+        for x in (0, last):
+            aged = born if x == 0 else pop[ti, dd, s, last - 1] + pop[ti, dd, s, last]
+            ai = in_k * inm[t, dd, s, x]
+            ar = ref_k * ref[t, dd, s, x]
+            nx, deaths, out = _cell(aged, ai, ar, dprob[t, dd, s, x], orate[t, dd, s, x],
+                                    mort_k, out_k)
+            pop_next[tn, dd, s, x] = nx
+            if keep:
+                _store(comp, t, dd, s, x, born if x == 0 else 0.0, deaths, ai, out, ar)
     return births
 
 
 @njit(cache=True)
-def _in_scale_for_target(pop, t, fert, p_male, dprob, orate, inm, ref, lo, hi, target, scratch,
-                         work):
+def _in_scale_for_target(pop, t, fert, p_male, dprob, orate, inm, ref, lo, hi, target, scratch):
     """In-migration multiplier that makes next year's total equal ``target`` (>= 0).
 
     The total is affine in the multiplier, so two trial steps give it exactly.
@@ -165,7 +156,7 @@ def _in_scale_for_target(pop, t, fert, p_male, dprob, orate, inm, ref, lo, hi, t
     for trial in range(2):
         for dd in range(pop.shape[1]):
             step_district(pop, t, scratch, 0, dd, t, fert, p_male, dprob, orate, inm, ref,
-                          1.0, 1.0, float(trial), 1.0, 1.0, lo, hi, comp, False, work)
+                          1.0, 1.0, float(trial), 1.0, 1.0, lo, hi, comp, False)
         totals[trial] = scratch.sum()
     if totals[1] - totals[0] <= 0.0:
         return 1.0
@@ -191,18 +182,17 @@ def project_kernel(base, fert, p_male, dprob, orate, inm, ref, growth_target,
     pop_out[0] = base
     lo, hi = fertile_range(fert)
     scratch = np.empty((1,) + base.shape)
-    work = np.empty(base.shape[2])
     for t in range(fert.shape[0]):
         k = 1.0
         if not np.isnan(growth_target[t]):
             target = pop_out[t].sum() * (1.0 + growth_target[t])
             k = _in_scale_for_target(pop_out, t, fert, p_male, dprob, orate, inm, ref, lo, hi,
-                                     target, scratch, work)
+                                     target, scratch)
         in_scale_out[t] = k
         for dd in range(base.shape[0]):
             births_out[t, dd] = step_district(pop_out, t, pop_out, t + 1, dd, t, fert, p_male,
                                               dprob, orate, inm, ref, 1.0, 1.0, k, 1.0, 1.0,
-                                              lo, hi, comp_out, True, work)
+                                              lo, hi, comp_out, True)
 
 
 @njit(cache=True)
@@ -247,7 +237,6 @@ def project_batch_kernel(base, fert, p_male, dprob, orate, inm, ref,
     lo, hi = fertile_range(fert)
     cur = np.empty((1,) + base.shape)  # year t; the step writes year t+1 into nxt
     nxt = np.empty((1,) + base.shape)
-    work = np.empty(base.shape[2])
     cum = np.empty(2 * (base.shape[2] + 1))
     acc = np.empty(out.shape[3])
     no_comp = np.empty((0, 0, 0, 0, 0))
@@ -262,5 +251,5 @@ def project_batch_kernel(base, fert, p_male, dprob, orate, inm, ref,
             for dd in range(n_dist):
                 step_district(cur, 0, nxt, 0, dd, t, fert, p_male, dprob, orate, inm, ref,
                               fert_k[sc, t], mort_k[sc, t], in_k[sc, t], out_k[sc, t],
-                              ref_k[sc, t], lo, hi, no_comp, False, work)
+                              ref_k[sc, t], lo, hi, no_comp, False)
             cur, nxt = nxt, cur

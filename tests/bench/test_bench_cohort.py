@@ -138,6 +138,14 @@ def _first_call() -> tuple[float, float]:
     return compiled, first_call({})
 
 
+def _loop(fn):
+    """``fn`` as a function of a repetition count (results dropped, memory reused)."""
+    def run(n: int) -> None:
+        for _ in range(n):
+            fn()
+    return run
+
+
 def _rate(n_year: int, t: float) -> str:
     return f"{n_year / t / 1e6:5.2f} M/s"
 
@@ -172,14 +180,13 @@ def test_cohort_kernel_speed():
                                                                  *traffic_out), 300))
     med = {k: statistics.median(m for m, _b in v) for k, v in measured.items()}
     best = {k: min(b for _m, b in v) for k, v in measured.items()}
-    t_project = _times(lambda n: [project(inputs) for _ in range(n)], 50)
-    t_numpy = _times(lambda n: [numpy_reference(inputs) for _ in range(n)], 10, repeat=5)
+    t_project = _times(_loop(lambda: project(inputs)), 50)
+    t_numpy = _times(_loop(lambda: numpy_reference(inputs)), 10, repeat=5)
     np.testing.assert_allclose(numpy_reference(inputs), project(inputs).population[-1],
                                rtol=1e-10)
     mult = {"fertility": np.ones((1000, n_year))}
     groups = age_group_weights()
-    t_pop = _times(lambda n: [project_batch(inputs, mult, groups) for _ in range(n)], 1,
-                   repeat=5)
+    t_pop = _times(_loop(lambda: project_batch(inputs, mult, groups)), 1, repeat=5)
     bytes_in = (5 * n_cell + inputs.fertility.shape[2]) * 8
     bytes_out = 6 * n_cell * 8
     per_year = {k: v / n_year for k, v in med.items()}
@@ -223,8 +230,7 @@ def test_batch_speed():
             "in_migrants": rng.uniform(0.5, 1.5, (n_scen, 30))}
     weights = age_group_weights()
     project_batch(wide, {k: v[:2] for k, v in mult.items()}, weights)
-    med, best = _times(lambda n: [project_batch(wide, mult, weights) for _ in range(n)], 1,
-                       repeat=5)
+    med, best = _times(_loop(lambda: project_batch(wide, mult, weights)), 1, repeat=5)
     years = n_scen * 30 * n_dist
     print(f"\n[cohort batch] {n_scen} scenarios x 30 years x {n_dist} districts: {med:.3f} s "
           f"median ({years / med / 1e6:.2f} M projection-years/s; best {best:.3f} s), one core")
