@@ -178,16 +178,19 @@ def _sweep_state(plan: SweepPlan, token: str | None = None) -> dict[str, Any]:
     validated axes; ``values``: grid values by label; ``cache``: resolved inputs per shared
     setting; ``groups``: per setting of the other axes, a validated scenario and its ``_split``
     (or the InputError); ``paths``: validated year paths (and their values per year) of the
-    multiplier axes; ``keys``: resolve keys with a fixed out-rate multiplier. Each is bounded.
+    multiplier axes; ``keys``: resolve keys with a fixed out-rate multiplier (each bounded);
+    ``fast``, ``slow``: indices of the multiplier axes and of the others.
     """
     state = _STATES.get((plan.digest, token))
     if state is None:
         axes = {k: plan.axis(k) for k in plan.keys}
         values = {k: dict(reversed(a.named_values())) for k, a in axes.items()
                   if a.values is not None}  # reversed: a repeated label means its first value
+        fast = [k for k, key in enumerate(plan.keys) if key in FAST_KEYS]
         state = _STATES[plan.digest, token] = {
             "axes": axes, "values": values, "cache": _Cache(), "groups": _Memo(4096),
-            "paths": _Memo(65536), "keys": _Memo(4096)}
+            "paths": _Memo(65536), "keys": _Memo(4096), "fast": fast,
+            "slow": [k for k in range(len(plan.keys)) if k not in fast]}
     return state
 
 
@@ -236,13 +239,13 @@ def _member(plan: SweepPlan, state: dict[str, Any], i: int) -> tuple:
     multiplier axis is validated once (``_fast_path``). A scenario whose group or value does
     not validate is validated on its own, so that its error is exactly its own.
     """
-    fast = [k for k, key in enumerate(plan.keys) if key in FAST_KEYS]
-    slow = tuple(_value_id(plan, state, i, k) for k in range(len(plan.keys)) if k not in fast)
+    fast = state["fast"]
+    slow = tuple(_value_id(plan, state, i, k) for k in state["slow"])
     groups = state["groups"]
     if slow not in groups:
         try:
             rep = plan.scenario(i)
-            groups[slow] = (rep, _split(rep, FAST_KEYS))
+            groups[slow] = (rep, _split(rep, FAST_KEYS), rep.years)
         except InputError as exc:
             groups[slow] = exc
     got = groups[slow]
@@ -255,10 +258,10 @@ def _member(plan: SweepPlan, state: dict[str, Any], i: int) -> tuple:
             return "error", exc.line()
         split = _split(sc, FAST_KEYS)
         return ("alone", sc) if split is None else ("batch", *split, sc)
-    rep, (key, mult) = got
+    rep, (key, mult), years = got
     mult = dict(mult)
     for k, vid in zip(fast, ids, strict=True):
-        mult[_FAST_MULT[plan.keys[k]]] = _multiplier(plan, state, k, vid, rep.years)
+        mult[_FAST_MULT[plan.keys[k]]] = _multiplier(plan, state, k, vid, years)
     return "batch", key, mult, rep
 
 
@@ -329,13 +332,15 @@ def _cohort_chunks(plan: SweepPlan, chunks: list[int], token: str | None
         inputs, catalogue, weights = got
         if any("out_rate" in m for _i, m, _s in members) and _capped(inputs):
             scaled: dict[str, list] = {}
+            kept = []
             for i, m, sc in members:
-                if np.any(m.get("out_rate", 1.0) != 1.0):
+                if "out_rate" in m and np.any(m["out_rate"] != 1.0):
                     own_key, own = _own_out_rate(plan, state, i, m, sc)
                     scaled.setdefault(own_key, []).append((i, own, sc))
+                else:
+                    kept.append((i, m, sc))
             pending += list(scaled.items())
-            members = [(i, m, sc) for i, m, sc in members if not np.any(m.get("out_rate", 1.0)
-                                                                        != 1.0)]
+            members = kept
         if members:
             blocks += _batch_blocks(inputs, catalogue, weights, members, outputs, keep_years,
                                     errors, timings)
@@ -618,40 +623,67 @@ def _pool_task(chunks: list[int], out: str, token: str) -> list[ChunkResult]:
     return run_chunks(_PLAN, chunks, out, token)
 
 
+POOL_AFTER_S = 10.0
+"""Start worker processes only when the work left is estimated to take longer than this (s).
+
+A spawned worker spends about 3.5 s of CPU starting Python and its imports before its first
+task (measured with ``make bench`` on a 2-core machine), which a shorter sweep never wins back.
+"""
+
+
+def _ready() -> bool:
+    return True
+
+
 def _local(plan: SweepPlan, todo: list[int], workers: int, out: Path,
            token: str) -> Iterator[ChunkResult]:
-    """Chunk results in this process (``workers == 1``) or from a process pool.
+    """Chunk results from this process and, when it pays, a pool of ``workers - 1``.
 
-    In this process the caller writes the parts; the pool, started once for the sweep, has its
-    workers write the parts they compute (no table goes back through a pipe).
+    This process computes tasks (the caller writes their parts) and measures them; a pool is
+    started once the work left is estimated above ``POOL_AFTER_S``. It is started once for
+    the sweep, gets tasks once a worker is ready (this process goes on computing meanwhile),
+    its workers write the parts they compute (no table goes back through a pipe), and it is
+    stopped when the last task is in.
     """
-    tasks = _tasks(plan, todo, workers)
-    if workers == 1:
-        for task in tasks:
-            yield from run_chunks(plan, task, token=token)
+    queue = list(reversed(_tasks(plan, todo, workers)))
+    total = sum(len(plan.chunk(c)) for task in queue for c in task)
+    done_n, t0 = 0, time.perf_counter()
+    while queue:
+        task = queue.pop()
+        yield from run_chunks(plan, task, token=token)
+        done_n += sum(len(plan.chunk(c)) for c in task)
+        left_s = (time.perf_counter() - t0) / done_n * (total - done_n)
+        if workers > 1 and queue and left_s > POOL_AFTER_S:
+            break
+    if not queue:
         return
     import multiprocessing as mp
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-    queue = list(reversed(tasks))
     with tempfile.TemporaryDirectory() as tmp:
-        # the plan goes by file: a large one through the start-up pipe would block the
-        # driver until each worker has started Python, one worker after the other
+        # the plan goes by file: a large one through the start-up pipe would block this
+        # process until each worker has started Python, one worker after the other
         plan_file = Path(tmp) / "plan.pickle"
         plan_file.write_bytes(pickle.dumps(plan))
-        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
-                                 initializer=_init_worker, initargs=(str(plan_file),)) as pool:
-            running = set()
-            try:
-                while queue or running:
-                    while queue and len(running) < 2 * workers:
-                        running.add(pool.submit(_pool_task, queue.pop(), str(out), token))
-                    done, running = wait(running, return_when=FIRST_COMPLETED)
-                    for fut in done:
-                        yield from fut.result()
-            finally:
-                for fut in running:
-                    fut.cancel()
+        pool = mp.get_context("spawn").Pool(workers - 1, _init_worker, (str(plan_file),))
+        try:
+            ready = pool.apply_async(_ready)
+            running: list = []
+            while queue or running:
+                if ready.ready():
+                    while queue and len(running) < workers - 1:
+                        running.append(pool.apply_async(_pool_task,
+                                                        (queue.pop(), str(out), token)))
+                done = [r for r in running if r.ready()]
+                running = [r for r in running if not r.ready()]
+                for r in done:
+                    yield from r.get()
+                if queue:
+                    yield from run_chunks(plan, queue.pop(), token=token)
+                elif running and not done:
+                    running[0].wait(0.05)
+        finally:
+            pool.terminate()
+            pool.join()
 
 
 def _dask(plan: SweepPlan, todo: list[int], workers: int,
@@ -886,7 +918,7 @@ def sweep(path: str | Path, out: str | Path, backend: str = "local", workers: in
                     out / _part_name(result.chunk)).metadata[META_KEY])
                 computed += 1
                 advance(len(result.scenarios))
-                if time.perf_counter() - last_manifest > every or len(done) == plan.n_chunks:
+                if time.perf_counter() - last_manifest > every:  # the last one follows below
                     t = time.perf_counter()
                     _write_json(manifest_path, _manifest(plan, done, info))
                     last_manifest = time.perf_counter()

@@ -343,10 +343,26 @@ def test_inline_base_extends_follows_the_scenario_chain(tmp_path):
         load_sweep(write(tmp_path / "s.toml", body.format(parent="nope.toml")))
 
 
-def test_local_pool_equals_in_process(tmp_path):
+def test_local_pool_equals_in_process(tmp_path, monkeypatch):
+    """Pool workers (which write their own parts) give the same bits as this process."""
+    import experiments.sweep as sweep_module
+
     path = SWEEPS / "lorenskog_fertility_mortality_sobol.toml"
     sweep(path, tmp_path / "one", workers=1, progress=False)
-    sweep(path, tmp_path / "two", workers=2, progress=False)
+    # a pool even for a short sweep, and a slow driver, so that workers compute tasks too
+    monkeypatch.setattr(sweep_module, "POOL_AFTER_S", 0.0)
+    in_driver = []
+    real = sweep_module.run_chunks
+
+    def slow(*args, **kwargs):
+        in_driver.append(args[1])
+        if len(in_driver) > 1:
+            time.sleep(3.0)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sweep_module, "run_chunks", slow)
+    sweep(path, tmp_path / "two", workers=3, progress=False)
+    assert len(list((tmp_path / "two").glob("part-*.parquet"))) == 5 > len(in_driver)
     pd.testing.assert_frame_equal(read_results(tmp_path / "one"), read_results(tmp_path / "two"),
                                   check_exact=True)
 

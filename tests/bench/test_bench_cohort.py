@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -47,19 +46,6 @@ def _times(fn, number: int, repeat: int = REPEAT) -> tuple[float, float]:
         fn(number)
         per.append((time.perf_counter() - t) / number)
     return statistics.median(per), min(per)
-
-
-def machine() -> str:
-    """CPU model, cores and the load average (the figures are from a shared machine)."""
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            model = next(line.split(":", 1)[1].strip() for line in f
-                         if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return f"{model}, {os.cpu_count()} cores, load average {load:.1f} (1 min)"
 
 
 @njit(cache=True)
@@ -150,7 +136,7 @@ def _rate(n_year: int, t: float) -> str:
     return f"{n_year / t / 1e6:5.2f} M/s"
 
 
-def test_cohort_kernel_speed():
+def test_cohort_kernel_speed(machine):
     compiled, cached = _first_call()
     inputs = resolve(scenario_from_dict({"municipality": "3222", "horizon": 2054}))  # 30 years
     n_year = len(inputs.years)
@@ -190,7 +176,7 @@ def test_cohort_kernel_speed():
     bytes_in = (5 * n_cell + inputs.fertility.shape[2]) * 8
     bytes_out = 6 * n_cell * 8
     per_year = {k: v / n_year for k, v in med.items()}
-    print(f"\n[cohort] 30-year projection, 1 district x 2 sexes x 106 ages; {machine()}")
+    print(f"\n[cohort] 30-year projection, 1 district x 2 sexes x 106 ages; {machine}")
     print("  medians (best) of repeated runs; M/s = million projection-years per second, "
           "one core")
     print(f"  kernel, all 5 components  {med['kernel'] * 1e6:7.1f} us  = "
