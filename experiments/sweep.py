@@ -861,7 +861,9 @@ def sweep(path: str | Path, out: str | Path, backend: str = "local", workers: in
         path: sweep TOML.
         out: results folder (must be new or empty unless ``resume``).
         backend: "local" (process pool) or "dask" (``scheduler`` address or a LocalCluster).
-        workers: processes (local) / LocalCluster workers (dask); default all cores.
+        workers: processes (local: this one and, when the sweep is long enough to pay
+            for their start-up, workers - 1 more) / LocalCluster workers (dask);
+            default all cores.
         scheduler: Dask scheduler address, e.g. "tcp://10.0.0.5:8786" (dask backend only).
         resume: continue a sweep in ``out``: compute only chunks without a part file.
         engine: override the sweep file's engine ("cohort" or "abm").
