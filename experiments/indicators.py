@@ -49,8 +49,10 @@ def indicator_weights(catalogue: Catalogue | None) -> np.ndarray:
 
 
 @lru_cache(maxsize=64)
-def _history(municipality: str | None, first_year: int, n_years: int) -> np.ndarray:
-    out = refugee_history(municipality, first_year, n_years)
+def _history(municipality: str | None, first_year: int, n_years: int,
+             record: tuple[tuple[int, float], ...] | None) -> np.ndarray:
+    out = refugee_history(municipality, first_year, n_years,
+                          None if record is None else dict(record))
     out.flags.writeable = False
     return out
 
@@ -63,7 +65,8 @@ def needs_refugees(catalogue: Catalogue | None, outputs: tuple[str, ...] | None 
 
 
 def recent_refugee_totals(catalogue: Catalogue | None, municipality: str | None, years,
-                          settled: np.ndarray) -> np.ndarray | None:
+                          settled: np.ndarray, scale: np.ndarray | None = None,
+                          record: dict[int, float] | None = None) -> np.ndarray | None:
     """Recently settled refugees per (service, age group), municipality total [Y+1, G].
 
     Args:
@@ -72,6 +75,11 @@ def recent_refugee_totals(catalogue: Catalogue | None, municipality: str | None,
             (``sim.services.demand.refugee_history``).
         years: the Y+1 consecutive 1-January years.
         settled: [Y, 2, A] or [Y, D, 2, A] refugees settled during ``years[:-1]``.
+        scale: optional [S, Y] per-year multipliers of ``settled`` (scenarios of a sweep):
+            then [S, Y+1, G], row s that of ``settled * scale[s][:, None, None]``; each
+            distinct row is computed once.
+        record: refugees settled per year before ``years[0]`` as the resolved inputs used
+            them (``sim.run.settled_record``); replaces the lookup by ``municipality``.
     """
     if not needs_refugees(catalogue):
         return None
@@ -83,19 +91,33 @@ def recent_refugee_totals(catalogue: Catalogue | None, municipality: str | None,
         raise ValueError(f"settled must be [{len(years) - 1}, (D,) 2, {N_AGES}], got "
                          f"{settled.shape}")
     win = group_windows(catalogue)
-    history = _history(municipality, int(years[0]), int(win.max()))
-    by_group = np.zeros((len(history) + len(settled), len(win)))  # population groups stay 0
-    by_group[:, np.flatnonzero(win)] = np.einsum("tsa,sag->tg", np.concatenate([history, settled]),
-                                                 refugee_group_indicator(catalogue))
-    return recent_refugee_counts(by_group, years, catalogue)
+    history = _history(municipality, int(years[0]), int(win.max()),
+                       None if record is None else tuple(sorted(record.items())))
+    rows, inverse = (None, None) if scale is None else np.unique(scale, axis=0,
+                                                                 return_inverse=True)
+    n_rows = 1 if rows is None else len(rows)
+    by_group = np.zeros((len(history) + len(settled), n_rows, len(win)))  # population groups 0
+    cols = np.flatnonzero(win)
+    for u in range(n_rows):
+        mine = settled if rows is None else settled * rows[u][:, None, None]
+        by_group[:, u, cols] = np.einsum("tsa,sag->tg", np.concatenate([history, mine]),
+                                         refugee_group_indicator(catalogue))
+    counts = recent_refugee_counts(by_group, years, catalogue)  # [Y+1, rows, G]
+    if rows is None:
+        return counts[:, 0]
+    return counts.transpose(1, 0, 2)[inverse.reshape(-1)]
 
 
 def indicators(counts: np.ndarray, years: np.ndarray, catalogue: Catalogue | None,
                scenario: Scenario, outputs: tuple[str, ...],
                refugees: np.ndarray | None = None) -> tuple[list[str], np.ndarray]:
-    """Indicator names and values [Y+1, I] from counts [Y+1, G] (see ``indicator_weights``).
+    """Indicator names and values [..., Y+1, I] from counts [..., Y+1, G].
 
-    ``refugees``: recently settled refugees per (service, age group) [Y+1, G]
+    Leading axes (scenarios sharing ``scenario``'s service settings, runs) are kept: every
+    value is the same arithmetic, element by element, as for a single [Y+1, G] array, so a
+    scenario's numbers do not depend on what else is in the batch.
+
+    ``refugees``: recently settled refugees per (service, age group) [..., Y+1, G]
     (``recent_refugee_totals``); required when ``needs_refugees(catalogue, outputs)``.
     Raises ``InputError`` for a bad ``services.coverage_path`` of the scenario.
     """
@@ -103,15 +125,15 @@ def indicators(counts: np.ndarray, years: np.ndarray, catalogue: Catalogue | Non
     cols: list[np.ndarray] = []
     if "population" in outputs:
         names.append("population.total")
-        cols.append(counts[:, 0])
+        cols.append(counts[..., 0])
     if "age_groups" in outputs:
         for g, label in enumerate(AGE_GROUPS):
             names.append(f"population.{label}")
-            cols.append(counts[:, 1 + g])
+            cols.append(counts[..., 1 + g])
     service_outputs = {"users", "staff", "cost", "demografikostnader"} & set(outputs)
     if catalogue is not None and service_outputs:
         groups = group_table(catalogue)
-        by_group = counts[:, N_POP:]
+        by_group = counts[..., N_POP:]
         win = group_windows(catalogue)
         if needs_refugees(catalogue, outputs):
             if refugees is None:
@@ -129,32 +151,34 @@ def indicators(counts: np.ndarray, years: np.ndarray, catalogue: Catalogue | Non
         services = list(catalogue.services.values())
         members = [[g for g, row in enumerate(groups) if row[0] == k]
                    for k in range(len(services))]
-        users = np.stack([_ordered_sum(users_g, m) for m in members], axis=1)
+        users = np.stack([_ordered_sum(users_g, m) for m in members], axis=-1)
         growth = (1.0 + scenario.services.unit_cost_growth) ** (
             np.asarray(years, dtype=float) - float(years[0]))
-        cost = np.stack([_ordered_sum(cost_g, m) for m in members], axis=1) * growth[:, None]
+        cost = np.stack([_ordered_sum(cost_g, m) for m in members], axis=-1) * growth[:, None]
         keys = catalogue.keys
         if "users" in outputs:
             names += [f"users.{k}" for k in keys]
-            cols += list(users.T)
+            cols += list(np.moveaxis(users, -1, 0))
         if "staff" in outputs:
             staff = users * np.array([s.staff_per_user for s in services])
             names += [f"staff.{k}" for k in keys]
-            cols += list(staff.T)
+            cols += list(np.moveaxis(staff, -1, 0))
         if "cost" in outputs:
             names += [f"cost_nok.{k}" for k in keys] + ["cost_nok.total"]
-            cols += [*cost.T, _ordered_sum(cost, range(cost.shape[1]))]
+            cols += [*np.moveaxis(cost, -1, 0), _ordered_sum(cost, range(cost.shape[-1]))]
         if "demografikostnader" in outputs:
             # population-driven groups only (recent-refugee services are no demographic cost)
-            change = (by_group - by_group[0]) * (cov * unit)
+            change = (by_group - by_group[..., :1, :]) * (cov * unit)
             names.append("demografikostnader_nok.total")
             cols.append(_ordered_sum(change, np.flatnonzero(win == 0)))
-    return names, np.stack(cols, axis=1) if cols else np.empty((len(years), 0))
+    if not cols:
+        return names, np.empty(counts.shape[:-1] + (0,))
+    return names, np.stack(cols, axis=-1)
 
 
 def _ordered_sum(arr: np.ndarray, columns) -> np.ndarray:
-    """Sum of columns left to right (a fixed order: the same bits on every machine)."""
-    out = np.zeros(arr.shape[0])
+    """Sum of columns (last axis) left to right (a fixed order: the same bits everywhere)."""
+    out = np.zeros(arr.shape[:-1])
     for c in columns:
-        out = out + arr[:, c]
+        out = out + arr[..., c]
     return out

@@ -1,22 +1,28 @@
 """The sweep runner: chunks of scenarios on a local process pool or a Dask cluster.
 
 ``sweep(SWEEP.toml, out=DIR)`` plans the design, then computes chunks of scenario indices with
-one function, ``run_chunk(plan, c)``, whatever the backend. The driver writes each finished chunk
-as ``DIR/part-NNNNN.parquet`` (temporary name + ``os.replace``: a part is whole or absent) and
-keeps ``DIR/manifest.json`` (resolved sweep, design, status per scenario) up to date. A killed
-sweep restarts with ``resume=True`` and computes only the chunks without a part file.
+one function, ``run_chunks(plan, chunks)``, whatever the backend. Each finished chunk becomes
+``DIR/part-NNNNN.parquet`` (temporary name + ``os.replace``: a part is whole or absent), written
+by the pool or LocalCluster worker that computed it (by the driver in-process or for a remote
+Dask cluster); the driver keeps ``DIR/manifest.json`` (resolved sweep, design, status per
+scenario) up to date. A killed sweep restarts with ``resume=True`` and computes only the chunks
+without a part file.
 
-Part tables are tidy: ``scenario, year, indicator, value``; a part's Parquet metadata
-(``kommunesim_chunk``) lists the chunk's scenarios, their errors and timings. Failed scenarios
-(bad combination, ``resolve`` error, ...) are recorded with their error and the sweep goes on;
-``errors.parquet`` collects them at the end.
+Part tables are tidy: ``scenario, year, indicator, value`` with ``indicator`` dictionary-encoded
+(``read_results`` gives plain strings); a part's Parquet metadata (``kommunesim_chunk``) lists
+the chunk's scenarios, their errors and timings. Failed scenarios (bad combination, ``resolve``
+error, ...) are recorded with their error and the sweep goes on; ``errors.parquet`` collects
+them at the end.
 
-Speed: scenarios of a chunk that differ from each other only in TFR path, in-migration
-multiplier, out-migration multiplier and refugee plan share one ``resolve`` and one
-``project_batch`` call with per-year multipliers; anything else (growth targets, input files,
-changed mortality) is resolved per distinct setting; results equal single runs to rounding.
-Each scenario's numbers depend only on its own inputs, so results are bit-identical across
-backends, worker counts and chunk sizes.
+Speed: workers start once per sweep and keep what they resolved for the whole sweep
+(``_sweep_state``); consecutive chunks go out together as a few large tasks per worker.
+Scenarios that differ from each other only in TFR path, in-migration multiplier, out-migration
+multiplier and refugee plan share one validated scenario, one ``resolve`` and batched
+``project_batch`` calls with per-year multipliers; their indicators are computed for the whole
+batch at once, as arrays, and the part table is built from numpy columns. Anything else (growth
+targets, input files, changed mortality) is resolved per distinct setting; results equal single
+runs to rounding. Each scenario's numbers depend only on its own inputs, so results are
+bit-identical across backends, worker counts and chunk sizes.
 
 ABM sweeps (``engine = "abm"``, ``runs = N``): each scenario runs its N replicates in the chunk's
 process (``run_abm(..., workers=1)``: the sweep's pool or Dask parallelises over chunks, never
@@ -32,6 +38,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import pickle
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -42,6 +50,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from pydantic import ValidationError
 
 from experiments.indicators import (
     indicator_weights,
@@ -49,9 +58,8 @@ from experiments.indicators import (
     needs_refugees,
     recent_refugee_totals,
 )
-from experiments.sweep_config import SweepPlan, load_sweep, plan_sweep
+from experiments.sweep_config import SweepPlan, _axis_value, load_sweep, plan_sweep
 from sim.abm.config import no_growth_target
-from sim.abm.montecarlo import run_abm
 from sim.cohort.engine import project, project_batch
 from sim.cohort.kernel import REFUGEES
 from sim.config import Scenario, interpolate_path, scenario_from_dict
@@ -59,18 +67,22 @@ from sim.errors import InputError, disk_error, is_disk_error
 from sim.folders import LOCK_NAME, MAX_MANIFEST_BYTES, STAGE_PREFIX, output_folder
 from sim.inputs import resolve
 from sim.io import package_version
-from sim.run import abm_inputs, scenario_catalogue
+from sim.run import abm_inputs, scenario_catalogue, settled_record
 
-__all__ = ["ChunkResult", "SweepResult", "read_results", "run_chunk", "sweep"]
+__all__ = ["ChunkResult", "SweepResult", "read_results", "run_chunk", "run_chunks", "sweep"]
 
 BACKENDS = ("local", "dask")
 FAST_KEYS = ("fertility.tfr", "migration.in_multiplier", "migration.out_rate_multiplier",
              "refugees.settled_per_year")
 _OVERRIDES = ("fertility", "death_probability", "in_migrants", "out_rate", "refugees")
+_FAST_MULT = {"fertility.tfr": "fertility", "migration.in_multiplier": "in_migrants",
+              "migration.out_rate_multiplier": "out_rate", "refugees.settled_per_year": "refugees"}
+"""The ``project_batch`` multiplier each of ``FAST_KEYS`` gives."""
+INDICATOR = pa.dictionary(pa.int32(), pa.string())
 SCHEMA = pa.schema([("scenario", pa.int32()), ("year", pa.int16()),
-                    ("indicator", pa.string()), ("value", pa.float64())])
+                    ("indicator", INDICATOR), ("value", pa.float64())])
 ABM_SCHEMA = pa.schema([("scenario", pa.int32()), ("run", pa.int32()), ("year", pa.int16()),
-                        ("indicator", pa.string()), ("value", pa.float64())])
+                        ("indicator", INDICATOR), ("value", pa.float64())])
 _ABM_NEUTRAL = ("name", "seed", "source", "abm")
 META_KEY = b"kommunesim_chunk"
 
@@ -79,11 +91,14 @@ META_KEY = b"kommunesim_chunk"
 
 @dataclass
 class ChunkResult:
-    """A computed chunk: the tidy table, failed scenarios and timings (seconds)."""
+    """A computed chunk: the tidy table, failed scenarios and timings (seconds).
+
+    ``table`` is None once the part file is written (by the worker that computed it).
+    """
 
     chunk: int
     scenarios: list[int]
-    table: pa.Table
+    table: pa.Table | None
     errors: dict[int, str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     batched: int = 0
@@ -120,11 +135,24 @@ def _capped(inputs) -> bool:
     return bool(np.any((room > 0) & (inputs.out_rate >= room - 1e-12)))
 
 
-class _Cache:
-    """Resolved inputs, catalogue and weights per shared-resolve key (one chunk)."""
+class _Memo(dict):
+    """A dict that forgets its oldest entries beyond ``limit`` (bounded memory)."""
 
-    def __init__(self):
-        self.items: dict[str, Any] = {}
+    def __init__(self, limit: int):
+        super().__init__()
+        self.limit = limit
+
+    def __setitem__(self, key, value):
+        super().__setitem__(key, value)
+        while len(self) > self.limit:
+            del self[next(iter(self))]
+
+
+class _Cache:
+    """Resolved inputs, catalogue and weights per shared-resolve key (the last ``limit``)."""
+
+    def __init__(self, limit: int = 32):
+        self.items: dict[str, Any] = _Memo(limit)
 
     def get(self, key: str, source: str, timings: dict[str, float]):
         if key not in self.items:
@@ -140,84 +168,302 @@ class _Cache:
         return self.items[key]
 
 
-def run_chunk(plan: SweepPlan, c: int) -> ChunkResult:
-    """Build, project and reduce the scenarios of chunk ``c`` (the task of every backend)."""
-    if plan.engine == "abm":
-        return _abm_chunk(plan, c)
+_STATES: dict[tuple[str, str | None], dict[str, Any]] = _Memo(4)
+
+
+def _sweep_state(plan: SweepPlan, token: str | None = None) -> dict[str, Any]:
+    """This process's memory of one run of ``plan``'s sweep, kept from task to task.
+
+    ``token`` tells runs of the same sweep apart (``sweep`` makes one per call), so a worker
+    that outlives a run (a remote Dask worker) reads changed input files afresh. ``axes``:
+    validated axes; ``values``: grid values by label; ``cache``: resolved inputs per shared
+    setting; ``groups``: per setting of the other axes, a validated scenario and its ``_split``
+    (or the InputError); ``paths``: validated year paths (and their values per year) of the
+    multiplier axes; ``keys``: resolve keys with a fixed out-rate multiplier (each bounded);
+    ``fast``, ``slow``: indices of the multiplier axes and of the others.
+    """
+    state = _STATES.get((plan.digest, token))
+    if state is None:
+        axes = {k: plan.axis(k) for k in plan.keys}
+        values = {k: dict(reversed(a.named_values())) for k, a in axes.items()
+                  if a.values is not None}  # reversed: a repeated label means its first value
+        fast = [k for k, key in enumerate(plan.keys) if key in FAST_KEYS]
+        state = _STATES[plan.digest, token] = {
+            "axes": axes, "values": values, "cache": _Cache(), "groups": _Memo(4096),
+            "paths": _Memo(65536), "keys": _Memo(4096), "fast": fast,
+            "slow": [k for k in range(len(plan.keys)) if k not in fast]}
+    return state
+
+
+def _value_id(plan: SweepPlan, state: dict[str, Any], i: int, k: int) -> str | float:
+    """Scenario i's value on axis k: its label (grid) or its sample (lhs, sobol)."""
+    return plan.labels[i][k] if plan.keys[k] in state["values"] else float(plan.x[i, k])
+
+
+def _fast_path(plan: SweepPlan, state: dict[str, Any], k: int, vid) -> dict[int, float] | None:
+    """The validated year path of multiplier axis k's value ``vid`` (None if invalid).
+
+    The value is validated by its section model alone (``Fertility``, ``Migration``,
+    ``Refugees``): these fields have no validator that looks at other fields.
+    """
+    paths = state["paths"]
+    if (k, vid) not in paths:
+        key = plan.keys[k]
+        axis = state["axes"][key]
+        value = state["values"][key][vid] if key in state["values"] else vid
+        section, name = key.split(".")
+        model = Scenario.model_fields[section].annotation
+        try:
+            paths[k, vid] = getattr(model.model_validate(
+                {name: _axis_value(key, axis, value)}), name)
+        except ValidationError:
+            paths[k, vid] = None
+    return paths[k, vid]
+
+
+def _multiplier(plan, state, k: int, vid, years: np.ndarray) -> np.ndarray:
+    """Axis k's value ``vid`` per year (``interpolate_path`` of the validated path)."""
+    key = (k, vid, int(years[0]), len(years))
+    if key not in state["paths"]:
+        state["paths"][key] = interpolate_path(_fast_path(plan, state, k, vid), years)
+    return state["paths"][key]
+
+
+def _member(plan: SweepPlan, state: dict[str, Any], i: int) -> tuple:
+    """Scenario i as ``("batch", key, multipliers, settings)``, ``("alone", sc)`` or an error.
+
+    Errors come as ``("error", line)``; ``settings`` is the scenario whose service settings
+    (and years) scenario i has.
+
+    Scenarios that differ only on multiplier axes (``FAST_KEYS``) share one validated
+    scenario (the first of them, ``plan.scenario``) and its ``_split``; each value of a
+    multiplier axis is validated once (``_fast_path``). A scenario whose group or value does
+    not validate is validated on its own, so that its error is exactly its own.
+    """
+    fast = state["fast"]
+    slow = tuple(_value_id(plan, state, i, k) for k in state["slow"])
+    groups = state["groups"]
+    if slow not in groups:
+        try:
+            rep = plan.scenario(i)
+            groups[slow] = (rep, _split(rep, FAST_KEYS), rep.years)
+        except InputError as exc:
+            groups[slow] = exc
+    got = groups[slow]
+    ids = [_value_id(plan, state, i, k) for k in fast]
+    if isinstance(got, InputError) or got[1] is None \
+            or any(_fast_path(plan, state, k, v) is None for k, v in zip(fast, ids, strict=True)):
+        try:
+            sc = plan.scenario(i)
+        except InputError as exc:
+            return "error", exc.line()
+        split = _split(sc, FAST_KEYS)
+        return ("alone", sc) if split is None else ("batch", *split, sc)
+    rep, (key, mult), years = got
+    mult = dict(mult)
+    for k, vid in zip(fast, ids, strict=True):
+        mult[_FAST_MULT[plan.keys[k]]] = _multiplier(plan, state, k, vid, years)
+    return "batch", key, mult, rep
+
+
+def _own_out_rate(plan: SweepPlan, state: dict[str, Any], i: int, mult: dict[str, np.ndarray],
+                  settings: Scenario) -> tuple[str, dict[str, np.ndarray]]:
+    """Key and multipliers that resolve scenario i with its own out-rate multiplier.
+
+    For inputs where some out-rate is capped at 1 - death probability (it cannot scale).
+    """
+    fast = tuple(k for k in FAST_KEYS if k != "migration.out_rate_multiplier")
+    out_axis = "migration.out_rate_multiplier"
+    if out_axis not in plan.keys:  # out-rate multiplier of the base: key of the scenario
+        return _split(settings, fast)[0], {n: m for n, m in mult.items() if n != "out_rate"}
+    k = plan.keys.index(out_axis)
+    vid = _value_id(plan, state, i, k)
+    if (id(settings), vid) not in state["keys"]:
+        migration = settings.migration.model_copy(
+            update={"out_rate_multiplier": _fast_path(plan, state, k, vid)})
+        own = settings.model_copy(update={"migration": migration})
+        state["keys"][id(settings), vid] = (_split(own, fast)[0], settings)  # keeps the object
+    return state["keys"][id(settings), vid][0], {n: m for n, m in mult.items()
+                                                  if n != "out_rate"}
+
+
+MAX_BATCH = 512
+"""Scenarios per ``project_batch`` call (bounds its [S, Y+1, D, G] output)."""
+
+
+def _cohort_chunks(plan: SweepPlan, chunks: list[int], token: str | None
+                   ) -> list[ChunkResult]:
+    """Cohort scenarios of ``chunks``: one ``ChunkResult`` per chunk.
+
+    Shared resolves, batched projections, columnar indicators (see the module docstring).
+    """
     t0 = time.perf_counter()
+    state = _sweep_state(plan, token)
     timings = {"resolve_s": 0.0, "project_s": 0.0, "indicators_s": 0.0}
     outputs = tuple(plan.sweep["outputs"]["indicators"])
     keep_years = plan.sweep["outputs"].get("years")
-    rows: dict[int, tuple[np.ndarray, list[str], np.ndarray]] = {}
     errors: dict[int, str] = {}
-    scenarios: dict[int, Scenario] = {}
-    for i in plan.chunk(c):
-        try:
-            scenarios[i] = plan.scenario(i)
-        except InputError as exc:
-            errors[i] = exc.line()
-    cache = _Cache()
+    blocks: list[tuple[np.ndarray, np.ndarray, list[str], np.ndarray]] = []
+    batches: dict[str, list[tuple[int, dict[str, np.ndarray], Scenario]]] = {}
     alone: list[int] = []
-    fast = FAST_KEYS
-    pending = list(scenarios)
-    batched = 0
-    while pending:
-        groups: dict[str, list[tuple[int, dict[str, np.ndarray]]]] = {}
-        for i in pending:
-            split = _split(scenarios[i], fast)
-            if split is None:
+    scenarios: dict[int, Scenario] = {}
+    for c in chunks:
+        for i in plan.chunk(c):
+            got = _member(plan, state, i)
+            if got[0] == "error":
+                errors[i] = got[1]
+            elif got[0] == "alone":
                 alone.append(i)
+                scenarios[i] = got[1]
             else:
-                groups.setdefault(split[0], []).append((i, split[1]))
-        pending = []
-        for key, members in groups.items():
-            got = cache.get(key, plan.base_source, timings)
-            if isinstance(got, Exception):
-                alone += [i for i, _m in members]
-                continue
-            inputs, catalogue, weights = got
-            if "migration.out_rate_multiplier" in fast and _capped(inputs):
-                scaled = [i for i, m in members if np.any(m.get("out_rate", 1.0) != 1.0)]
-                if scaled:
-                    pending += scaled
-                    members = [(i, m) for i, m in members if i not in scaled]
-                    if not members:
-                        continue
-            t = time.perf_counter()
-            names = sorted({n for _i, m in members for n in m})
-            n_year = len(inputs.years)
-            mults = {n: np.stack([m.get(n, np.ones(n_year)) for _i, m in members])
-                     for n in names}
-            out = project_batch(inputs, mults, weights).sum(axis=2)  # [S, Y+1, G]
-            timings["project_s"] += time.perf_counter() - t
-            years = np.append(inputs.years, inputs.years[-1] + 1)
-            settled = inputs.refugees.sum(axis=1)  # [Y, 2, A] at refugee multiplier 1
-            for s, (i, m) in enumerate(members):
-                # the scenario's settlement: the shared inputs' refugees x its multiplier
-                ref = settled * m["refugees"][:, None, None] if "refugees" in m else settled
-                _reduce(rows, errors, i, out[s], years, catalogue, scenarios[i], outputs,
-                        keep_years, timings, (inputs.municipality, ref))
+                batches.setdefault(got[1], []).append((i, got[2], got[3]))
+    batched = 0
+    pending = list(batches.items())
+    while pending:
+        key, members = pending.pop(0)
+        got = state["cache"].get(key, plan.base_source, timings)
+        if isinstance(got, Exception):
+            for i, _m, _s in members:  # each resolves on its own (and records its error)
+                try:
+                    scenarios[i] = plan.scenario(i)
+                    alone.append(i)
+                except InputError as exc:
+                    errors[i] = exc.line()
+            continue
+        inputs, catalogue, weights = got
+        if any("out_rate" in m for _i, m, _s in members) and _capped(inputs):
+            scaled: dict[str, list] = {}
+            kept = []
+            for i, m, sc in members:
+                if "out_rate" in m and np.any(m["out_rate"] != 1.0):
+                    own_key, own = _own_out_rate(plan, state, i, m, sc)
+                    scaled.setdefault(own_key, []).append((i, own, sc))
+                else:
+                    kept.append((i, m, sc))
+            pending += list(scaled.items())
+            members = kept
+        if members:
+            blocks += _batch_blocks(inputs, catalogue, weights, members, outputs, keep_years,
+                                    errors, timings)
             batched += len(members)
-        fast = tuple(k for k in fast if k != "migration.out_rate_multiplier")
     for i in sorted(alone):
         try:
+            sc = scenarios[i]
             t = time.perf_counter()
-            inputs = resolve(scenarios[i])
-            catalogue = scenario_catalogue(scenarios[i], inputs.districts)
+            inputs = resolve(sc)
+            catalogue = scenario_catalogue(sc, inputs.districts)
             timings["resolve_s"] += time.perf_counter() - t
             t = time.perf_counter()
             proj = project(inputs)
             timings["project_s"] += time.perf_counter() - t
             counts = np.einsum("ydsa,sag->yg", proj.population, indicator_weights(catalogue))
-            _reduce(rows, errors, i, counts, proj.years, catalogue, scenarios[i], outputs,
-                    keep_years, timings, (inputs.municipality, inputs.refugees))
+            blocks += _indicator_blocks(np.array([i]), counts[None], proj.years, catalogue, sc,
+                                        outputs, keep_years, inputs,
+                                        inputs.refugees, None, errors, timings)
         except Exception as exc:  # noqa: BLE001 - a failing scenario must not stop the sweep
             errors[i] = exc.line() if isinstance(exc, InputError) else \
                 f"{type(exc).__name__}: {exc}"
-    table = _table(rows)
+    return _chunk_results(plan, chunks, blocks, errors, timings, batched, t0)
+
+
+def _batch_blocks(inputs, catalogue, weights, members, outputs, keep_years, errors, timings):
+    """Project members (i, multipliers, settings) that share ``inputs``; indicator blocks."""
+    names = sorted({n for _i, m, _s in members for n in m})
+    n_year = len(inputs.years)
+    ones = np.ones(n_year)
+    counts = np.empty((len(members), n_year + 1, weights.shape[2]))
+    t = time.perf_counter()
+    for lo in range(0, len(members), MAX_BATCH):
+        part = members[lo:lo + MAX_BATCH]
+        mults = {n: np.stack([m.get(n, ones) for _i, m, _s in part]) for n in names}
+        counts[lo:lo + len(part)] = project_batch(inputs, mults, weights).sum(axis=2)
+    timings["project_s"] += time.perf_counter() - t
+    years = np.append(inputs.years, inputs.years[-1] + 1)
+    settled = inputs.refugees.sum(axis=1)  # [Y, 2, A] at refugee multiplier 1
+    by_settings: dict[int, list[int]] = {}
+    for s, (_i, _m, sc) in enumerate(members):
+        by_settings.setdefault(id(sc), []).append(s)
+    blocks = []
+    for rows in by_settings.values():
+        sc = members[rows[0]][2]
+        ids = np.array([members[s][0] for s in rows])
+        # each scenario's settlement: the shared inputs' refugees x its refugee multiplier
+        scale = np.stack([members[s][1].get("refugees", ones) for s in rows])
+        blocks += _indicator_blocks(ids, counts[rows], years, catalogue, sc, outputs,
+                                    keep_years, inputs, settled, scale, errors,
+                                    timings)
+    return blocks
+
+
+def _indicator_blocks(ids, counts, years, catalogue, scenario, outputs, keep_years,
+                      inputs, settled, scale, errors, timings):
+    """Indicator blocks of scenarios ``ids`` that share one scenario's service settings.
+
+    Returns [(ids, years, names, values [S, Y', I])] from counts [S, Y+1, G], or [] with the
+    error recorded in ``errors``.
+
+    ``settled`` [Y, (D,) 2, A] times ``scale`` [S, Y] (None: 1) is each scenario's settlement,
+    counted by recent-refugee services.
+    """
+    t = time.perf_counter()
+    try:
+        recent = None
+        if needs_refugees(catalogue, outputs):
+            recent = recent_refugee_totals(catalogue, inputs.municipality, years, settled,
+                                           np.ones((len(ids), len(years) - 1))
+                                           if scale is None else scale, settled_record(inputs))
+        names, values = indicators(counts, years, catalogue, scenario, outputs, recent)
+    except InputError as exc:
+        errors.update({int(i): exc.line() for i in ids})
+        return []
+    years = np.asarray(years)
+    if keep_years is not None:
+        sel = np.isin(years, keep_years)
+        years, values = years[sel], values[:, sel]
+    timings["indicators_s"] += time.perf_counter() - t
+    return [(ids, years, names, values)]
+
+
+def _chunk_results(plan, chunks, blocks, errors, timings, batched, t0) -> list[ChunkResult]:
+    """One ``ChunkResult`` per chunk; the task's timings are shared out by scenarios."""
+    t = time.perf_counter()
+    tables = [_table(blocks, plan.chunk(c)) for c in chunks]
+    timings["table_s"] = time.perf_counter() - t
     timings["total_s"] = time.perf_counter() - t0
-    return ChunkResult(c, list(plan.chunk(c)), table, dict(sorted(errors.items())), timings,
-                       batched)
+    n = sum(len(plan.chunk(c)) for c in chunks)
+    results = []
+    for c, table in zip(chunks, tables, strict=True):
+        share = len(plan.chunk(c)) / n
+        results.append(ChunkResult(
+            c, list(plan.chunk(c)), table,
+            {i: e for i, e in sorted(errors.items()) if i in plan.chunk(c)},
+            {k: v * share for k, v in timings.items()}, round(batched * share)))
+    return results
+
+
+def run_chunks(plan: SweepPlan, chunks: list[int], out: str | Path | None = None,
+               token: str | None = None) -> list[ChunkResult]:
+    """Compute chunks (the task of every backend); with ``out``, write their part files.
+
+    Chunks computed together share resolves and projection batches; every scenario's numbers
+    are the same whatever it is computed with. ``token``: the run (see ``_sweep_state``).
+    """
+    if plan.engine == "abm":
+        results = [_abm_chunk(plan, c, token) for c in chunks]
+    else:
+        results = _cohort_chunks(plan, chunks, token)
+    if out is not None:
+        for result in results:
+            t = time.perf_counter()
+            _write_part(Path(out), result)
+            result.timings["write_s"] = time.perf_counter() - t
+            result.table = None
+    return results
+
+
+def run_chunk(plan: SweepPlan, c: int) -> ChunkResult:
+    """Build, project and reduce the scenarios of chunk ``c``."""
+    return run_chunks(plan, [c])[0]
 
 
 def _abm_key(sc: Scenario) -> str:
@@ -228,7 +474,7 @@ def _abm_key(sc: Scenario) -> str:
     return json.dumps(data, sort_keys=True)
 
 
-def _abm_chunk(plan: SweepPlan, c: int) -> ChunkResult:
+def _abm_chunk(plan: SweepPlan, c: int, token: str | None = None) -> ChunkResult:
     """ABM chunk: ``plan.runs`` replicates per scenario in this process, indicators per run."""
     t0 = time.perf_counter()
     timings = {"resolve_s": 0.0, "abm_s": 0.0, "indicators_s": 0.0}
@@ -237,7 +483,7 @@ def _abm_chunk(plan: SweepPlan, c: int) -> ChunkResult:
     runs = int(plan.runs)
     rows: dict[int, tuple[np.ndarray, list[str], np.ndarray]] = {}
     errors: dict[int, str] = {}
-    cache = _Cache()
+    cache = _sweep_state(plan, token)["cache"]
     for i in plan.chunk(c):
         try:
             sc = plan.scenario(i)
@@ -249,6 +495,8 @@ def _abm_chunk(plan: SweepPlan, c: int) -> ChunkResult:
                 raise no_growth_target(sc.source, "migration.growth_target_pct")
             t = time.perf_counter()
             abm_in, housing = abm_inputs(sc, inputs)
+            from sim.abm.montecarlo import run_abm  # mesa: only ABM sweeps pay its import
+
             result = run_abm(abm_in, runs, seed=int(plan.seeds[i]), workers=1, config=sc.abm,
                              housing=housing)
             timings["abm_s"] += time.perf_counter() - t
@@ -261,7 +509,8 @@ def _abm_chunk(plan: SweepPlan, c: int) -> ChunkResult:
             per_run = [indicators(counts[r], result.years, catalogue, sc, outputs,
                                   recent_refugee_totals(catalogue, inputs.municipality,
                                                         result.years,
-                                                        result.components[r, :, :, REFUGEES])
+                                                        result.components[r, :, :, REFUGEES],
+                                                        record=settled_record(inputs))
                                   if need else None)
                        for r in range(runs)]
             names = per_run[0][0]
@@ -281,8 +530,14 @@ def _abm_chunk(plan: SweepPlan, c: int) -> ChunkResult:
 
 
 def _abm_table(rows: dict[int, tuple[np.ndarray, list[str], np.ndarray]]) -> pa.Table:
+    """ABM part table from per-scenario (years, names, values [R, Y, I]).
+
+    Rows by scenario, run, year, indicator.
+    """
     if not rows:
         return ABM_SCHEMA.empty_table()
+    dictionary = list(dict.fromkeys(n for _y, names, _v in rows.values() for n in names))
+    code = {n: c for c, n in enumerate(dictionary)}
     cols: dict[str, list[np.ndarray]] = {f.name: [] for f in ABM_SCHEMA}
     for i in sorted(rows):
         years, names, values = rows[i]
@@ -290,88 +545,150 @@ def _abm_table(rows: dict[int, tuple[np.ndarray, list[str], np.ndarray]]) -> pa.
         cols["scenario"].append(np.full(n_r * n_y * n_i, i, dtype=np.int32))
         cols["run"].append(np.repeat(np.arange(n_r, dtype=np.int32), n_y * n_i))
         cols["year"].append(np.tile(np.repeat(years.astype(np.int16), n_i), n_r))
-        cols["indicator"].append(np.tile(np.array(names, dtype=object), n_r * n_y))
+        cols["indicator"].append(np.tile(np.array([code[n] for n in names], np.int32),
+                                         n_r * n_y))
         cols["value"].append(values.ravel())
-    arrays = [pa.array(np.concatenate(cols[f.name]), type=f.type) for f in ABM_SCHEMA]
-    return pa.Table.from_arrays(arrays, schema=ABM_SCHEMA)
+    return _arrow(ABM_SCHEMA, {k: np.concatenate(v) for k, v in cols.items()}, dictionary)
 
 
-def _reduce(rows, errors, i, counts, years, catalogue, scenario, outputs, keep_years, timings,
-            settlement):
-    """Indicators of scenario i into ``rows`` (failures into ``errors``).
+def _table(blocks: list[tuple[np.ndarray, np.ndarray, list[str], np.ndarray]],
+           chunk: range) -> pa.Table:
+    """Cohort part table of the scenarios in ``chunk``, built from arrays.
 
-    ``settlement`` = (kommunenummer, refugees settled during years[:-1] [Y, (D,) 2, A]): the
-    scenario's settlement, counted by recent-refugee services.
+    ``blocks``: (ids [S], years [Y], names [I], values [S, Y, I]); rows by scenario, year,
+    indicator.
     """
-    t = time.perf_counter()
-    try:
-        municipality, settled = settlement
-        recent = (recent_refugee_totals(catalogue, municipality, years, settled)
-                  if needs_refugees(catalogue, outputs) else None)
-        names, values = indicators(counts, years, catalogue, scenario, outputs, recent)
-    except InputError as exc:
-        errors[i] = exc.line()
-        return
-    years = np.asarray(years)
-    if keep_years is not None:
-        sel = np.isin(years, keep_years)
-        years, values = years[sel], values[sel]
-    rows[i] = (years, names, values)
-    timings["indicators_s"] += time.perf_counter() - t
-
-
-def _table(rows: dict[int, tuple[np.ndarray, list[str], np.ndarray]]) -> pa.Table:
-    cols: dict[str, list[np.ndarray]] = {"scenario": [], "year": [], "indicator": [], "value": []}
-    for i in sorted(rows):
-        years, names, values = rows[i]
-        n_y, n_i = values.shape
-        cols["scenario"].append(np.full(n_y * n_i, i, dtype=np.int32))
-        cols["year"].append(np.repeat(years.astype(np.int16), n_i))
-        cols["indicator"].append(np.tile(np.array(names, dtype=object), n_y))
-        cols["value"].append(values.ravel())
-    if not rows:
+    lo, hi = chunk.start, chunk.stop
+    parts = []
+    for ids, years, names, values in blocks:
+        sel = (ids >= lo) & (ids < hi)
+        if sel.any():
+            parts.append((ids[sel], years, names, values[sel]))
+    if not parts:
         return SCHEMA.empty_table()
-    arrays = [pa.array(np.concatenate(cols[f.name]), type=f.type) for f in SCHEMA]
-    return pa.Table.from_arrays(arrays, schema=SCHEMA)
+    years0, names0 = parts[0][1], parts[0][2]
+    if all(np.array_equal(y, years0) and n == names0 for _i, y, n, _v in parts):
+        ids = np.concatenate([p[0] for p in parts])
+        order = np.argsort(ids, kind="stable")
+        parts = [(ids[order], years0, names0, np.concatenate([p[3] for p in parts])[order])]
+    else:  # scenarios with different years or indicators: one part each, in order
+        parts = sorted(((ids[j:j + 1], y, n, v[j:j + 1]) for ids, y, n, v in parts
+                        for j in range(len(ids))), key=lambda p: int(p[0][0]))
+    dictionary = list(dict.fromkeys(n for _i, _y, names, _v in parts for n in names))
+    code = {n: c for c, n in enumerate(dictionary)}
+    cols: dict[str, list[np.ndarray]] = {f.name: [] for f in SCHEMA}
+    for ids, years, names, values in parts:
+        n_s, n_y, n_i = values.shape
+        cols["scenario"].append(np.repeat(ids.astype(np.int32), n_y * n_i))
+        cols["year"].append(np.tile(np.repeat(years.astype(np.int16), n_i), n_s))
+        cols["indicator"].append(np.tile(np.array([code[n] for n in names], np.int32),
+                                         n_s * n_y))
+        cols["value"].append(values.ravel())
+    return _arrow(SCHEMA, {k: np.concatenate(v) for k, v in cols.items()}, dictionary)
+
+
+def _arrow(schema: pa.Schema, cols: dict[str, np.ndarray], dictionary: list[str]) -> pa.Table:
+    """Arrow table from numpy columns; ``indicator`` holds codes into ``dictionary``."""
+    arrays = [pa.DictionaryArray.from_arrays(cols[f.name], pa.array(dictionary, pa.string()))
+              if f.name == "indicator" else pa.array(cols[f.name], type=f.type) for f in schema]
+    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 # --- backends ------------------------------------------------------------------------------
 
 _PLAN: SweepPlan | None = None
 
+MAX_TASK = 4096
+"""Most scenarios in one task (chunks computed together), unless one chunk is larger."""
 
-def _init_worker(plan: SweepPlan) -> None:
+
+def _tasks(plan: SweepPlan, todo: list[int], workers: int) -> list[list[int]]:
+    """Consecutive chunks grouped into tasks: about four per worker.
+
+    At most ``MAX_TASK`` scenarios each (but one chunk at least): workers get few large tasks,
+    which share resolves and projection batches.
+    """
+    per_task = max(1, min(-(-len(todo) // (4 * workers)), MAX_TASK // plan.chunk_size))
+    tasks: list[list[int]] = []
+    for c in todo:
+        if tasks and len(tasks[-1]) < per_task and tasks[-1][-1] == c - 1:
+            tasks[-1].append(c)
+        else:
+            tasks.append([c])
+    return tasks
+
+
+def _init_worker(plan_file: str) -> None:
     global _PLAN
-    _PLAN = plan
+    _PLAN = pickle.loads(Path(plan_file).read_bytes())
 
 
-def _pool_chunk(c: int) -> ChunkResult:
+def _pool_task(chunks: list[int], out: str, token: str) -> list[ChunkResult]:
     assert _PLAN is not None
-    return run_chunk(_PLAN, c)
+    return run_chunks(_PLAN, chunks, out, token)
 
 
-def _local(plan: SweepPlan, todo: list[int], workers: int) -> Iterator[ChunkResult]:
-    if workers == 1:
-        for c in todo:
-            yield run_chunk(plan, c)
+POOL_AFTER_S = 10.0
+"""Start worker processes only when the work left is estimated to take longer than this (s).
+
+A spawned worker spends about 3.5 s of CPU starting Python and its imports before its first
+task (measured with ``make bench`` on a 2-core machine), which a shorter sweep never wins back.
+"""
+
+
+def _ready() -> bool:
+    return True
+
+
+def _local(plan: SweepPlan, todo: list[int], workers: int, out: Path,
+           token: str) -> Iterator[ChunkResult]:
+    """Chunk results from this process and, when it pays, a pool of ``workers - 1``.
+
+    This process computes tasks (the caller writes their parts) and measures them; a pool is
+    started once the work left is estimated above ``POOL_AFTER_S``. It is started once for
+    the sweep, gets tasks once a worker is ready (this process goes on computing meanwhile),
+    its workers write the parts they compute (no table goes back through a pipe), and it is
+    stopped when the last task is in.
+    """
+    queue = list(reversed(_tasks(plan, todo, workers)))
+    total = sum(len(plan.chunk(c)) for task in queue for c in task)
+    done_n, t0 = 0, time.perf_counter()
+    while queue:
+        task = queue.pop()
+        yield from run_chunks(plan, task, token=token)
+        done_n += sum(len(plan.chunk(c)) for c in task)
+        left_s = (time.perf_counter() - t0) / done_n * (total - done_n)
+        if workers > 1 and queue and left_s > POOL_AFTER_S:
+            break
+    if not queue:
         return
     import multiprocessing as mp
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-    queue = list(reversed(todo))
-    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
-                             initializer=_init_worker, initargs=(plan,)) as pool:
-        running = set()
+    with tempfile.TemporaryDirectory() as tmp:
+        # the plan goes by file: a large one through the start-up pipe would block this
+        # process until each worker has started Python, one worker after the other
+        plan_file = Path(tmp) / "plan.pickle"
+        plan_file.write_bytes(pickle.dumps(plan))
+        pool = mp.get_context("spawn").Pool(workers - 1, _init_worker, (str(plan_file),))
         try:
+            ready = pool.apply_async(_ready)
+            running: list = []
             while queue or running:
-                while queue and len(running) < 2 * workers:
-                    running.add(pool.submit(_pool_chunk, queue.pop()))
-                done, running = wait(running, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    yield fut.result()
+                if ready.ready():
+                    while queue and len(running) < workers - 1:
+                        running.append(pool.apply_async(_pool_task,
+                                                        (queue.pop(), str(out), token)))
+                done = [r for r in running if r.ready()]
+                running = [r for r in running if not r.ready()]
+                for r in done:
+                    yield from r.get()
+                if queue:
+                    yield from run_chunks(plan, queue.pop(), token=token)
+                elif running and not done:
+                    running[0].wait(0.05)
         finally:
-            for fut in running:
-                fut.cancel()
+            pool.terminate()
+            pool.join()
 
 
 MAX_WORKERS = 1_024
@@ -384,7 +701,8 @@ CONNECT_TIMEOUT_S = 5
 def _dask_client(workers: int, scheduler: str | None):
     """A Dask client: to ``scheduler``, or to a LocalCluster of ``workers`` processes.
 
-    An unreachable scheduler is an ``InputError`` after ``CONNECT_TIMEOUT_S``.
+    An unreachable scheduler is an ``InputError`` after ``CONNECT_TIMEOUT_S``. The client's
+    ``kommunesim_local`` attribute says whether its workers share this file system.
     """
     from distributed import Client, LocalCluster
 
@@ -399,6 +717,7 @@ def _dask_client(workers: int, scheduler: str | None):
         except (OSError, ValueError, TypeError) as exc:
             raise InputError("command line", "scheduler",
                              f"cannot reach Dask scheduler {scheduler}: {exc}") from None
+    client.kommunesim_local = cluster is not None
     try:
         yield client
     finally:
@@ -407,24 +726,31 @@ def _dask_client(workers: int, scheduler: str | None):
             cluster.close()
 
 
-def _dask(plan: SweepPlan, todo: list[int], client) -> Iterator[ChunkResult]:
+def _dask(plan: SweepPlan, todo: list[int], client, out: Path,
+          token: str) -> Iterator[ChunkResult]:
+    """Chunk results from a Dask cluster.
+
+    A LocalCluster's workers write their parts (same file system); a remote cluster's tables
+    come back to be written here.
+    """
     from distributed import as_completed
 
     plan_f = client.scatter(plan, broadcast=True)
     n_workers = max(1, len(client.scheduler_info().get("workers", {})))
-    queue = list(reversed(todo))
+    queue = list(reversed(_tasks(plan, todo, n_workers)))
+    write_to = str(out) if getattr(client, "kommunesim_local", False) else None
 
-    def submit(c: int):
-        return client.submit(run_chunk, plan_f, c, pure=False,
-                             key=f"sweep-{plan.digest[:12]}-{c}-{time.time_ns()}")
+    def submit(task: list[int]):
+        return client.submit(run_chunks, plan_f, task, write_to, token, pure=False,
+                             key=f"sweep-{plan.digest[:12]}-{task[0]}-{time.time_ns()}")
 
     ac = as_completed([submit(queue.pop()) for _ in range(min(len(queue), 2 * n_workers))])
     for fut in ac:
-        result = fut.result()
+        results = fut.result()
         fut.release()
         if queue:
             ac.add(submit(queue.pop()))
-        yield result
+        yield from results
 
 
 # --- results folder ------------------------------------------------------------------------
@@ -444,8 +770,10 @@ def _atomic_bytes(path: Path, write: Callable[[Path], None]) -> None:
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
+    # indented for people up to 1,000 scenarios; beyond, compact (json's C encoder: 10x faster)
+    indent = 1 if len(data.get("scenarios", ())) <= 1000 else None
     _atomic_bytes(path, lambda p: p.write_text(
-        json.dumps(data, indent=1, ensure_ascii=False, default=str)))
+        json.dumps(data, indent=indent, ensure_ascii=False, default=str)))
 
 
 def _write_part(out: Path, result: ChunkResult) -> None:
@@ -453,7 +781,8 @@ def _write_part(out: Path, result: ChunkResult) -> None:
             "errors": {str(k): v for k, v in result.errors.items()},
             "timings": result.timings, "batched": result.batched}
     table = result.table.replace_schema_metadata({META_KEY: json.dumps(meta).encode()})
-    _atomic_bytes(out / _part_name(result.chunk), lambda p: pq.write_table(table, p))
+    _atomic_bytes(out / _part_name(result.chunk),
+                  lambda p: pq.write_table(table, p, use_dictionary=["indicator"]))
 
 
 def _read_done(out: Path, plan: SweepPlan) -> dict[int, dict[str, Any]]:
@@ -560,7 +889,9 @@ def sweep(path: str | Path, out: str | Path, backend: str = "local", workers: in
         path: sweep TOML.
         out: results folder (must be new or empty unless ``resume``).
         backend: "local" (process pool) or "dask" (``scheduler`` address or a LocalCluster).
-        workers: processes (local) / LocalCluster workers (dask); default all cores.
+        workers: processes (local: this one and, when the sweep is long enough to pay
+            for their start-up, workers - 1 more) / LocalCluster workers (dask);
+            default all cores.
         scheduler: Dask scheduler address, e.g. "tcp://10.0.0.5:8786" (dask backend only).
         resume: continue a sweep in ``out``: compute only chunks without a part file.
         engine: override the sweep file's engine ("cohort" or "abm").
@@ -640,19 +971,23 @@ def _fill(out: Path, plan: SweepPlan, info: dict[str, Any], client, progress: bo
     todo = [c for c in range(plan.n_chunks) if c not in done]
     computed = 0
     if todo:
-        chunks = (_local(plan, todo, info["workers"]) if client is None
-                  else _dask(plan, todo, client))
-        last_manifest = time.perf_counter()
+        token = f"{os.getpid()}-{time.time_ns()}"  # this run (its files are read afresh)
+        chunks = (_local(plan, todo, info["workers"], out, token) if client is None
+                  else _dask(plan, todo, client, out, token))
+        last_manifest, every = time.perf_counter(), 0.5
         with _progress(progress, plan, len(done)) as advance:
             for result in chunks:
-                _write_part(out, result)
+                if result.table is not None:
+                    _write_part(out, result)
                 done[result.chunk] = json.loads(pq.read_schema(
                     out / _part_name(result.chunk)).metadata[META_KEY])
                 computed += 1
                 advance(len(result.scenarios))
-                if time.perf_counter() - last_manifest > 0.5 or len(done) == plan.n_chunks:
+                if time.perf_counter() - last_manifest > every:  # the last one follows below
+                    t = time.perf_counter()
                     _write_json(manifest_path, _manifest(plan, done, info))
                     last_manifest = time.perf_counter()
+                    every = max(0.5, 20 * (last_manifest - t))  # at most 5 % of the time
                 if on_chunk is not None:
                     on_chunk(result.chunk, computed)
     manifest = _manifest(plan, done, info)
@@ -715,19 +1050,20 @@ def read_results(out: str | Path, indicators: list[str] | None = None) -> pd.Dat
     """The sweep's tidy table (optionally only some indicators), read part by part.
 
     Columns ``scenario, year, indicator, value`` (cohort) or ``scenario, run, year, indicator,
-    value`` (abm: one row per run), sorted by scenario, (run,) indicator, year.
+    value`` (abm: one row per run), sorted by scenario, (run,) indicator, year; ``indicator``
+    as plain strings (parts store it dictionary-encoded).
     """
     out = Path(out)
     parts = sorted(out.glob("part-*.parquet"))
     if not parts:
         raise InputError(out, None, "no sweep results (part-*.parquet) in this folder")
-    import pyarrow.dataset as ds
-
-    schema = ABM_SCHEMA if "run" in pq.read_schema(parts[0]).names else SCHEMA
-    dataset = ds.dataset([str(p) for p in parts], format="parquet", schema=schema)
-    flt = ds.field("indicator").isin(indicators) if indicators is not None else None
-    table = dataset.to_table(filter=flt)
-    df = table.to_pandas()
-    keys = ["scenario", "run", "indicator", "year"] if schema is ABM_SCHEMA else \
+    flt = [("indicator", "in", list(indicators))] if indicators is not None else None
+    tables = []
+    for path in parts:
+        table = pq.read_table(path, filters=flt)
+        k = table.schema.get_field_index("indicator")
+        tables.append(table.set_column(k, "indicator", table["indicator"].cast(pa.string())))
+    df = pa.concat_tables(tables).replace_schema_metadata(None).to_pandas()
+    keys = ["scenario", "run", "indicator", "year"] if "run" in df.columns else \
         ["scenario", "indicator", "year"]
     return df.sort_values(keys, kind="stable").reset_index(drop=True)

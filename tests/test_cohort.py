@@ -14,6 +14,7 @@ from hypothesis.extra.numpy import arrays
 from scipy.optimize import brentq
 
 from sim.cohort.engine import project, project_batch
+from sim.cohort.kernel import fertile_range, step_district
 from sim.demography import N_AGES, age_group_weights
 from sim.demography.ageing import age_on
 from sim.demography.fertility import cohort_age_rates, national_schedule
@@ -605,6 +606,24 @@ def test_batch_scenarios_are_independent_of_order():
 def test_batch_rejects_unknown_multiplier():
     with pytest.raises(ValueError, match="unknown multipliers"):
         project_batch(_batch_inputs(), {"fertilty": np.ones((1, 4))}, age_group_weights())
+
+
+def test_step_district_called_alone_writes_the_whole_year():
+    """The per-district step, called year by year as another kernel would, writes the next
+    population and all five components itself (the output starts as NaN)."""
+    inp = random_inputs(np.random.default_rng(8), n_dist=3, n_year=5)
+    proj = project(inp)
+    pop = np.full_like(proj.population, np.nan)
+    pop[0] = inp.base_population
+    comp = np.full_like(proj.components, np.nan)
+    lo, hi = fertile_range(inp.fertility)
+    for t in range(5):
+        for dd in (2, 0, 1):
+            step_district(pop, t, pop, t + 1, dd, t, inp.fertility, inp.p_male_birth,
+                          inp.death_probability, inp.out_rate, inp.in_migrants, inp.refugees,
+                          1.0, 1.0, 1.0, 1.0, 1.0, lo, hi, comp, True)
+    np.testing.assert_array_equal(pop, proj.population)
+    np.testing.assert_array_equal(comp, proj.components)
 
 
 # ---------------------------------------------------------------------------------------------

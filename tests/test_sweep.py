@@ -350,10 +350,26 @@ def test_inline_base_extends_follows_the_scenario_chain(tmp_path):
         load_sweep(write(tmp_path / "s.toml", body.format(parent="nope.toml")))
 
 
-def test_local_pool_equals_in_process(tmp_path):
+def test_local_pool_equals_in_process(tmp_path, monkeypatch):
+    """Pool workers (which write their own parts) give the same bits as this process."""
+    import experiments.sweep as sweep_module
+
     path = SWEEPS / "lorenskog_fertility_mortality_sobol.toml"
     sweep(path, tmp_path / "one", workers=1, progress=False)
-    sweep(path, tmp_path / "two", workers=2, progress=False)
+    # a pool even for a short sweep, and a slow driver, so that workers compute tasks too
+    monkeypatch.setattr(sweep_module, "POOL_AFTER_S", 0.0)
+    in_driver = []
+    real = sweep_module.run_chunks
+
+    def slow(*args, **kwargs):
+        in_driver.append(args[1])
+        if len(in_driver) > 1:
+            time.sleep(3.0)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sweep_module, "run_chunks", slow)
+    sweep(path, tmp_path / "two", workers=3, progress=False)
+    assert len(list((tmp_path / "two").glob("part-*.parquet"))) == 5 > len(in_driver)
     pd.testing.assert_frame_equal(read_results(tmp_path / "one"), read_results(tmp_path / "two"),
                                   check_exact=True)
 
@@ -372,3 +388,126 @@ def test_dask_local_cluster_equals_local_pool(tmp_path):
     a, b = read_results(tmp_path / "local"), read_results(tmp_path / "dask")
     pd.testing.assert_frame_equal(a, b, check_exact=True)
     assert a["value"].to_numpy().tobytes() == b["value"].to_numpy().tobytes()
+
+
+GROUPS = """
+name = "groups"
+chunk_size = {chunk}
+base = "{base}"
+[axes."fertility.tfr"]
+values = [1.3, 1.8]
+[axes."refugees.settled_per_year"]
+values = {{ none = 0, plan = {{ 2024 = 150, 2027 = 40 }} }}
+[axes."services.unit_cost_growth"]
+values = [0.0, 0.02]
+[outputs]
+years = [2024, 2030, 2050]
+"""
+
+
+def test_results_do_not_depend_on_what_is_computed_together(tmp_path):
+    """Batched projections and columnar indicators: a scenario's numbers are the same bits
+    whether its chunk holds 1, 3 or all 8 scenarios, in-process or in a pool of 2."""
+    base = SCENARIOS / "lorenskog_main.toml"
+    frames = []
+    for chunk, workers in ((1, 1), (3, 2), (8, 1)):
+        sw = write(tmp_path / f"g{chunk}.toml", GROUPS.format(chunk=chunk, base=base))
+        sweep(sw, tmp_path / f"out{chunk}", workers=workers, progress=False)
+        frames.append(read_results(tmp_path / f"out{chunk}"))
+    for other in frames[1:]:
+        pd.testing.assert_frame_equal(frames[0], other, check_exact=True)
+    check_against_runs(tmp_path / "out3", plan_sweep(load_sweep(tmp_path / "g3.toml")))
+
+
+def test_lhs_sweep_with_per_scenario_settings_equals_individual_runs(tmp_path):
+    sw = write(tmp_path / "lhs.toml", f"""
+base = "{SCENARIOS / 'lorenskog_main.toml'}"
+chunk_size = 4
+[design]
+method = "lhs"
+samples = 6
+[axes."fertility.tfr"]
+range = [1.2, 1.9]
+[axes."refugees.settled_per_year"]
+range = [0, 2]
+scale = {{ 2024 = 190, 2026 = 100 }}
+[axes."services.unit_cost_growth"]
+range = [0.0, 0.02]
+[outputs]
+years = [2024, 2035, 2050]
+""")
+    res = sweep(sw, tmp_path / "out", workers=1, progress=False)
+    assert res.n_failed == 0
+    check_against_runs(tmp_path / "out", plan_sweep(load_sweep(sw)))
+
+
+def test_one_resolve_per_shared_setting_for_the_whole_sweep(tmp_path, monkeypatch):
+    """The worker keeps what it resolved from chunk to chunk: 8 scenarios in 8 chunks that
+    differ only in multipliers and unit-cost growth resolve once."""
+    import experiments.sweep as sweep_module
+
+    calls = []
+    real = sweep_module.resolve
+    monkeypatch.setattr(sweep_module, "resolve", lambda sc: calls.append(1) or real(sc))
+    sw = write(tmp_path / "g.toml", GROUPS.format(chunk=1, base=SCENARIOS / "lorenskog_main.toml"))
+    sweep(sw, tmp_path / "out", workers=1, progress=False)
+    assert len(calls) == 1
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["n_batched"] == 8 and manifest["n_ok"] == 8
+
+
+def test_parts_store_indicator_names_once_and_read_as_text(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    sw = write(tmp_path / "g.toml", GROUPS.format(chunk=8, base=SCENARIOS / "lorenskog_main.toml"))
+    sweep(sw, tmp_path / "out", workers=1, progress=False)
+    part = pq.read_table(tmp_path / "out" / "part-00000.parquet")
+    assert pa.types.is_dictionary(part.schema.field("indicator").type)
+    names = part["indicator"].combine_chunks().dictionary.to_pylist()
+    assert len(names) == len(set(names)) == part.num_rows // (8 * 3)
+    got = read_results(tmp_path / "out")
+    assert pd.api.types.is_string_dtype(got["indicator"])  # text, not a categorical
+    assert not isinstance(got["indicator"].dtype, pd.CategoricalDtype)
+    assert set(got["indicator"]) == set(names)
+    # a part written with plain-text names (earlier versions) reads the same
+    plain = part.set_column(2, "indicator", part["indicator"].cast(pa.string()))
+    pq.write_table(plain, tmp_path / "out" / "part-00000.parquet")
+    pd.testing.assert_frame_equal(read_results(tmp_path / "out"), got, check_exact=True)
+    sub = read_results(tmp_path / "out", ["population.total"])
+    assert set(sub["indicator"]) == {"population.total"} and len(sub) == 8 * 3
+
+
+def test_tasks_group_consecutive_chunks():
+    from experiments.sweep import MAX_TASK, _tasks
+
+    class Plan:
+        chunk_size = 10
+
+    assert _tasks(Plan, list(range(40)), 2) == [list(range(k, k + 5)) for k in range(0, 40, 5)]
+    assert _tasks(Plan, [0, 1, 2, 5, 6, 9], 1) == [[0, 1], [2], [5, 6], [9]]
+    big = _tasks(Plan, list(range(10_000)), 1)
+    assert max(len(t) for t in big) * Plan.chunk_size <= MAX_TASK
+    assert [c for t in big for c in t] == list(range(10_000))
+    Plan.chunk_size = 5000
+    assert _tasks(Plan, [0, 1, 2], 2) == [[0], [1], [2]]
+
+
+def test_sweep_of_a_kommune_without_own_records_equals_runs(tmp_path):
+    """Bærum has no refugee record of its own: the sweep counts the same estimated settlement
+    history as single runs (introduksjonsprogram users), and the national catalogue."""
+    sw = write(tmp_path / "b.toml", """
+seed = 3
+[base]
+municipality = "Bærum"
+horizon = 2028
+[axes."refugees.settled_per_year"]
+values = { low = { 2024 = 100 }, high = { 2024 = 600 } }
+[axes."migration.in_multiplier"]
+values = [0.9, 1.1]
+""")
+    sweep(sw, tmp_path / "out", workers=1, progress=False)
+    plan = plan_sweep(load_sweep(sw))
+    check_against_runs(tmp_path / "out", plan)
+    intro = read_results(tmp_path / "out", ["users.introduksjonsprogram"])
+    assert intro[intro["year"] == 2024]["value"].min() > 100  # the estimated 2022-2023 arrivals

@@ -18,7 +18,6 @@ from sim.cohort.kernel import (
     IN_MIGRANTS,
     OUT_MIGRANTS,
     fertile_range,
-    fill_input_flows,
     step_district,
 )
 
@@ -64,6 +63,5 @@ def project_constrained_kernel(base, fert, p_male, dprob, orate, inm, ref, in_sc
                     else:
                         adj_out[t, dd, s, a] -= diff
                     pop_out[t + 1, dd, s, a] = new
-    fill_input_flows(comp_out, births_out, p_male, in_scale, inm, ref)
     comp_out[:, :, IN_MIGRANTS] += adj_in
     comp_out[:, :, OUT_MIGRANTS] += adj_out

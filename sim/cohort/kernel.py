@@ -4,14 +4,23 @@ Arrays: population ``[district, sex, age]``, rates per year ``[year, district, s
 fertility ``[year, district, age]`` (women only). Ages are cohort ages ``x``: the age reached on
 1 January of the next year. Components are stored in the order of ``COMPONENTS``.
 
-Speed notes (measured with ``make bench``): the year loop indexes the full arrays in place;
-passing 1-D row views to helper functions instead was 1.6x slower (each view and call costs
-reference counting), and 2-D views per district 1.8x slower. The components array (5 flows x
-2 sexes x 106 ages per year) is as large as the work: the step loop writes the state-dependent
-flows (deaths, out-migrants), ``fill_input_flows`` the others afterwards in a simple loop; a
-30-year projection takes ~11 us for the population and ~18 us with all components. The births
-sum runs only over ages with non-zero fertility. No ``fastmath``: results must not depend on
-the SIMD width.
+Speed notes (measured with ``make bench``, ``tests/bench/test_bench_cohort.py``):
+
+* ``step_district`` is one call per district and year, not inlined. Its age loops vectorise
+  (AVX2, 4 doubles) only when LLVM's run-time overlap checks pass, and those are evaluated per
+  call: inlined into the year loop they were hoisted over all years, where the population read
+  (year t) and written (t+1) of the same array do overlap, and every loop ran scalar (so what
+  one call writes must not overlap what it reads). Loops over ages start at a constant: an
+  index known to be >= 0 needs no negative-index wraparound, which also blocked vectorisation.
+* One pass over ages writes the next population and all five components of each cell (for the
+  in-migrants and refugees the same products the cell uses, so the balance holds to the bit);
+  the birth terms of women are a second short vector loop, summed in age order (the sum keeps
+  its order: results are bit-identical to the scalar kernel).
+* With components, a projection-year reads 9.3 kB and writes 10.2 kB; a 30-year projection's
+  arrays (about 0.5 MB) outgrow L2, so the kernel runs within about 2x of a loop that only
+  moves those bytes (the bench's traffic reference), and 4 M projection-years/s would need
+  about 80 GB/s. Without components (``project_batch``) it is compute-bound.
+* No ``fastmath``: results must not depend on the SIMD width.
 """
 
 from __future__ import annotations
@@ -36,6 +45,14 @@ def _cell(aged, arr_in, arr_ref, dprob, orate, mort_k, out_k):
     return value - residue, deaths, out + residue
 
 
+@njit(cache=True, inline="always")
+def _birth_term(aged, arr_in, arr_ref, dprob, orate, f, mort_k, out_k):
+    """Births to the women of one cohort age: f x exposure x (1 - (d + o) / 2) (METHOD.md 3)."""
+    d = min(dprob * mort_k, 1.0)
+    dm = d + min(orate * out_k, 1.0 - d)
+    return f * (aged + 0.5 * (arr_in + arr_ref)) * (1.0 - 0.5 * dm)
+
+
 @njit(cache=True)
 def fertile_range(fert):
     """Smallest [lo, hi) over cohort ages >= 1 outside which fertility is zero in every row."""
@@ -51,18 +68,14 @@ def fertile_range(fert):
     return lo, hi
 
 
-@njit(cache=True)
-def _births(p, q, o, im, rf, f, fert_k, mort_k, in_k, out_k, ref_k, lo, hi):
-    """Births of the year from women of cohort ages lo..hi-1 (METHOD.md step 3); 1-D rows."""
-    last = p.shape[0] - 1
-    births = 0.0
-    for x in range(lo, hi):
-        aged = p[x - 1] + (p[last] if x == last else 0.0)
-        exposure = aged + 0.5 * (in_k * im[x] + ref_k * rf[x])
-        d = min(q[x] * mort_k, 1.0)
-        dm = d + min(o[x] * out_k, 1.0 - d)
-        births += f[x] * exposure * (1.0 - 0.5 * dm)
-    return fert_k * births
+@njit(cache=True, inline="always")
+def _store(comp, t, dd, s, x, born, deaths, arr_in, out, arr_ref):
+    """Write the five components of one cell (``COMPONENTS`` order)."""
+    comp[t, dd, BIRTHS, s, x] = born
+    comp[t, dd, DEATHS, s, x] = deaths
+    comp[t, dd, IN_MIGRANTS, s, x] = arr_in
+    comp[t, dd, OUT_MIGRANTS, s, x] = out
+    comp[t, dd, REFUGEES, s, x] = arr_ref
 
 
 @njit(cache=True)
@@ -72,7 +85,9 @@ def step_district(pop, ti, pop_next, tn, dd, t, fert, p_male, dprob, orate, inm,
 
     Args:
         pop: [T, D, 2, A] populations; ``pop[ti]`` is 1 January of year t.
-        pop_next: [T', D, 2, A]; ``pop_next[tn]`` receives 1 January of year t+1.
+        pop_next: [T', D, 2, A]; ``pop_next[tn]`` receives 1 January of year t+1 (it may be
+            ``pop`` itself with ``tn != ti``: what a call writes must not overlap what it
+            reads).
         dd, t: district and year index into the rate arrays.
         fert: [Y, D, A] births per woman-year by cohort age (zero outside [lo, hi)).
         p_male: share of births that are boys.
@@ -80,23 +95,37 @@ def step_district(pop, ti, pop_next, tn, dd, t, fert, p_male, dprob, orate, inm,
         inm, ref: [Y, D, 2, A] in-migrants and settled refugees (persons).
         fert_k, mort_k, in_k, out_k, ref_k: scalar multipliers (1.0 = as given).
         lo, hi: cohort ages with non-zero fertility (``fertile_range``).
-        comp: [Y, D, 5, 2, A] output components: deaths and out-migrants of year t are
-            written when ``keep`` (births, in-migrants and refugees follow from the inputs and
-            are written afterwards by ``fill_input_flows``, in a loop that vectorises).
+        comp: [Y, D, 5, 2, A] output components of year t (``COMPONENTS`` order), written
+            when ``keep``: births (at age 0), deaths, in-migrants x in_k, out-migrants,
+            refugees x ref_k; with these the balance identity holds to the bit.
     """
     last = pop.shape[3] - 1
-    births = _births(pop[ti, dd, 1], dprob[t, dd, 1], orate[t, dd, 1], inm[t, dd, 1],
-                     ref[t, dd, 1], fert[t, dd], fert_k, mort_k, in_k, out_k, ref_k, lo, hi)
+    # Births (METHOD.md step 3): the terms of women aged 1..hi-1 in a loop that vectorises,
+    # kept in the women's row of pop_next until the cells below overwrite it, summed in age
+    # order. Loops over ages start at a constant: indices are known >= 0 (no wraparound).
+    terms = pop_next[tn, dd, 1]
+    for x in range(1, min(hi, last)):
+        terms[x] = _birth_term(pop[ti, dd, 1, x - 1], in_k * inm[t, dd, 1, x],
+                               ref_k * ref[t, dd, 1, x], dprob[t, dd, 1, x],
+                               orate[t, dd, 1, x], fert[t, dd, x], mort_k, out_k)
+    if hi > last:
+        terms[last] = _birth_term(pop[ti, dd, 1, last - 1] + pop[ti, dd, 1, last],
+                                  in_k * inm[t, dd, 1, last], ref_k * ref[t, dd, 1, last],
+                                  dprob[t, dd, 1, last], orate[t, dd, 1, last],
+                                  fert[t, dd, last], mort_k, out_k)
+    births = 0.0
+    for x in range(max(lo, 1), hi):
+        births += terms[x]
+    births *= fert_k
     for s in range(2):
-        if keep:
+        if keep:  # two versions of the loop (with and without components): each vectorises
             for x in range(1, last):
                 ai = in_k * inm[t, dd, s, x]
                 ar = ref_k * ref[t, dd, s, x]
                 nx, deaths, out = _cell(pop[ti, dd, s, x - 1], ai, ar, dprob[t, dd, s, x],
                                         orate[t, dd, s, x], mort_k, out_k)
                 pop_next[tn, dd, s, x] = nx
-                comp[t, dd, DEATHS, s, x] = deaths
-                comp[t, dd, OUT_MIGRANTS, s, x] = out
+                _store(comp, t, dd, s, x, 0.0, deaths, ai, out, ar)
         else:
             for x in range(1, last):
                 nx, _, _ = _cell(pop[ti, dd, s, x - 1], in_k * inm[t, dd, s, x],
@@ -112,8 +141,7 @@ def step_district(pop, ti, pop_next, tn, dd, t, fert, p_male, dprob, orate, inm,
                                     mort_k, out_k)
             pop_next[tn, dd, s, x] = nx
             if keep:
-                comp[t, dd, DEATHS, s, x] = deaths
-                comp[t, dd, OUT_MIGRANTS, s, x] = out
+                _store(comp, t, dd, s, x, born if x == 0 else 0.0, deaths, ai, out, ar)
     return births
 
 
@@ -133,24 +161,6 @@ def _in_scale_for_target(pop, t, fert, p_male, dprob, orate, inm, ref, lo, hi, t
     if totals[1] - totals[0] <= 0.0:
         return 1.0
     return max(0.0, (target - totals[0]) / (totals[1] - totals[0]))
-
-
-@njit(cache=True)
-def fill_input_flows(comp, births, p_male, in_scale, inm, ref):
-    """Write births (age 0), in-migrants (x in_scale) and refugees into ``comp`` [Y, D, 5, 2, A].
-
-    The same products as inside ``step_district``, so the balance identity holds to the bit.
-    """
-    n_year, n_dist = births.shape
-    for t in range(n_year):
-        for dd in range(n_dist):
-            for s in range(2):
-                comp[t, dd, BIRTHS, s, :] = 0.0
-                for a in range(comp.shape[4]):
-                    comp[t, dd, IN_MIGRANTS, s, a] = in_scale[t] * inm[t, dd, s, a]
-                    comp[t, dd, REFUGEES, s, a] = ref[t, dd, s, a]
-            comp[t, dd, BIRTHS, 0, 0] = births[t, dd] * p_male
-            comp[t, dd, BIRTHS, 1, 0] = births[t, dd] * (1.0 - p_male)
 
 
 @njit(cache=True)
@@ -183,7 +193,6 @@ def project_kernel(base, fert, p_male, dprob, orate, inm, ref, growth_target,
             births_out[t, dd] = step_district(pop_out, t, pop_out, t + 1, dd, t, fert, p_male,
                                               dprob, orate, inm, ref, 1.0, 1.0, k, 1.0, 1.0,
                                               lo, hi, comp_out, True)
-    fill_input_flows(comp_out, births_out, p_male, in_scale_out, inm, ref)
 
 
 @njit(cache=True)
@@ -226,20 +235,21 @@ def project_batch_kernel(base, fert, p_male, dprob, orate, inm, ref,
     n_scen, n_year = fert_k.shape
     n_dist = base.shape[0]
     lo, hi = fertile_range(fert)
-    buf = np.empty((2,) + base.shape)  # double buffer: year t in buf[t % 2]
+    cur = np.empty((1,) + base.shape)  # year t; the step writes year t+1 into nxt
+    nxt = np.empty((1,) + base.shape)
     cum = np.empty(2 * (base.shape[2] + 1))
     acc = np.empty(out.shape[3])
     no_comp = np.empty((0, 0, 0, 0, 0))
     for sc in range(n_scen):
-        buf[0] = base
+        cur[0] = base
         for t in range(n_year + 1):
-            cur = t % 2
             for dd in range(n_dist):
-                _indicators(buf, cur, dd, cum, acc, seg_sex, seg_lo, seg_hi, seg_w, seg_g, out,
+                _indicators(cur, 0, dd, cum, acc, seg_sex, seg_lo, seg_hi, seg_w, seg_g, out,
                             sc, t)
             if t == n_year:
                 break
             for dd in range(n_dist):
-                step_district(buf, cur, buf, 1 - cur, dd, t, fert, p_male, dprob, orate, inm,
-                              ref, fert_k[sc, t], mort_k[sc, t], in_k[sc, t], out_k[sc, t],
+                step_district(cur, 0, nxt, 0, dd, t, fert, p_male, dprob, orate, inm, ref,
+                              fert_k[sc, t], mort_k[sc, t], in_k[sc, t], out_k[sc, t],
                               ref_k[sc, t], lo, hi, no_comp, False)
+            cur, nxt = nxt, cur

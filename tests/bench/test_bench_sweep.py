@@ -1,73 +1,128 @@
 """Sweep benchmark (run by `make bench`): figures printed, nothing asserted on time.
 
-1,000 cohort scenarios x 30 years (Lørenskog, 2024-2054): a 10 x 10 x 10 grid over the TFR
-path, the in-migration multiplier and the refugee plan, with services and every indicator,
-end to end including the Parquet parts and manifest. Printed: scenarios per second, the
-per-scenario overhead beyond the projection kernel, and the share of time inside the
-projection; for comparison the cost of one ``sim.run.run`` per scenario.
+``experiments/sweeps/lorenskog_bench_10000.toml``: 10,000 cohort scenarios x 30 years
+(Lørenskog 2024-2054; TFR x in-migration x refugee plan x unit-cost growth, 10 values each)
+with services, every indicator and every year, to Parquet, end to end (plan, workers, parts,
+manifest). Run locally with 1 and 2 workers (a pool starts only when the work left exceeds
+``POOL_AFTER_S``), and on a Dask LocalCluster with 1 and 2 workers (always started); each
+repeated, medians printed (the machine may be shared: its load average is printed too).
+References measured in the same run: the batched projection of the same 10,000 scenarios
+alone (one process, no indicators beyond its counts) and one ``sim.run.run`` per scenario.
 """
 
 from __future__ import annotations
 
+import shutil
+import statistics
 import time
 from pathlib import Path
 
 import numpy as np
+import pyarrow.parquet as pq
 
-from experiments.sweep import read_results, sweep
-from sim.config import load_scenario
+from experiments.sweep import POOL_AFTER_S, sweep
+from experiments.sweep_config import load_sweep, plan_sweep
+from sim.cohort.engine import project_batch
+from sim.config import interpolate_path
 from sim.run import run
 
 ROOT = Path(__file__).resolve().parents[2]
-BASE = ROOT / "experiments" / "scenarios" / "lorenskog_main.toml"
+SWEEP = ROOT / "experiments" / "sweeps" / "lorenskog_bench_10000.toml"
+REPEAT = {("local", 1): 3, ("local", 2): 3, ("dask", 1): 2, ("dask", 2): 2}
 
 
-def _sweep_file(tmp_path: Path) -> Path:
-    tfr = ", ".join(f"{v:.3f}" for v in np.linspace(1.2, 1.9, 10))
-    mult = ", ".join(f"{v:.3f}" for v in np.linspace(0.8, 1.2, 10))
-    refugees = ", ".join(f"{{ 2024 = {40 * k}, 2028 = {10 * k} }}" for k in range(10))
-    path = tmp_path / "bench.toml"
-    path.write_text(f"""
-name = "bench"
-chunk_size = 100
-[base]
-extends = "{BASE}"
-horizon = 2054
-[axes."fertility.tfr"]
-values = [{tfr}]
-[axes."migration.in_multiplier"]
-values = [{mult}]
-[axes."refugees.settled_per_year"]
-values = [{refugees}]
-""", encoding="utf-8")
-    return path
+def _values(out: Path) -> bytes:
+    """Every part's values in part order (to check that backends agree to the bit)."""
+    parts = sorted(out.glob("part-*.parquet"))
+    return b"".join(pq.read_table(p, columns=["value"])["value"].to_numpy().tobytes()
+                    for p in parts)
 
 
-def test_bench_sweep_1000(tmp_path):
-    path = _sweep_file(tmp_path)
-    sweep(path, tmp_path / "warm", workers=1, progress=False)  # numba cache, imports
-    for workers in (1, 2):
-        out = tmp_path / f"w{workers}"
+def _projection_alone(plan) -> float:
+    """Seconds for the 10,000 scenarios' batched projection alone (one process)."""
+    from experiments.indicators import indicator_weights
+    from sim.inputs import resolve
+    from sim.run import scenario_catalogue
+
+    sc = plan.scenario(0)
+    inputs = resolve(sc)
+    weights = indicator_weights(scenario_catalogue(sc, inputs.districts))
+    years = inputs.years
+    k = {key: i for i, key in enumerate(plan.keys)}
+    axes = {key: plan.axis(key) for key in plan.keys}
+
+    def path(key: str, i: int) -> np.ndarray:
+        value = dict(axes[key].named_values())[plan.labels[i][k[key]]]
+        value = value if isinstance(value, dict) else {2000: value}
+        return interpolate_path({int(y): float(v) for y, v in value.items()}, years)
+
+    rows = range(plan.n)
+    mult = {"fertility": np.stack([path("fertility.tfr", i) for i in rows]),
+            "in_migrants": np.stack([path("migration.in_multiplier", i) for i in rows]),
+            "refugees": np.stack([path("refugees.settled_per_year", i) for i in rows])}
+    project_batch(inputs, {n: m[:2] for n, m in mult.items()}, weights)
+    times = []
+    for _ in range(3):
         t = time.perf_counter()
-        res = sweep(path, out, workers=workers, progress=False)
-        wall = time.perf_counter() - t
-        n = res.n_scenarios
-        tm = res.timings
-        rows = len(read_results(out))
-        print(f"\nsweep 1000 x 30 y, workers={workers}: {wall:.2f} s wall, "
-              f"{n / wall:,.0f} scenarios/s ({rows:,} indicator rows, "
-              f"{sum(p.stat().st_size for p in out.glob('part-*')) / 1e6:.1f} MB parts)")
-        print(f"  in chunks (summed over workers): total {tm['total_s']:.3f} s, projection "
-              f"{tm['project_s']:.3f} s, resolve {tm['resolve_s']:.3f} s, indicators "
-              f"{tm['indicators_s']:.3f} s")
-        overhead = (wall * min(workers, 2) - tm["project_s"]) / n
-        print(f"  per-scenario overhead beyond the kernel: {overhead * 1e3:.3f} ms "
-              f"(wall x workers - projection) / n; share of time in projection: "
-              f"{tm['project_s'] / (wall * min(workers, 2)):.1%}")
-    sc = load_scenario(BASE).model_copy(update={"horizon": 2054})
+        for lo in range(0, plan.n, 512):
+            project_batch(inputs, {n: m[lo:lo + 512] for n, m in mult.items()}, weights)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def test_bench_sweep_10000(tmp_path, machine):
+    plan = plan_sweep(load_sweep(SWEEP))
+    sweep(SWEEP, tmp_path / "warm", workers=1, progress=False)  # numba cache, imports
+    shutil.rmtree(tmp_path / "warm")
+    t_alone = _projection_alone(plan)
+    print(f"\n[sweep] {plan.n:,} scenarios x 30 years, services, every indicator and year; "
+          f"{machine}")
+    print(f"  reference: the batched projection alone {t_alone:.2f} s "
+          f"({plan.n / t_alone:,.0f} scenarios/s, one process)")
+    walls: dict[tuple[str, int], float] = {}
+    reference_values = None
+    for (backend, workers), repeat in REPEAT.items():
+        runs = []
+        for r in range(repeat):
+            out = tmp_path / f"{backend}{workers}-{r}"
+            t = time.perf_counter()
+            res = sweep(SWEEP, out, backend=backend, workers=workers, progress=False)
+            runs.append((time.perf_counter() - t, res.timings, out))
+        wall = statistics.median(w for w, _t, _o in runs)
+        walls[backend, workers] = wall
+        tm = {k: statistics.median(t.get(k, 0.0) for _w, t, _o in runs)
+              for k in runs[0][1]}
+        out = runs[0][2]
+        values = _values(out)
+        reference_values = reference_values or values
+        n_rows = sum(pq.read_metadata(p).num_rows for p in out.glob("part-*.parquet"))
+        size = sum(p.stat().st_size for p in out.glob("part-*.parquet")) / 1e6
+        cpu = wall * workers
+        print(f"  {backend} {workers} worker{'s' if workers > 1 else ''}: {wall:6.2f} s wall "
+              f"(median of {repeat}: {', '.join(f'{w:.2f}' for w, _t, _o in runs)}) = "
+              f"{plan.n / wall:,.0f} scenarios/s; {n_rows:,} rows, {size:.0f} MB; values "
+              f"{'identical to' if values == reference_values else 'DIFFER from'} local 1")
+        print(f"    in tasks (summed over workers) {tm['total_s']:.2f} s: projection "
+              f"{tm['project_s']:.2f}, indicators {tm['indicators_s']:.2f}, table "
+              f"{tm.get('table_s', 0.0):.2f}, resolve {tm['resolve_s']:.2f}; outside tasks "
+              f"(start-up, Parquet, manifest) {cpu - tm['total_s']:.2f} s of {cpu:.2f} "
+              "CPU-seconds (wall x workers)")
+        print(f"    projection share: {tm['project_s'] / cpu:.0%} of wall x workers, "
+              f"{tm['project_s'] / tm['total_s']:.0%} of the time in tasks; sweep / projection "
+              f"alone = {wall / t_alone:.1f}x")
+        for _w, _t, o in runs:
+            shutil.rmtree(o)
+    print(f"  scaling 1 -> 2 workers: local {walls['local', 1] / walls['local', 2]:.2f}x, "
+          f"Dask LocalCluster {walls['dask', 1] / walls['dask', 2]:.2f}x (start-up included)")
+    if walls["local", 1] < POOL_AFTER_S:
+        print(f"    (local: the whole sweep takes less than POOL_AFTER_S = {POOL_AFTER_S:g} s in "
+              "one process, so no pool is started: a spawned worker spends about as long "
+              "starting as this sweep's work)")
+    sc = plan.scenario(0)
     t = time.perf_counter()
-    for _ in range(20):
+    for _ in range(10):
         run(sc)
-    per_run = (time.perf_counter() - t) / 20
-    print(f"  reference: one sim.run.run per scenario = {per_run * 1e3:.1f} ms "
-          f"-> {1 / per_run:,.0f} scenarios/s")
+    per_run = (time.perf_counter() - t) / 10
+    print(f"  reference: one sim.run.run per scenario = {per_run * 1e3:.1f} ms -> "
+          f"{1 / per_run:,.0f} scenarios/s; the 2-worker sweep is "
+          f"{per_run * plan.n / walls['local', 2]:,.0f}x that")
