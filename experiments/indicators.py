@@ -182,3 +182,30 @@ def _ordered_sum(arr: np.ndarray, columns) -> np.ndarray:
     for c in columns:
         out = out + arr[..., c]
     return out
+
+
+def zone_indicators(counts: np.ndarray, years: np.ndarray, catalogue: Catalogue | None,
+                    scenario: Scenario, districts: tuple[str, ...],
+                    ) -> tuple[list[str], np.ndarray]:
+    """Per-zone indicators [..., Y+1, I] from per-zone counts [..., Y+1, D, G].
+
+    ``population.total@<zone>`` and ``users.<service>@<zone>`` of the population-driven
+    services (recent-refugee services are counted for the kommune only). Empty for one zone.
+    """
+    if len(districts) < 2:
+        return [], np.zeros(counts.shape[:-2] + (0,))
+    outputs = ("population", "users") if catalogue is not None else ("population",)
+    per_zone = np.moveaxis(counts, -2, 0)                     # [D, ..., Y+1, G]
+    kept = catalogue
+    if catalogue is not None and group_windows(catalogue).any():
+        keys = [k for k, s in catalogue.services.items() if s.driver == "population"]
+        kept = catalogue.model_copy(update={"services": {k: catalogue.services[k]
+                                                         for k in keys}})
+        groups = group_table(catalogue)
+        keep = [g for g, row in enumerate(groups) if row[1] in keys]
+        per_zone = np.concatenate([per_zone[..., :N_POP], per_zone[..., N_POP:][..., keep]],
+                                  axis=-1)
+    names, values = indicators(per_zone, years, kept, scenario, outputs)
+    names = [f"{n}@{z}" for z in districts for n in names]
+    values = np.concatenate(list(values), axis=-1)            # zones after each other
+    return names, values

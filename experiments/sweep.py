@@ -57,6 +57,7 @@ from experiments.indicators import (
     indicators,
     needs_refugees,
     recent_refugee_totals,
+    zone_indicators,
 )
 from experiments.sweep_config import SweepPlan, _axis_value, load_sweep, plan_sweep
 from sim.abm.config import no_growth_target
@@ -356,7 +357,7 @@ def _cohort_chunks(plan: SweepPlan, chunks: list[int], token: str | None
             t = time.perf_counter()
             proj = project(inputs)
             timings["project_s"] += time.perf_counter() - t
-            counts = np.einsum("ydsa,sag->yg", proj.population, indicator_weights(catalogue))
+            counts = np.einsum("ydsa,sag->ydg", proj.population, indicator_weights(catalogue))
             blocks += _indicator_blocks(np.array([i]), counts[None], proj.years, catalogue, sc,
                                         outputs, keep_years, inputs,
                                         inputs.refugees, None, errors, timings)
@@ -371,12 +372,12 @@ def _batch_blocks(inputs, catalogue, weights, members, outputs, keep_years, erro
     names = sorted({n for _i, m, _s in members for n in m})
     n_year = len(inputs.years)
     ones = np.ones(n_year)
-    counts = np.empty((len(members), n_year + 1, weights.shape[2]))
+    counts = np.empty((len(members), n_year + 1, len(inputs.districts), weights.shape[2]))
     t = time.perf_counter()
     for lo in range(0, len(members), MAX_BATCH):
         part = members[lo:lo + MAX_BATCH]
         mults = {n: np.stack([m.get(n, ones) for _i, m, _s in part]) for n in names}
-        counts[lo:lo + len(part)] = project_batch(inputs, mults, weights).sum(axis=2)
+        counts[lo:lo + len(part)] = project_batch(inputs, mults, weights)
     timings["project_s"] += time.perf_counter() - t
     years = np.append(inputs.years, inputs.years[-1] + 1)
     settled = inputs.refugees.sum(axis=1)  # [Y, 2, A] at refugee multiplier 1
@@ -399,8 +400,8 @@ def _indicator_blocks(ids, counts, years, catalogue, scenario, outputs, keep_yea
                       inputs, settled, scale, errors, timings):
     """Indicator blocks of scenarios ``ids`` that share one scenario's service settings.
 
-    Returns [(ids, years, names, values [S, Y', I])] from counts [S, Y+1, G], or [] with the
-    error recorded in ``errors``.
+    Returns [(ids, years, names, values [S, Y', I])] from counts [S, Y+1, D, G] (by zone), or []
+    with the error recorded in ``errors``.
 
     ``settled`` [Y, (D,) 2, A] times ``scale`` [S, Y] (None: 1) is each scenario's settlement,
     counted by recent-refugee services.
@@ -412,7 +413,12 @@ def _indicator_blocks(ids, counts, years, catalogue, scenario, outputs, keep_yea
             recent = recent_refugee_totals(catalogue, inputs.municipality, years, settled,
                                            np.ones((len(ids), len(years) - 1))
                                            if scale is None else scale, settled_record(inputs))
-        names, values = indicators(counts, years, catalogue, scenario, outputs, recent)
+        names, values = indicators(counts.sum(axis=-2), years, catalogue, scenario, outputs,
+                                   recent)
+        if "zones" in outputs and counts.shape[-2] > 1:
+            z_names, z_values = zone_indicators(counts, years, catalogue, scenario,
+                                                inputs.districts)
+            names, values = names + z_names, np.concatenate([values, z_values], axis=-1)
     except InputError as exc:
         errors.update({int(i): exc.line() for i in ids})
         return []
@@ -515,6 +521,12 @@ def _abm_chunk(plan: SweepPlan, c: int, token: str | None = None) -> ChunkResult
                        for r in range(runs)]
             names = per_run[0][0]
             values = np.stack([v for _n, v in per_run])  # [R, Y+1, I]
+            if "zones" in outputs and len(inputs.districts) > 1:
+                by_zone = np.einsum("rydsa,sag->rydg", result.population.astype(np.float64),
+                                    weights)
+                z_names, z_values = zone_indicators(by_zone, result.years, catalogue, sc,
+                                                    inputs.districts)
+                names, values = names + z_names, np.concatenate([values, z_values], axis=-1)
             years = np.asarray(result.years)
             if keep_years is not None:
                 sel = np.isin(years, keep_years)

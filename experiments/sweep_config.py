@@ -95,6 +95,8 @@ OUTPUTS = {
     "cost": "cost per service and total (cost_nok.<service>, cost_nok.total)",
     "demografikostnader": "cumulative demographic cost change since the base year, TBU method "
                           "(demografikostnader_nok.total)",
+    "zones": "per zone, for scenarios with zones: population and users of population-driven "
+             "services (population.total@<zone>, users.<service>@<zone>)",
 }
 DEFAULT_OUTPUTS = ("population", "age_groups", "users", "cost", "demografikostnader")
 _NOT_AXES = {"source", "seed"}

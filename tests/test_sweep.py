@@ -511,3 +511,40 @@ values = [0.9, 1.1]
     check_against_runs(tmp_path / "out", plan)
     intro = read_results(tmp_path / "out", ["users.introduksjonsprogram"])
     assert intro[intro["year"] == 2024]["value"].min() > 100  # the estimated 2022-2023 arrivals
+
+
+def test_zones_are_indicators_like_any_other(tmp_path):
+    """A sweep over Oslo's bydeler keeps population and users per zone, equal to the runs'."""
+    sw = write(tmp_path / "z.toml", """
+seed = 3
+[base]
+municipality = "oslo"
+horizon = 2027
+zones = { source = "bydeler" }
+[axes."migration.in_multiplier"]
+values = [0.9, 1.1]
+[outputs]
+indicators = ["population", "users", "zones"]
+""")
+    sweep(sw, tmp_path / "out", workers=1, progress=False)
+    plan = plan_sweep(load_sweep(sw))
+    got = read_results(tmp_path / "out")
+    for i in range(plan.n):
+        res = run(plan.scenario(i))
+        mine = got[got["scenario"] == i].set_index(["indicator", "year"])["value"]
+        for d, zone in enumerate(res.inputs.districts):
+            pop = res.projection.population[:, d].sum(axis=(1, 2))
+            np.testing.assert_allclose(
+                mine.xs(f"population.total@{zone}", level="indicator").to_numpy(), pop,
+                rtol=1e-10)
+            users = res.services[(res.services.district == zone)
+                                 & (res.services.service == "barnehage")].users.to_numpy()
+            np.testing.assert_allclose(
+                mine.xs(f"users.barnehage@{zone}", level="indicator").to_numpy(), users,
+                rtol=1e-10)
+        zone_sum = sum(mine.xs(f"population.total@{z}", level="indicator")
+                       for z in res.inputs.districts)
+        np.testing.assert_allclose(zone_sum.to_numpy(),
+                                   mine.xs("population.total", level="indicator").to_numpy(),
+                                   rtol=1e-12)
+    assert not any("introduksjonsprogram@" in n for n in got["indicator"].unique())
