@@ -378,9 +378,32 @@ def _register_subcommands() -> None:
 _register_subcommands()
 
 
-def main() -> None:  # pragma: no cover - console entry point helper
-    """Entry point used by ``python -m sim.cli``."""
-    sys.exit(app())
+def main() -> None:
+    """The ``kommunesim`` entry point: usage errors, too, are one ``error:`` line (exit 2).
+
+    (Typer would print them in a box over several lines.) ``--help`` and a command without
+    arguments still print their help.
+    """
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+
+    try:
+        code = app(standalone_mode=False)
+    except NoArgsIsHelpError as exc:
+        print(exc.ctx.get_help())
+        sys.exit(0)
+    except UsageError as exc:
+        message = " ".join(exc.format_message().split())
+        where = f"'{exc.ctx.command_path}'" if exc.ctx is not None else "command line"
+        print(f"error: command line: {message} (see {where} --help)", file=sys.stderr)
+        sys.exit(2)
+    except ClickException as exc:
+        print(f"error: command line: {' '.join(exc.format_message().split())}",
+              file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":  # pragma: no cover

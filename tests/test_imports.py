@@ -75,3 +75,17 @@ def test_help_does_not_import_the_model():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=ROOT)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_usage_errors_are_one_line_too():
+    """Typer's own errors (a bad option value, an unknown command) read like ours: one line."""
+    for args in (["run", "--runs", "abc"], ["rn"], ["run", "--no-such-option"]):
+        out = subprocess.run([sys.executable, "-m", "sim.cli", *args], capture_output=True,
+                             text=True, cwd=ROOT)
+        assert out.returncode == 2, (args, out.stderr)
+        lines = [line for line in out.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1 and lines[0].startswith("error: command line: "), out.stderr
+        assert out.stdout == ""
+    help_ = subprocess.run([sys.executable, "-m", "sim.cli"], capture_output=True, text=True,
+                           cwd=ROOT)
+    assert help_.returncode == 0 and "Usage" in help_.stdout
