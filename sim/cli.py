@@ -219,7 +219,8 @@ def compare_cmd(
     table = compare_table(results, wanted, tuple(s.strip() for s in services.split(",")))
     files = write_compare(table, out)
     view = Table(title=f"Mot «{results[0].scenario.name}»")
-    for col in ("scenario", "år", "sone", "tjeneste", "brukere", "endring", "mangler plasser"):
+    for col in ("scenario", "år", "sone", "tjeneste", "brukere", "endring",
+                "plasser mangler (+) / ledige (−)"):
         view.add_column(col, justify="left" if col in ("scenario", "sone", "tjeneste")
                         else "right")
     for row in table[table.scenario != results[0].scenario.name].itertuples():

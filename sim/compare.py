@@ -20,8 +20,9 @@ DEFAULT_SERVICES = ("barnehage", "grunnskole")
 HEADERS_NB = {
     "scenario": "Scenario", "year": "År", "district": "Sone", "service": "Tjeneste",
     "users": "Brukere", "users_diff": "Endring i brukere mot referansen",
-    "place_demand": "Plassbehov", "capacity": "Plasser", "gap": "Mangler plasser",
-    "gap_diff": "Endring i manglende plasser mot referansen",
+    "place_demand": "Plassbehov", "capacity": "Plasser",
+    "gap": "Plassbehov minus plasser (+ mangler, − ledige)",
+    "gap_diff": "Endring i plassbehov minus plasser mot referansen",
 }
 
 
