@@ -37,6 +37,7 @@ from sim.demography.zones import ZoneData, builtin_zones, history_zones
 from sim.errors import InputError
 from sim.inputfiles import apply_overrides, read_base_population
 from sim.resolved import ResolvedInputs
+from sim.roots import brentq
 
 __all__ = ["Estimates", "ResolvedInputs", "estimate_history", "estimate_levels", "resolve"]
 
@@ -147,8 +148,6 @@ def estimate_history(pops: np.ndarray, births_obs: np.ndarray, deaths_obs: np.nd
 
 
 def _estimate(pops, births_obs, deaths_obs, settled, st: EstimationSettings) -> Estimates:
-    from scipy.optimize import brentq  # deferred: scipy costs half a second of start-up
-
     first, last = st.window
     years = np.arange(first, last)
     mx_hist = _mx_path(first, last, st.mortality_base_years)

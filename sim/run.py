@@ -364,15 +364,15 @@ def write_run(result: RunResult, out_dir: str | Path, with_plots: bool = True,
     """
     name = f"{result.inputs.municipality_name}: {result.scenario.name}"
 
-    from sim import plots
-    from sim.services import plots as service_plots
-
     def fill(w) -> None:
         t = time.perf_counter()
         knr = result.inputs.municipality
         w.parquet("population.parquet", population_table(result.projection, knr))
         w.parquet("components.parquet", components_table(result.projection, knr))
         if with_plots:
+            from sim import plots
+            from sim.services import plots as service_plots
+
             plots.pyramid(result.projection, f"{name}, befolkningspyramide",
                           w.path("pyramid.png"))
             plots.total_population(result.projection, f"{name}, folketall",

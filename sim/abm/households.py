@@ -31,9 +31,9 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import brentq
 
 from sim.demography import N_AGES
+from sim.roots import brentq
 
 ADULT_AGE = 18
 

@@ -152,14 +152,12 @@ def _csv_text(df: pd.DataFrame) -> pd.DataFrame:
     """Numbers as Norwegian text: decimal comma, decimals by the row's unit."""
     out = df.copy().astype(object)
     value_cols = [c for c in df.columns if c not in ("Post", "Enhet")]
-    for i, unit in enumerate(df["Enhet"]):
-        dec = _CSV_DECIMALS.get(unit)
-        for c in value_cols:
-            v = df.at[i, c]
-            if isinstance(v, float | int | np.floating) and dec is not None:
-                out.at[i, c] = "" if pd.isna(v) else _decimal_comma(v, dec)
-            elif v is None or (not isinstance(v, str) and pd.isna(v)):
-                out.at[i, c] = ""
+    decimals = [_CSV_DECIMALS.get(unit) for unit in df["Enhet"]]
+    for c in value_cols:
+        out[c] = [v if isinstance(v, str) else
+                  "" if v is None or pd.isna(v) else
+                  v if dec is None else _decimal_comma(v, dec)
+                  for v, dec in zip(df[c].tolist(), decimals, strict=True)]
     return out
 
 

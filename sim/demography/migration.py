@@ -28,6 +28,7 @@ import numpy as np
 
 from sim.demography import N_AGES
 from sim.demography.ageing import age_on
+from sim.roots import brentq
 
 OLD_AGE_POOL = 90
 """First cohort age whose out-migration rate is pooled with all older ages (per sex)."""
@@ -188,7 +189,5 @@ def estimate_gross_migration(
     elif gap(hi) <= 0:
         level = hi
     else:
-        from scipy.optimize import brentq  # deferred: scipy costs half a second of start-up
-
         level = brentq(gap, lo, hi, xtol=1e-12)
     return solve(level)

@@ -21,6 +21,7 @@ import pandas as pd
 
 from sim.data import data_path
 from sim.demography import N_AGES, SEXES
+from sim.roots import brentq
 
 OMEGA = 130
 """Life tables run to age 130 (open); HMD's rates above ``KANNISTO_FROM`` are replaced by a fit."""
@@ -220,8 +221,6 @@ def death_probabilities(mx: np.ndarray) -> np.ndarray:
 
 def scale_to_e0(mx: np.ndarray, sex: int, e0_target: float) -> np.ndarray:
     """Multiply ``mx`` by the constant factor that gives period life expectancy ``e0_target``."""
-    from scipy.optimize import brentq  # deferred: scipy costs half a second of start-up
-
     def gap(log_k: float) -> float:
         return life_expectancy(mx * np.exp(log_k), sex) - e0_target
 

@@ -56,12 +56,16 @@ def test_services_overhead_on_batch():
 
 def test_services_overhead_in_sweep(tmp_path):
     """End to end: the 1,000-scenario sweep with and without the service indicators."""
-    from test_bench_sweep import _sweep_file  # tests/bench is on sys.path under pytest
+    from pathlib import Path
 
     from experiments.sweep import sweep
 
-    base = _sweep_file(tmp_path)
-    text = base.read_text(encoding="utf-8")
+    sweeps = Path(__file__).resolve().parents[2] / "experiments" / "sweeps"
+    text = (f'name = "1000 scenarios"\nseed = 1\n[base]\n'
+            f'extends = "{sweeps.parent / "scenarios" / "lorenskog_main.toml"}"\n'
+            'horizon = 2054\n[design]\nmethod = "lhs"\nsamples = 1000\n'
+            '[axes."fertility.tfr"]\nrange = [1.2, 1.9]\n'
+            '[axes."migration.in_multiplier"]\nrange = [0.8, 1.2]\n')
     variants = {
         "population only": '[outputs]\nindicators = ["population", "age_groups"]\n',
         "with services": '[outputs]\nindicators = ["population", "age_groups", "users", '
