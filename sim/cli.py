@@ -219,13 +219,15 @@ def compare_cmd(
     table = compare_table(results, wanted, tuple(s.strip() for s in services.split(",")))
     files = write_compare(table, out)
     view = Table(title=f"Mot «{results[0].scenario.name}»")
-    for col in ("scenario", "år", "sone", "tjeneste", "brukere", "endring",
-                "plasser mangler (+) / ledige (−)"):
+    for col in ("scenario", "år", "sone", "tjeneste", "brukere", "endring", "plassbehov",
+                "plasser i dag", "nye plasser", "mangler (+) / ledige (−)"):
         view.add_column(col, justify="left" if col in ("scenario", "sone", "tjeneste")
                         else "right")
     for row in table[table.scenario != results[0].scenario.name].itertuples():
         view.add_row(row.scenario, str(row.year), row.district, row.service, number(row.users),
-                     signed(row.users_diff), number(row.gap))
+                     signed(row.users_diff), number(getattr(row, "place_demand", None)),
+                     number(row.capacity), number(getattr(row, "new_places", None)),
+                     signed(row.gap))
     console.print(view)
     for line in summary_lines(table):
         console.print(line, highlight=False)

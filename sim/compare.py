@@ -20,8 +20,9 @@ DEFAULT_SERVICES = ("barnehage", "grunnskole")
 HEADERS_NB = {
     "scenario": "Scenario", "year": "År", "district": "Sone", "service": "Tjeneste",
     "users": "Brukere", "users_diff": "Endring i brukere mot referansen",
-    "place_demand": "Plassbehov", "capacity": "Plasser",
-    "gap": "Plassbehov minus plasser (+ mangler, − ledige)",
+    "place_demand": "Plassbehov", "capacity": "Plasser i dag (med vedtatte endringer)",
+    "new_places": "Nye plasser (modellens nybygg)",
+    "gap": "Plassbehov minus alle plasser (+ mangler, − ledige)",
     "gap_diff": "Endring i plassbehov minus plasser mot referansen",
 }
 
@@ -37,7 +38,8 @@ def compare_table(results: list, years: list[int],
 
     Returns:
         Columns ``scenario, year, district, service, users, users_diff, capacity, gap,
-        gap_diff`` (plus ``place_demand`` where the services table has it), zones and a
+        gap_diff`` (plus ``place_demand`` and ``new_places`` where the services table has
+        them: today's places, the model's new buildings, gap after both), zones and a
         ``Hele kommunen`` row per service; differences are against the reference scenario.
     """
     frames = []
@@ -57,9 +59,10 @@ def compare_table(results: list, years: list[int],
             raise InputError(r.scenario.source, "horizon", f"year {absent[0]} is not "
                              f"projected ({have[0]}..{have[-1]})")
         sel = df[df["service"].isin(services) & df["year"].isin(years)]
-        cols = ["year", "district", "service", "users", "capacity", "gap"]
-        if "place_demand" in sel.columns:
-            cols.insert(4, "place_demand")
+        # capacity: today's places (with planned openings and closings); new_places: the
+        # whole buildings the model adds; gap: place demand - (capacity + new places)
+        cols = ["year", "district", "service", "users"] + [
+            c for c in ("place_demand", "capacity", "new_places") if c in sel.columns] + ["gap"]
         part = sel[cols].copy()
         if part["district"].nunique() > 1:
             total = part.groupby(["year", "service"], sort=False).agg(
