@@ -18,8 +18,13 @@ $(STAMP): pyproject.toml | $(BIN)/python
 install: $(STAMP)
 
 run: $(STAMP)
-	$(KS) run --municipality 3222 --out results/lorenskog
-	$(KS) run --municipality 3205 --out results/lillestrom
+	$(KS) run -m Lørenskog --intervals --out results/lorenskog
+	$(KS) run -m Lillestrøm --out results/lillestrom
+	$(KS) run experiments/scenarios/lillestrom_zones_housing.toml --out results/lillestrom_zones_housing
+	$(KS) compare experiments/scenarios/lillestrom_zones.toml \
+		experiments/scenarios/lillestrom_zones_housing.toml --out results/compare
+	$(KS) run -m Oslo --zones bydeler --out results/oslo_bydeler
+	$(KS) run -m all --horizon 2050 --out results/norge
 	@echo "results and plots under results/ (see results/README.md)"
 
 # The web app's browser tests drive Debian's Chromium (Playwright never downloads a browser).

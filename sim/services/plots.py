@@ -87,6 +87,7 @@ def plot_zone_gaps(demand: pd.DataFrame, path: str | Path) -> Path:
     for ax in axes.ravel()[len(services):]:
         ax.set_visible(False)
     fig.suptitle("Plasser som mangler (+) eller er ledige (−) etter sone; o = nybygg åpner")
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
     return _save(fig, path)
 
 
