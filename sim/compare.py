@@ -20,7 +20,7 @@ DEFAULT_SERVICES = ("barnehage", "grunnskole")
 HEADERS_NB = {
     "scenario": "Scenario", "year": "År", "district": "Sone", "service": "Tjeneste",
     "users": "Brukere", "users_diff": "Endring i brukere mot referansen",
-    "place_demand": "Plassbehov", "capacity": "Plasser",
+    "place_demand": "Plassbehov", "places": "Plasser (også nybygg)",
     "gap": "Plassbehov minus plasser (+ mangler, − ledige)",
     "gap_diff": "Endring i plassbehov minus plasser mot referansen",
 }
@@ -36,7 +36,7 @@ def compare_table(results: list, years: list[int],
         services: catalogue keys.
 
     Returns:
-        Columns ``scenario, year, district, service, users, users_diff, capacity, gap,
+        Columns ``scenario, year, district, service, users, users_diff, places, gap,
         gap_diff`` (plus ``place_demand`` where the services table has it), zones and a
         ``Hele kommunen`` row per service; differences are against the reference scenario.
     """
@@ -57,7 +57,7 @@ def compare_table(results: list, years: list[int],
             raise InputError(r.scenario.source, "horizon", f"year {absent[0]} is not "
                              f"projected ({have[0]}..{have[-1]})")
         sel = df[df["service"].isin(services) & df["year"].isin(years)]
-        cols = ["year", "district", "service", "users", "capacity", "gap"]
+        cols = ["year", "district", "service", "users", "places", "gap"]
         if "place_demand" in sel.columns:
             cols.insert(4, "place_demand")
         part = sel[cols].copy()
