@@ -54,12 +54,6 @@ def recorded_refugees(knr: str, until: int | None = None) -> dict[int, float]:
     return rec
 
 
-def settled_plan(knr: str, first: int, last: int) -> dict[int, float]:
-    """A year path with the recorded settlement for every year ``first..last`` (0 if unknown)."""
-    rec = recorded_refugees(knr)
-    return {y: rec.get(y, 0.0) for y in range(first, last + 1)}
-
-
 def make_scenario(data: dict[str, Any], source: str = "calibration") -> Scenario:
     """Validate a scenario dict (the same validation as a scenario file)."""
     return scenario_from_dict(data, source)

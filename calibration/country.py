@@ -258,36 +258,6 @@ ROLLING_CUTS = tuple(range(2007, 2024))
 MAX_HORIZON = 10
 
 
-def rolling_backtests(cuts: Iterable[int] = ROLLING_CUTS, max_horizon: int = MAX_HORIZON,
-                      knrs: Iterable[str] | None = None, **kwargs: Any,
-                      ) -> list[CountryBacktest]:
-    """``country_backtest`` for every jump-off in ``cuts``, to ``min(cut + max_horizon, 2024)``."""
-    table = kwargs.pop("table", None) or embedded_population()
-    last_year = int(table.years[-1])
-    knrs = tuple(knrs) if knrs is not None else None
-    return [country_backtest(c, min(c + max_horizon, last_year), knrs, table=table, **kwargs)
-            for c in cuts if c < last_year]
-
-
-def pooled_errors(bts: list[CountryBacktest], method: str = "model",
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """All (kommune, jump-off) errors stacked.
-
-    Returns (errors [N, H, G], size class [N], cut [N], valid [N, H]) with H =
-    ``MAX_HORIZON`` (NaN beyond each back-test's last year).
-    """
-    errs, cls, cuts = [], [], []
-    for bt in bts:
-        e = np.full((len(bt.knrs), MAX_HORIZON, len(EVAL_GROUPS)), np.nan)
-        h = min(MAX_HORIZON, bt.last - bt.cut)
-        e[:, :h] = bt.error_pct(method)[:, 1 : h + 1]
-        errs.append(e)
-        cls.append(bt.size)
-        cuts.append(np.full(len(bt.knrs), bt.cut))
-    err = np.concatenate(errs)
-    return err, np.concatenate(cls), np.concatenate(cuts), ~np.isnan(err[:, :, 0])
-
-
 BYDEL_KOMMUNER = ("0301", "4601", "1103", "5001")
 """Oslo, Bergen, Stavanger, Trondheim: the kommuner with built-in bydeler (SSB 10826)."""
 BYDELER_SINCE = {"1103": 2020}

@@ -35,6 +35,7 @@ import pandas as pd  # noqa: E402
 
 from experiments.sweep import read_results  # noqa: E402
 from sim.errors import InputError  # noqa: E402
+from sim.numbers import axis, number  # noqa: E402
 
 __all__ = ["report", "run_quantiles", "scenario_means", "sensitivity", "summary"]
 
@@ -247,7 +248,7 @@ def _fan(df: pd.DataFrame, indicators: list[str], title: str, path: Path) -> Non
         ax.plot(years, q[2], color="#1F3A68", lw=1.5, label="median")
         ax.set_title(ind.split(".", 1)[1] if "." in ind else ind, fontsize=9)
         ax.tick_params(labelsize=7)
-        ax.yaxis.set_major_formatter(matplotlib.ticker.EngFormatter(sep=""))
+        axis(ax)
         ax.grid(alpha=0.3)
     _finish_panels(fig, axes, n, title, path)
 
@@ -292,8 +293,8 @@ def _tornado(wide: pd.DataFrame, design: pd.DataFrame, axes: list[str], method: 
                 ax.text(hi, k, f" {hi_key}", ha="left", va="center", fontsize=7)
         ax.set_yticks(range(len(bars)), [b[0] for b in bars], fontsize=8)
         ax.axvline(0, color="black", lw=0.8)
-        ax.set_title(f"{ind} {year}: avvik fra snittet {centre:,.0f}", fontsize=9)
-        ax.xaxis.set_major_formatter(matplotlib.ticker.EngFormatter(sep=""))
+        ax.set_title(f"{ind} {year}: avvik fra snittet {number(centre)}", fontsize=9)
+        axis(ax, "x")
         lim = max(max(abs(b[1]), abs(b[2])) for b in bars) * 1.35 or 1.0
         ax.set_xlim(-lim, lim)
         ax.grid(axis="x", alpha=0.3)
@@ -321,7 +322,7 @@ def _run_bands(stats: pd.DataFrame, indicator: str, design: pd.DataFrame, axes: 
             if i in design.index else ""
         ax.set_title(f"[{i}] {labels}", fontsize=8)
         ax.tick_params(labelsize=7)
-        ax.yaxis.set_major_formatter(matplotlib.ticker.EngFormatter(sep=""))
+        axis(ax)
         ax.grid(alpha=0.3)
     _finish_panels(fig, plots, n, title, path)
 
@@ -418,7 +419,8 @@ def _html(manifest, images, sens, main_index, wide, year, n_ok) -> str:
     imgs = "".join(
         f"<h2>{html.escape(t)}</h2><img alt='{html.escape(t)}' src='data:image/png;base64,"
         f"{base64.b64encode(p.read_bytes()).decode()}'>" for t, p in images)
-    stats = wide.describe(percentiles=[0.05, 0.5, 0.95]).T[["mean", "5%", "50%", "95%"]]
+    stats = wide.describe(percentiles=[0.05, 0.5, 0.95]).T[["mean", "5%", "50%", "95%"]] \
+        .rename(columns={"mean": "snitt", "5%": "P5", "50%": "median", "95%": "P95"})
     sens_main = sens[sens["index"] == main_index].pivot(index="indicator", columns="axis",
                                                         values="value") if not sens.empty \
         else pd.DataFrame()
@@ -434,7 +436,7 @@ seed {sweep['seed']}; motor {html.escape(manifest['engine'])};
 kommunesim {html.escape(str(manifest['kommunesim_version']))}.</p>{note}
 <h2>Akser</h2><ul>{axes_desc}</ul>
 {f"<h2>Feilede scenarioer</h2><ul>{fail_html}</ul>" if failed else ""}
-<h2>Sensitivitet {year} ({main_index})</h2>{sens_main.to_html(float_format="%.3f")}
+<h2>Sensitivitet {year} ({main_index})</h2>{sens_main.to_html(float_format=lambda v: number(v, 3))}
 {imgs}
-<h2>Indikatorer {year} over scenarioene</h2>{stats.to_html(float_format="{:,.0f}".format)}
+<h2>Indikatorer {year} over scenarioene</h2>{stats.to_html(float_format=number)}
 </body></html>"""

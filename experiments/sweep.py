@@ -116,7 +116,10 @@ def _split(sc: Scenario, fast: tuple[str, ...]) -> tuple[str, dict[str, np.ndarr
     if "fertility.tfr" in fast and sc.fertility.tfr is not None:
         mult["fertility"] = interpolate_path(sc.fertility.tfr, years)
         data["fertility"]["tfr"] = {"2000": 1.0}
-    if "migration.in_multiplier" in fast and sc.migration.in_multiplier is not None:
+    # with a housing programme the multiplier scales only the stock's turnover, not the
+    # programme's movers (``sim.inputs.housing_led``): not linear, resolved per value
+    if "migration.in_multiplier" in fast and sc.migration.in_multiplier is not None \
+            and sc.housing is None:
         mult["in_migrants"] = interpolate_path(sc.migration.in_multiplier, years)
         data["migration"]["in_multiplier"] = None
     if "migration.out_rate_multiplier" in fast and sc.migration.out_rate_multiplier is not None:
@@ -188,12 +191,23 @@ def _sweep_state(plan: SweepPlan, token: str | None = None) -> dict[str, Any]:
         axes = {k: plan.axis(k) for k in plan.keys}
         values = {k: dict(reversed(a.named_values())) for k, a in axes.items()
                   if a.values is not None}  # reversed: a repeated label means its first value
-        fast = [k for k, key in enumerate(plan.keys) if key in FAST_KEYS]
+        fast = [k for k, key in enumerate(plan.keys) if key in _linear_keys(plan)]
         state = _STATES[plan.digest, token] = {
             "axes": axes, "values": values, "cache": _Cache(), "groups": _Memo(4096),
             "paths": _Memo(65536), "keys": _Memo(4096), "fast": fast,
             "slow": [k for k in range(len(plan.keys)) if k not in fast]}
     return state
+
+
+def _linear_keys(plan: SweepPlan) -> tuple[str, ...]:
+    """``FAST_KEYS`` that act as per-year multipliers on the plan's resolved inputs.
+
+    With a housing programme (in the base or on an axis), ``migration.in_multiplier`` is not
+    one (``_split``).
+    """
+    housing = plan.base.get("housing") is not None or any(
+        key.startswith("housing.") for key in plan.keys)
+    return tuple(k for k in FAST_KEYS if not (housing and k == "migration.in_multiplier"))
 
 
 def _value_id(plan: SweepPlan, state: dict[str, Any], i: int, k: int) -> str | float:

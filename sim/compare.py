@@ -23,6 +23,7 @@ HEADERS_NB = {
     "place_demand": "Plassbehov", "capacity": "Plasser i dag (med vedtatte endringer)",
     "new_places": "Nye plasser (modellens nybygg)",
     "gap": "Plassbehov minus alle plasser (+ mangler, − ledige)",
+    "shortage": "Mangler plasser (soner som mangler)",
     "gap_diff": "Endring i plassbehov minus plasser mot referansen",
 }
 
@@ -61,8 +62,11 @@ def compare_table(results: list, years: list[int],
         sel = df[df["service"].isin(services) & df["year"].isin(years)]
         # capacity: today's places (with planned openings and closings); new_places: the
         # whole buildings the model adds; gap: place demand - (capacity + new places)
+        # shortage: places missing where a zone is short (the kommune's total is the sum over
+        # the zones that are short: spare places elsewhere do not cancel it)
         cols = ["year", "district", "service", "users"] + [
-            c for c in ("place_demand", "capacity", "new_places") if c in sel.columns] + ["gap"]
+            c for c in ("place_demand", "capacity", "new_places") if c in sel.columns] + [
+            "gap"] + (["shortage"] if "shortage" in sel.columns else [])
         part = sel[cols].copy()
         if part["district"].nunique() > 1:
             total = part.groupby(["year", "service"], sort=False).agg(

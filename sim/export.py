@@ -199,24 +199,26 @@ def _population_sheets(wb: Workbook, t: ExportTables) -> None:
                 _put(ws, i, j, values[y])
 
 
-SERVICE_HEADER = ("År", "Sone", "Tjeneste", "Sektor", "Brukere (personer)", "Plasser",
-                  "Avvik (brukere − plasser)", "Årsverk", "Kostnad (1000 kr, {p}-kroner)",
-                  "Kostnad per innbygger (kr, {p}-kroner)")
+SERVICE_HEADER = ("År", "Sone", "Tjeneste", "Sektor", "Brukere (personer)", "Plassbehov",
+                  "Plasser", "Avvik (plassbehov − plasser)", "Årsverk",
+                  "Kostnad (1000 kr, {p}-kroner)", "Kostnad per innbygger (kr, {p}-kroner)")
 
 
 def _services_sheet(wb: Workbook, t: ExportTables) -> None:
     s = t.services
     price = int(s.price_year.iloc[0])
     ws = _sheet(wb, "Tjenester", f"{t.municipality_name}: tjenester per år, sone og tjeneste",
-                "Brukere 1. januar; plasser og avvik der tjenesten har anlegg med plasser; "
+                "Brukere 1. januar; plassbehov (barnehage: barn under 3 år teller to plasser), "
+                "plasser (også nybygg) og avvik der tjenesten har anlegg med plasser; "
                 f"kostnad i 1000 kr, faste {price}-kroner.",
                 [h.format(p=price) for h in SERVICE_HEADER], 4)
     for i, r in enumerate(s.itertuples(), start=HEADER_ROW + 1):
         for j, v in enumerate((int(r.year), r.district, r.service, r.sector), start=1):
             ws.cell(row=i, column=j, value=v)
-        for j, (v, d) in enumerate(((r.users, 0), (r.capacity, 0), (r.gap, 0), (r.staff, 1),
-                                    (r.cost_nok / 1000, 0), (r.cost_per_inhabitant_nok, 0)),
-                                   start=5):
+        demand = r.place_demand if pd.notna(r.places) else None
+        for j, (v, d) in enumerate(((r.users, 0), (demand, 0), (r.places, 0), (r.gap, 0),
+                                    (r.staff, 1), (r.cost_nok / 1000, 0),
+                                    (r.cost_per_inhabitant_nok, 0)), start=5):
             _put(ws, i, j, v, d)
 
 

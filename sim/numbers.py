@@ -19,11 +19,6 @@ EXCEL_INT = "#,##0"
 """Excel format of whole numbers (persons, 1000 kr): ``48 188`` in a Norwegian Excel."""
 
 
-def excel_format(decimals: int = 0) -> str:
-    """Excel number format with ``decimals`` decimals and grouped thousands."""
-    return EXCEL_INT if decimals == 0 else EXCEL_INT + "." + "0" * decimals
-
-
 def number(value: float | None, decimals: int = 0, sign: bool = False) -> str:
     """``value`` with ``decimals`` decimals in Norwegian notation (``sign``: always +/−)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):

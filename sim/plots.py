@@ -12,6 +12,7 @@ import numpy as np  # noqa: E402
 
 from sim.cohort.engine import Projection  # noqa: E402
 from sim.demography import AGE_GROUPS, N_AGES  # noqa: E402
+from sim.numbers import axis, number  # noqa: E402
 
 
 def pyramid_compare(bars: np.ndarray, line: np.ndarray, bar_label: str, line_label: str,
@@ -28,7 +29,7 @@ def pyramid_compare(bars: np.ndarray, line: np.ndarray, bar_label: str, line_lab
     ax.set_xlim(-lim, lim)
     ticks = ax.get_xticks()
     ax.set_xticks(ticks)
-    ax.set_xticklabels([f"{abs(t):,.0f}" for t in ticks])
+    ax.set_xticklabels([number(abs(t)) for t in ticks])
     ax.set_ylim(-0.5, N_AGES - 0.5)
     ax.set_xlabel("personer (menn til venstre, kvinner til høyre)")
     ax.set_ylabel("alder (105 = 105 år og eldre)")
@@ -53,7 +54,7 @@ def total_population(proj: Projection, title: str, path: Path) -> None:
     ax.set_ylabel("innbyggere 1. januar")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
+    axis(ax)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -90,7 +91,7 @@ def fan_total(population: np.ndarray, years: np.ndarray, title: str, path: Path)
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
-    ax.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
+    axis(ax)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

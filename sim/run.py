@@ -307,8 +307,8 @@ def write_abm_run(result: AbmRunResult, out_dir: str | Path,
             w.parquet("demografikostnader.parquet", result.demografikostnader)
             w.parquet("investments.parquet", result.investments)
         if with_plots:
-            plots.pyramid(mean, f"{name}, befolkningspyramide (ABM, mean of "
-                          f"{result.abm.runs} runs)", w.path("pyramid.png"))
+            plots.pyramid(mean, f"{name}, befolkningspyramide (ABM, snitt av "
+                          f"{result.abm.runs} kjøringer)", w.path("pyramid.png"))
             plots.fan_total(result.abm.population, result.abm.years,
                             f"{name}: folketall, {result.abm.runs} kjøringer (tilfeldig "
                             "variasjon gitt forutsetningene, P5-P95)",

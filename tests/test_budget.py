@@ -254,6 +254,23 @@ def test_integreringstilskudd_by_years_since_settlement(lor_run, lor):
         assert lor.line("integreringstilskudd")[i] == pytest.approx(expected)
 
 
+def test_integreringstilskudd_counts_the_settlement_history_the_run_used(enebakk_run):
+    """A kommune on national defaults (no settled_history in its budget config) gets the
+    grant for the refugees settled before the base year that its run counted (the same
+    history as the introduksjonsprogram users), not zero for those years."""
+    history = enebakk_run.inputs.parameters["refugees_settled_history"]
+    assert history[2022] > 10 and history[2023] > 10
+    b = enebakk_run.budget
+    rates = b.config.integreringstilskudd.rate_nok
+    settled = {int(y): v for y, v in history.items()}
+    settled.update(zip(b.years.tolist(), enebakk_run.inputs.refugees.sum(axis=(1, 2, 3))
+                       .tolist(), strict=True))
+    defl = b.ratios["deflator_index"]
+    for i, y in enumerate(b.years[:6]):
+        expected = sum(r * settled.get(int(y) - k, 0) for k, r in enumerate(rates)) * defl[i]
+        assert b.line("integreringstilskudd")[i] == pytest.approx(expected)
+
+
 def test_symmetric_defaults(lor):
     g = lor.config.growth
     assert g.revenue_pct == g.cost_pct and g.national_demography

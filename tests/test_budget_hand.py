@@ -63,7 +63,7 @@ def paper_run(service_cost=(50e6, 55e6, 60e6)) -> SimpleNamespace:
         "price_year": 2024, "capacity": np.nan, "gap": np.nan})
     inputs = SimpleNamespace(municipality="9999", municipality_name="Papirkommune",
                              districts=("Sentrum",), years=YEARS,
-                             refugees=np.zeros((2, 1, 2, 106)))
+                             refugees=np.zeros((2, 1, 2, 106)), parameters={})
     return SimpleNamespace(inputs=inputs, projection=SimpleNamespace(population=pop),
                            services=services, catalogue=SimpleNamespace(keys=("skole",)),
                            scenario=SimpleNamespace(inputs=SimpleNamespace(population=None)))

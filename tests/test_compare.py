@@ -83,3 +83,25 @@ def test_norwegian_numbers():
     assert number(-1234.4) == "\u22121 234"
     assert percent(1.5) == "1,5 %" and number(1.57, 2) == "1,57"
     assert number(float("nan")) == "\u2013"
+
+
+def test_compare_places_include_new_buildings():
+    """The gap is counted against today's places and the model's new buildings, both shown."""
+    from sim.compare import compare_table
+    from sim.config import load_scenario
+
+    scenarios = Path(__file__).parents[1] / "experiments" / "scenarios"
+    results = [run(load_scenario(scenarios / f"lillestrom_{name}.toml"))
+               for name in ("zones", "zones_housing")]
+    assert any((r.services.new_places > 0).any() for r in results)
+    table = compare_table(results, [2030, 2035])
+    zones = table[table.district != "Hele kommunen"].set_index(
+        ["scenario", "year", "district", "service"])
+    for r in results:
+        s = r.services[r.services.year.isin([2030, 2035])
+                       & r.services.service.isin(["barnehage", "grunnskole"])]
+        for row in s.itertuples():
+            got = zones.loc[(r.scenario.name, row.year, row.district, row.service)]
+            assert got.capacity + got.new_places == pytest.approx(row.places, rel=1e-12)
+            assert got.shortage == pytest.approx(max(row.gap, 0.0), abs=1e-9)
+            assert got.gap == pytest.approx(row.place_demand - row.places, rel=1e-12, abs=1e-9)

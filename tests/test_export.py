@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,7 @@ from sim.export import (
 )
 
 REL = 1e-15
+ROOT = Path(__file__).resolve().parents[1]
 BUDGET_SHEETS = ["Frie inntekter", "Drift per sektor", "Investeringer og finansiering",
                  "Gjeld og rente", "Handlingsregler", "KØB", "Innsparingsbehov",
                  "Endringsanalyse", "Befolkning og kriterier"]
@@ -82,8 +84,9 @@ def test_services_sheet_equals_services_parquet(exported):
     s = pd.read_parquet(run_dir / "services.parquet")
     ws = wb["Tjenester"]
     rows = list(ws.iter_rows(min_row=HEADER_ROW, values_only=True))
-    assert rows[0][4:9] == ("Brukere (personer)", "Plasser", "Avvik (brukere − plasser)",
-                            "Årsverk", "Kostnad (1000 kr, 2024-kroner)")
+    assert rows[0][4:10] == ("Brukere (personer)", "Plassbehov", "Plasser",
+                             "Avvik (plassbehov − plasser)", "Årsverk",
+                             "Kostnad (1000 kr, 2024-kroner)")
     got = pd.DataFrame(rows[1:], columns=rows[0])
     assert len(got) == len(s)
     np.testing.assert_array_equal(got["År"], s.year)
@@ -92,6 +95,28 @@ def test_services_sheet_equals_services_parquet(exported):
     np.testing.assert_allclose(got["Kostnad (1000 kr, 2024-kroner)"], s.cost_nok / 1000,
                                rtol=REL)
     assert got["Plasser"].isna().all() == s.capacity.isna().all()
+
+
+def test_services_sheet_places_include_new_buildings():
+    """Zones with facilities and whole new buildings: 'Plasser' are all places (today's and
+    new buildings) and the gap is place demand (under-3s count twice) minus them."""
+    from sim.config import load_scenario
+    from sim.run import run
+
+    result = run(load_scenario(ROOT / "experiments" / "scenarios"
+                               / "lillestrom_zones_housing.toml"))
+    s = result.services
+    assert (s.new_places > 0).any() and (s.place_demand != s.users).any()
+    wb = load_workbook(io.BytesIO(workbook_bytes(tables_from_result(result))))
+    rows = list(wb["Tjenester"].iter_rows(min_row=HEADER_ROW, values_only=True))
+    got = pd.DataFrame(rows[1:], columns=rows[0])
+    known = s.places.notna().to_numpy()
+    np.testing.assert_allclose(got["Plasser"][known].astype(float), s.places[known], rtol=REL)
+    np.testing.assert_allclose(got["Plassbehov"][known].astype(float), s.place_demand[known],
+                               rtol=REL)
+    np.testing.assert_allclose(got["Avvik (plassbehov − plasser)"][known].astype(float),
+                               (s.place_demand - s.places)[known], rtol=1e-12, atol=1e-9)
+    assert got["Plasser"][~known].isna().all()
 
 
 def test_demografikostnader_and_budget_sheets(exported):

@@ -548,3 +548,25 @@ indicators = ["population", "users", "zones"]
                                    mine.xs("population.total", level="indicator").to_numpy(),
                                    rtol=1e-12)
     assert not any("introduksjonsprogram@" in n for n in got["indicator"].unique())
+
+
+def test_in_multiplier_with_a_housing_programme_equals_runs(tmp_path):
+    """With a housing programme the in-multiplier scales only the stock's turnover, not the
+    programme's movers (``sim.inputs.housing_led``): it is not a linear multiplier on the
+    in-migrants, so the sweep must resolve each value and still equal single runs."""
+    sw = write(tmp_path / "housing.toml", """
+name = "housing x in_multiplier"
+chunk_size = 4
+[base]
+extends = "lorenskog_housing"
+horizon = 2030
+[axes."migration.in_multiplier"]
+values = [0.5, 1.0]
+[axes."fertility.tfr"]
+values = [1.3, 1.6]
+[outputs]
+indicators = ["population"]
+""")
+    res = sweep(sw, tmp_path / "out", workers=1, progress=False)
+    assert res.n_failed == 0 and res.n_scenarios == 4
+    check_against_runs(tmp_path / "out", plan_sweep(load_sweep(sw)))

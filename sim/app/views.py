@@ -212,8 +212,10 @@ def services_figure(result: RunResult, service: str | None) -> Figure:
     fig = base_figure(f"{cat[service].label}: brukere og plasser", "Brukere / plasser")
     for zone, rows in part.groupby("district", sort=False):
         scatter(fig, x=rows.year, y=rows.users, name=f"Brukere {zone}", mode="lines+markers")
-        if rows.capacity.notna().any():
-            scatter(fig, x=rows.year, y=rows.capacity, name=f"Plasser {zone}", mode="lines",
+        if rows.places.notna().any():
+            scatter(fig, x=rows.year, y=rows.place_demand, name=f"Plassbehov {zone}",
+                    mode="lines", line={"dash": "dot"})
+            scatter(fig, x=rows.year, y=rows.places, name=f"Plasser {zone}", mode="lines",
                     line={"dash": "dash"})
     return fig
 
@@ -224,13 +226,14 @@ def services_table(result: RunResult, year: int) -> html.Table | html.P:
         return html.P("Ingen tjenestekatalog for denne kommunen.")
     part = result.services[result.services.year == year]
     price_year = int(part.price_year.iloc[0]) if len(part) else ""
-    header = ["Tjeneste", "Sone", "Brukere", "Plasser", "Avvik (brukere − plasser)",
-              "Årsverk", f"Kostnad (1000 kr, {price_year}-kroner)"]
+    header = ["Tjeneste", "Sone", "Brukere", "Plassbehov", "Plasser",
+              "Avvik (plassbehov − plasser)", "Årsverk", f"Kostnad (1000 kr, {price_year}-kroner)"]
     cat = result.catalogue.services
-    rows = [[cat[r.service].label, r.district, fmt.number(r.users), fmt.number(r.capacity),
+    rows = [[cat[r.service].label, r.district, fmt.number(r.users),
+             fmt.number(r.place_demand if pd.notna(r.places) else None), fmt.number(r.places),
              fmt.signed(r.gap), fmt.number(r.staff), fmt.number(r.cost_nok / 1000)]
             for r in part.itertuples()]
-    cells = [[None, None, f"{r.service}-{r.district}-{year}", None, None, None, None]
+    cells = [[None, None, f"{r.service}-{r.district}-{year}", None, None, None, None, None]
              for r in part.itertuples()]
     return table(header, rows, cells)
 

@@ -143,7 +143,8 @@ class Integreringstilskudd(Frozen):
     rate_nok: tuple[float, float, float, float, float] = Field(
         description="five rates, years 1..5 after settlement, price_year kroner")
     settled_history: dict[int, float] = Field(
-        default_factory=dict, description="refugees settled in years before the base year")
+        default_factory=dict, description="refugees settled in years before the base year; "
+        "default: the history the run used (estimated_parameters.refugees_settled_history)")
 
     @field_validator("rate_nok")
     @classmethod

@@ -457,7 +457,9 @@ def project_budget(result: Any, config: BudgetConfig) -> BudgetResult:
     it = config.integreringstilskudd
     settled_now = np.asarray(inp.refugees, dtype=float).sum(axis=(1, 2, 3))
     k = len(it.rate_nok)
-    settled = np.concatenate([[float(it.settled_history.get(y, 0.0))
+    # before the base year: the config's record, else the history the run counted
+    before = it.settled_history or inp.parameters.get("refugees_settled_history", {})
+    settled = np.concatenate([[float(before.get(y, 0.0))
                                for y in range(base - k + 1, base)], settled_now])
     integ = np.convolve(settled, np.asarray(it.rate_nok))[k - 1: k - 1 + n] * d_y
 

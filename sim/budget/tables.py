@@ -168,17 +168,20 @@ def kob(budget: BudgetResult) -> pd.DataFrame:
             ("Netto lånegjeld (maks)", "netto_lanegjeld_pct", k.lanegjeld_max_pct, -1)]
     rows = []
     for label, key, target, sign in spec:
-        dev = sign * (budget.ratios[key] - target)
+        dev, gap = kob_gap(budget.ratios[key], target, rev, higher_is_better=sign > 0)
         rows += [(f"{label}: mål", PCT, np.full(len(rev), target), None),
                  (f"{label}: verdi", PCT, budget.ratios[key], None),
                  (f"{label}: avvik", "prosentpoeng", dev, None),
-                 (f"{label}: bærekraftsavvik", KR, dev / 100 * rev / 1000, None)]
+                 (f"{label}: bærekraftsavvik", KR, gap / 1000, None)]
     return _frame(budget, rows)
 
 
-def kob_gap(actual_pct: float, target_pct: float, revenue_nok: float,
-            higher_is_better: bool = True) -> tuple[float, float]:
-    """KØB deviation (pp, positive = better than target) and sustainability gap in NOK."""
+def kob_gap(actual_pct, target_pct: float, revenue_nok,
+            higher_is_better: bool = True) -> tuple[Any, Any]:
+    """KØB deviation (pp, positive = better than target) and sustainability gap in NOK.
+
+    Scalars or arrays over years (``actual_pct`` and ``revenue_nok`` alike).
+    """
     dev = actual_pct - target_pct if higher_is_better else target_pct - actual_pct
     return dev, dev / 100 * revenue_nok
 

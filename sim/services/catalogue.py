@@ -309,12 +309,6 @@ def read_catalogue_dict(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[
     return deep_merge(merged, data)
 
 
-def available_defaults() -> tuple[str, ...]:
-    """Kommunenummer with a built-in catalogue of their own (``0000``: the national one)."""
-    return tuple(sorted(p.stem.removeprefix("catalogue_")
-                        for p in CATALOGUE_DIR.glob("catalogue_*.toml")))
-
-
 def default_catalogue_path(kommunenummer: str, source: str | Path | None = None) -> Path:
     """The built-in catalogue file of a kommune: its own, else the national ``catalogue_0000``."""
     if not re.fullmatch(r"\d{4}", kommunenummer):
