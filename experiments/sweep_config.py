@@ -436,6 +436,15 @@ def sweep_from_dict(data: dict[str, Any], source: str | Path = "sweep",
                              "agent-based engine: set engine = \"abm\" and runs = N")
         if abm and key == "migration.growth_target_pct":
             raise no_growth_target(source, field)
+        if key == "municipality":
+            from sim.scenarios import kommune_specific
+
+            fixed = [k for k in kommune_specific(base) if k not in sweep.axes]
+            if fixed:
+                raise InputError(source, field, f"the base scenario is for "
+                                 f"{base_scenario.municipality} with settings of that kommune "
+                                 f"({', '.join(fixed)}); sweep kommuner from a base without "
+                                 "them (e.g. base = { municipality = \"3222\" })")
         if method == "grid" and axis.values is None:
             raise InputError(source, f"{field}.range", "a grid design needs 'values' "
                              "(or set design.method = 'lhs' or 'sobol')")

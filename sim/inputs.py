@@ -276,15 +276,29 @@ def refugees_settled_history(knr: str, table: PopulationHistory,
 
 def default_refugee_plan(knr: str, base_year: int, table: PopulationHistory,
                          defaults: dict[str, Any]) -> tuple[dict[int, float], str]:
-    """The default settlement plan (year path) and its source label."""
+    """The default settlement plan (year path) and its source label.
+
+    The kommune's plan (``municipalities.toml``) or the national plan times its size-weighted
+    share. For a base year before the plan starts (a run from 2019, say), the years before it
+    take the settlement that happened (``refugees_settled_history``), as a planner of today
+    would enter it; the plan follows.
+    """
     own = defaults.get("refugee_plan")
     if own is not None:
-        return dict(own), "municipalities.toml"
-    share = settlement_share(table, knr, base_year)
-    national = municipality_defaults().get(NORWAY, {}).get("refugee_plan", {})
-    plan = {y: v * share for y, v in national.items() if y >= base_year} or {
-        base_year: list(national.values())[-1] * share}
-    return plan, "ASSUMPTION: national plan x size-weighted share"
+        plan, label = dict(own), "municipalities.toml"
+    else:
+        share = settlement_share(table, knr, base_year)
+        national = municipality_defaults().get(NORWAY, {}).get("refugee_plan", {})
+        plan = {y: v * share for y, v in national.items() if y >= base_year} or {
+            base_year: list(national.values())[-1] * share}
+        label = "ASSUMPTION: national plan x size-weighted share"
+    first = min(plan)
+    if base_year < first:
+        settled, _ = refugees_settled_history(knr, table, defaults)
+        before = {y: float(settled.get(y, 0.0)) for y in range(base_year, first)}
+        plan = {**before, **plan}
+        label += f"; {base_year}-{first - 1}: the settlement that happened"
+    return plan, label
 
 
 def estimate_levels(scenario: Scenario, table: PopulationHistory, knr: str,

@@ -286,8 +286,6 @@ def abm_inputs(scenario: Scenario, inputs: ResolvedInputs):
             raise InputError(scenario.source, "housing.projects.dwelling_type",
                              f"project '{p.name}': the agent-based engine has no "
                              f"'{p.dwelling_type}' dwellings; allowed: {', '.join(ABM_TYPES)}")
-    housing = housing.model_copy(update={"profiles": {
-        t: prof for t, prof in housing.profiles.items() if t in ABM_TYPES}})
     return replace(inputs, in_migrants=inputs.in_migrants - inputs.project_movers), housing
 
 

@@ -16,6 +16,23 @@ from sim.data.kommuner import lookup_kommune
 from sim.errors import InputError
 
 CLI = "command line"
+KOMMUNE_SPECIFIC = ("fertility.level", "mortality.level", "migration.in_per_year",
+                    "migration.gross_out_rate", "migration.estimation_years",
+                    "refugees.settled_per_year", "inputs", "zones.history", "districts",
+                    "housing", "services.catalogue", "budget.config")
+"""Scenario keys whose values belong to one kommune (fitted levels, its plans, its files)."""
+
+
+def kommune_specific(data: dict[str, Any]) -> list[str]:
+    """The ``KOMMUNE_SPECIFIC`` keys a scenario dict sets (not None, not empty)."""
+    found = []
+    for key in KOMMUNE_SPECIFIC:
+        value: Any = data
+        for part in key.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if value not in (None, {}, (), []):
+            found.append(key)
+    return found
 
 
 def main_scenario_file(kommunenummer: str) -> Path | None:
@@ -60,6 +77,13 @@ def scenario_for(path: Path | None, municipality: str | None = None, horizon: in
     scenario = load_scenario(path) if path else None
     data: dict[str, Any] = (scenario.model_dump(exclude={"source"}, exclude_none=True)
                             if scenario else {"name": "default (main)", "municipality": knr})
+    if scenario is not None and knr is not None and knr != scenario.municipality:
+        own = kommune_specific(data)
+        if own:
+            raise InputError(CLI, "--municipality", f"{path} is a scenario for "
+                             f"{scenario.municipality} with settings of that kommune "
+                             f"({', '.join(own)}); run -m {knr} without the file, or write a "
+                             f"scenario for {knr}")
     cli: dict[str, Any] = {"municipality": knr, "horizon": horizon, "base_year": base_year}
     data.update({k: v for k, v in cli.items() if v is not None})
     if zones is not None:

@@ -19,11 +19,11 @@ from test_abm import check_households, scaled
 from sim.abm import households as hh
 from sim.abm import kernels as k
 from sim.abm.config import AbmConfig
-from sim.abm.housing import HousingProgramme, HousingProject
 from sim.abm.model import INDICATORS, AbmModel
 from sim.abm.montecarlo import run_abm
 from sim.config import scenario_from_dict
 from sim.data.population import population_array, population_table
+from sim.demography.housing import HousingProgramme, HousingProject
 from sim.inputs import resolve
 
 PPH = INDICATORS.index("persons_per_household")

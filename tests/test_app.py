@@ -80,7 +80,7 @@ def test_year_path_rows_round_trip():
 
 
 def test_housing_and_coverage_rows_round_trip():
-    data = {"housing": {"trend_in_migration_scale": 0.9, "projects": [
+    data = {"housing": {"baseline_completions_per_year": 700.0, "projects": [
         {"name": "blokk sentrum", "dwelling_type": "blokk",
          "completions": {"2025": 150, "2026": 200}},
         {"name": "småhus", "district": "Nord", "dwelling_type": "smahus",
@@ -92,7 +92,7 @@ def test_housing_and_coverage_rows_round_trip():
     assert scenario.with_housing_rows(data, rows) == data
     assert scenario.with_coverage_rows(data, scenario.coverage_rows(data)) == data
     emptied = scenario.with_housing_rows(data, [])
-    assert emptied["housing"] == {"trend_in_migration_scale": 0.9}
+    assert emptied["housing"] == {"baseline_completions_per_year": 700.0}
 
 
 def test_toml_round_trip_of_the_dict(main):

@@ -128,3 +128,34 @@ def test_kommuner_lists_all(runner):
     assert lines[0] == "kommunenummer,kommune,fylke,population_2024"
     assert len(lines) == 358
     assert "3222,Lørenskog,Akershus,48188" in lines
+
+
+def test_a_scenario_file_keeps_its_kommune(runner, tmp_path):
+    """-m on a file of another kommune with fitted levels is refused (they would be wrong);
+    a generic file (only paths and multipliers) may be run for any kommune."""
+    from pathlib import Path
+
+    main = Path(__file__).parents[1] / "experiments" / "scenarios" / "lorenskog_main.toml"
+    res = runner.invoke(app, ["run", str(main), "-m", "3205", "--out", str(tmp_path / "x")])
+    assert res.exit_code == 2
+    assert "is a scenario for 3222" in res.output and "fertility.level" in res.output
+    generic = tmp_path / "g.toml"
+    generic.write_text('municipality = "3222"\nhorizon = 2027\n[fertility]\n'
+                       'tfr = { 2024 = 1.5 }\n')
+    res = runner.invoke(app, ["run", str(generic), "-m", "Bærum", "--no-plots", "--no-xlsx",
+                              "--out", str(tmp_path / "g")])
+    assert res.exit_code == 0, res.output
+    assert pd.read_parquet(tmp_path / "g" / "population.parquet").kommunenummer.iloc[0] == "3201"
+
+
+def test_a_sweep_over_kommuner_needs_a_generic_base(tmp_path):
+    from experiments.sweep_config import load_sweep
+    from sim.errors import InputError
+
+    sw = tmp_path / "s.toml"
+    sw.write_text('base = "lorenskog_main"\n[axes.municipality]\nvalues = ["3222", "3205"]\n')
+    with pytest.raises(InputError, match="settings of that kommune"):
+        load_sweep(sw)
+    sw.write_text('[base]\nmunicipality = "3222"\nhorizon = 2030\n'
+                  '[axes.municipality]\nvalues = ["3222", "3205"]\n')
+    assert load_sweep(sw).axes["municipality"]

@@ -278,13 +278,18 @@ def test_symmetric_defaults(lor):
 
 # --- capacity investments: gaps, or the run's own buildings --------------------------------
 
-def test_capacity_gap_becomes_investment(lor_run):
+@pytest.mark.parametrize("buildings", [None, "empty"])
+def test_capacity_gap_becomes_investment(lor_run, buildings):
+    """A service with capacity but no standard building: its gaps are costed per place, with
+    or without the run's (here empty) table of whole buildings."""
     s = lor_run.services.copy()
     bh = (s.service == "barnehage").to_numpy()
     gap = np.where(s.year >= 2028, 150.0, np.where(s.year >= 2026, 100.0, -10.0))
     s.loc[bh, "capacity"] = s.loc[bh, "users"] - gap[bh]
     s.loc[bh, "gap"] = gap[bh]
-    b = project_budget(dataclasses.replace(lor_run, services=s, investments=None),
+    table = None if buildings is None else pd.DataFrame(
+        {c: [] for c in ("year", "district", "service", "facility", "places", "cost_nok")})
+    b = project_budget(dataclasses.replace(lor_run, services=s, investments=table),
                        default_budget_config("3222"))
     check_identities(b)
     inv = b.capacity_table.set_index("year")

@@ -148,3 +148,23 @@ def test_split_kommuner_are_estimated_on_their_old_territory(knr):
     proj = project(resolve(scenario_from_dict({"municipality": knr, "horizon": 2026})))
     totals = proj.population.sum(axis=(1, 2, 3))
     assert np.all(np.abs(totals[1:] / totals[:-1] - 1) < 0.03)
+
+
+def test_default_settlement_before_the_plan_is_what_happened():
+    """A run from 2019 settles, in 2019-2023, the refugees that were settled (the kommune's
+    record, or the national figures x its share), and the plan from 2024 on."""
+    from sim.data.population import embedded_population, municipality_defaults
+    from sim.inputs import refugees_settled_history
+
+    for knr in ("3222", "3201"):
+        inputs = resolve(scenario_from_dict({"municipality": knr, "base_year": 2019,
+                                             "horizon": 2027}))
+        per_year = inputs.refugees.sum(axis=(1, 2, 3))
+        history, _ = refugees_settled_history(knr, embedded_population(),
+                                              municipality_defaults().get(knr, {}))
+        np.testing.assert_allclose(per_year[:5], [history[y] for y in range(2019, 2024)],
+                                   rtol=1e-12)
+        late = resolve(scenario_from_dict({"municipality": knr, "base_year": 2024,
+                                           "horizon": 2027})).refugees.sum(axis=(1, 2, 3))
+        if knr == "3222":  # its own plan: the same numbers from 2024
+            np.testing.assert_allclose(per_year[5:], late, rtol=1e-12)

@@ -14,9 +14,9 @@ import numpy as np
 from sim.abm import kernels as k
 from sim.abm.config import AbmConfig
 from sim.abm.households import household_plan
-from sim.abm.housing import HousingProgramme
 from sim.abm.people import State
 from sim.cohort.kernel import COMPONENTS
+from sim.demography.housing import HousingProgramme
 from sim.inputs import ResolvedInputs
 
 STEP_ORDER = (
@@ -107,7 +107,7 @@ class AbmModel(mesa.Model):
             inputs.fertility, inputs.death_probability, inputs.out_rate, inputs.in_migrants,
             inputs.refugees))
         cfg = self.cfg
-        in_scale = housing.trend_in_migration_scale if housing is not None else 1.0
+        in_scale = 1.0  # trend arrivals exclude the named projects' movers (sim.run)
         self._flows = (
             (self._rates[3], TAG_IN, k.IN_MIGRANT, k.I_, in_scale, cfg.p_couple_in_migrants,
              0.0),
@@ -164,7 +164,11 @@ class AbmModel(mesa.Model):
             done = {int(y): int(round(v)) for y, v in p.completions.items()}
             HousingProjectAgent(self, p.name, d, k.DWELLING_TYPES.index(p.dwelling_type), done)
         rows = []
-        for ty, prof in self.housing.profiles.items():
+        # the dwelling types the ABM builds (omsorgsbolig and student projects are refused by
+        # sim.run.abm_inputs with one line; their profiles are not needed here)
+        profiles = {ty: prof for ty, prof in self.housing.profiles.items()
+                    if ty in k.DWELLING_TYPES}
+        for ty, prof in profiles.items():
             cum = np.cumsum([t.share for t in prof.templates])
             cum[-1] = 1.0
             for t, c in zip(prof.templates, cum, strict=True):
@@ -173,8 +177,7 @@ class AbmModel(mesa.Model):
         arr = np.array(rows, dtype=np.float64)
         ints = [np.ascontiguousarray(arr[:, j]).astype(np.int64) for j in range(arr.shape[1])]
         self._templates = (ints[0], arr[:, 1].copy(), *ints[2:])
-        self._max_size = int(max(t.size for p in self.housing.profiles.values()
-                                 for t in p.templates))
+        self._max_size = int(max(t.size for p in profiles.values() for t in p.templates))
 
     # Array bundles for the kernels --------------------------------------------------------
 

@@ -16,11 +16,11 @@ import numpy as np
 import pandas as pd
 
 from sim.abm.config import AbmConfig
-from sim.abm.housing import HousingProgramme
 from sim.abm.model import INDICATORS, AbmModel
 from sim.abm.rng import run_seed
 from sim.cohort.engine import Projection
 from sim.cohort.kernel import COMPONENTS
+from sim.demography.housing import HousingProgramme
 from sim.inputs import ResolvedInputs
 from sim.io import grid
 

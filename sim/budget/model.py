@@ -217,13 +217,19 @@ def capacity_investments(result: Any, years: np.ndarray, config: BudgetConfig,
                          deflator: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray], str]:
     """Capacity investments per year (nominal NOK), the rows behind them, and their source.
 
-    The run's own investment table (``result.investments``: ``year, district, service,
-    facility, places, cost_nok`` in the catalogue's price year, one row per building) replaces
-    the places derived from capacity gaps when it is there; the gap places cost
-    ``investments.place_cost_nok`` (price_year kroner) each.
+    Two kinds, never for the same service: the run's whole buildings (``result.investments``:
+    ``year, district, service, facility, places, cost_nok`` in the catalogue's price year, one
+    row per building, for services with a standard building), and, for services with capacity
+    but no standard building, the places their gaps need when they first open
+    (``investments.place_cost_nok`` price_year kroner each).
     """
     table = getattr(result, "investments", None)
     n = len(years)
+    parts = []
+    built: set[str] = set()
+    if result.catalogue is not None:
+        built = {k for k, sv in result.catalogue.services.items()
+                 if getattr(sv, "building", None) is not None}
     if table is not None:
         missing = {"year", "district", "service", "places", "cost_nok"} - set(table.columns)
         if missing:
@@ -235,17 +241,27 @@ def capacity_investments(result: Any, years: np.ndarray, config: BudgetConfig,
         rows = {c: table[c].to_numpy() for c in ("year", "district", "service", "places")}
         rows["facility"] = (table["facility"].to_numpy() if "facility" in table
                             else np.full(len(table), "", dtype=object))
-        cost = table["cost_nok"].to_numpy(dtype=float)
-        source = "run (zones and housing programme)"
+        rows["cost_nok"] = table["cost_nok"].to_numpy(dtype=float)
+        rows["price_year"] = np.full(len(table), price_year)
+        parts.append(rows)
     else:
-        rows = _gap_places(result, years)
-        unit = np.array([config.investments.place_cost_nok.get(k, np.nan)
-                         for k in rows["service"]])
-        cost = rows["places"] * unit
-        price_year = config.price_year
-        source = "capacity gaps"
-    rows["cost_nok"] = cost
-    factor = _at(deflator, rows["year"]) / _at(deflator, [price_year])
+        built = set()  # no buildings table: every service's gaps are costed per place
+    gaps = _gap_places(result, years)
+    keep = np.array([k not in built for k in gaps["service"]], dtype=bool)
+    gaps = {k: v[keep] for k, v in gaps.items()}
+    unit = np.array([config.investments.place_cost_nok.get(k, np.nan) for k in gaps["service"]])
+    gaps["facility"] = np.full(len(gaps["places"]), "", dtype=object)
+    gaps["cost_nok"] = gaps["places"] * unit
+    gaps["price_year"] = np.full(len(gaps["places"]), config.price_year)
+    parts.append(gaps)
+    rows = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    sources = [name for name, n_rows in (("run (zones and housing programme)",
+                                          0 if table is None else len(table)),
+                                         ("capacity gaps", len(gaps["places"]))) if n_rows]
+    source = " and ".join(sources) or ("run (zones and housing programme)" if table is not None
+                                       else "capacity gaps")
+    cost = rows["cost_nok"]
+    factor = _at(deflator, rows["year"]) / _at(deflator, rows["price_year"])
     rows["investment_nok"] = cost * factor
     out = np.zeros(n)
     yi = np.asarray(rows["year"], dtype=int) - years[0]

@@ -242,10 +242,6 @@ class HousingProgramme(Frozen):
             raise ValueError(f"baseline_mix shares must be >= 0 and sum to 1, got {total:g}")
         return self
 
-    @property
-    def trend_in_migration_scale(self) -> float:
-        """The agent-based engine's trend in-migrants are already net of the baseline (1.0)."""
-        return 1.0
 
 
 def completions_array(programme: HousingProgramme, zones: tuple[str, ...], years: np.ndarray,
