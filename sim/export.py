@@ -246,7 +246,9 @@ DECIMALS = {PCT: 1, "prosentpoeng": 1, "indeks": 4}
 def _budget_sheets(wb: Workbook, t: ExportTables) -> None:
     """One sheet per økonomiplan table: Post, Enhet (the row's unit), then the years."""
     for name, frame in t.budget.items():
-        ws = _sheet(wb, name, f"{t.municipality_name}: {name.lower()}",
+        # "Frie inntekter" -> "frie inntekter", but "KØB" stays an abbreviation
+        title = name[:1].lower() + name[1:] if name[1:2].islower() else name
+        ws = _sheet(wb, name, f"{t.municipality_name}: {title}",
                     "Enheten står i kolonnen Enhet; beløp i 1000 kr løpende kroner.",
                     list(frame.columns), 2)
         for i, (post, unit, *values) in enumerate(frame.itertuples(index=False),

@@ -51,7 +51,8 @@ def scenario_for(path: Path | None, municipality: str | None = None, horizon: in
     """A scenario from a file (or a kommune's defaults) with command-line overrides.
 
     Args:
-        path: scenario TOML, or None for the kommune's main scenario (or plain defaults).
+        path: scenario TOML (or a built-in scenario's name, e.g. ``lorenskog_housing``), or
+            None for the kommune's main scenario (or plain defaults).
         municipality: kommunenummer or name (overrides the file's).
         horizon, base_year: override the file's.
         population: a population history CSV (``kommunesim data import``); without a base year,
@@ -66,6 +67,10 @@ def scenario_for(path: Path | None, municipality: str | None = None, horizon: in
     """
     notes: list[str] = []
     knr = lookup_kommune(municipality, CLI, "--municipality") if municipality else None
+    if path is not None and not Path(path).exists():  # a built-in scenario by name
+        from sim.config import builtin_scenarios
+
+        path = builtin_scenarios().get(str(path), path)
     if path is None and knr is None:
         raise InputError(CLI, None, "give a scenario file or --municipality/-m (a "
                          "kommunenummer or name such as 3222 or Lørenskog, or 'all'); "

@@ -23,7 +23,7 @@ from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
 
 import numpy as np
-from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from sim.errors import InputError
 
@@ -72,7 +72,18 @@ def _bounded_path(path: dict[int, float]) -> dict[int, float]:
     return path
 
 
-_FinitePath = Annotated[dict[int, float], AfterValidator(_check_path)]
+def _scalar_path(value: Any) -> Any:
+    """A plain number is the same value every year (``in_multiplier = 0.9``)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return {MIN_YEAR: value}
+    if not isinstance(value, dict):
+        raise ValueError("must be a number (the same every year) or a year path such as "
+                         "{ 2024 = 1.0, 2030 = 0.9 }")
+    return value
+
+
+_FinitePath = Annotated[dict[int, float], BeforeValidator(_scalar_path),
+                        AfterValidator(_check_path)]
 YearPath = Annotated[_FinitePath, AfterValidator(_bounded_path)]
 """Values by year; linear between given years, constant before the first and after the last."""
 

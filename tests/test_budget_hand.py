@@ -65,7 +65,8 @@ def paper_run(service_cost=(50e6, 55e6, 60e6)) -> SimpleNamespace:
                              districts=("Sentrum",), years=YEARS,
                              refugees=np.zeros((2, 1, 2, 106)), parameters={})
     return SimpleNamespace(inputs=inputs, projection=SimpleNamespace(population=pop),
-                           services=services, catalogue=SimpleNamespace(keys=("skole",)),
+                           services=services, catalogue=SimpleNamespace(keys=("skole",), services={
+                               "skole": SimpleNamespace(building=None)}),
                            scenario=SimpleNamespace(inputs=SimpleNamespace(population=None)))
 
 

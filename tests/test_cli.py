@@ -308,3 +308,33 @@ def test_rerun_never_deletes_files_of_a_foreign_manifest(runner, tmp_path):
     assert runner.invoke(app, ["run", "-m", "3222", "--horizon", "2026", "--no-plots",
                                "--out", str(out)]).exit_code == 0
     assert (out / "a").exists()
+
+
+def test_builtin_scenario_by_name(runner, tmp_path):
+    """`run lorenskog_main` runs the shipped scenario file of that name."""
+    from sim.config import builtin_scenarios
+
+    result = runner.invoke(app, ["run", "lorenskog_main", "--horizon", "2026", "--no-plots",
+                                 "--no-xlsx", "--no-budget", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
+    assert manifest["scenario"]["municipality"] == "3222"
+    assert "lorenskog_main" in builtin_scenarios()
+
+
+def test_plain_number_is_a_constant_year_path():
+    """`in_multiplier = 0.9` means 0.9 every year; a string names the field and the forms."""
+    from sim.config import scenario_from_dict
+    from sim.errors import InputError
+    from sim.schema import interpolate_path
+
+    plain = scenario_from_dict({"municipality": "3222", "migration": {"in_multiplier": 0.9}})
+    path = scenario_from_dict({"municipality": "3222",
+                               "migration": {"in_multiplier": {2024: 0.9}}})
+    years = np.arange(2000, 2101)
+    assert plain.migration.in_multiplier is not None
+    np.testing.assert_array_equal(interpolate_path(plain.migration.in_multiplier, years),
+                                  interpolate_path(path.migration.in_multiplier, years))
+    with pytest.raises(InputError, match="migration.in_multiplier.*year path"):
+        scenario_from_dict({"municipality": "3222", "migration": {"in_multiplier": "high"}},
+                           "s.toml")

@@ -287,9 +287,14 @@ CASES: dict[str, Case] = {
                                       "--out", "{d}/f/out"], {"f": "x"},
                                      ("lies below the file",)),
     # 4. (reproducibility: see the tests below) 5. Sweeps that cannot succeed.
-    "sweep axis municipality 9999": sweep('[axes.municipality]\nvalues = ["3222", "9999"]\n',
-                                          ("'axes.municipality.values.9999'",
-                                           "unknown kommunenummer 9999")),
+    "sweep axis municipality 9999": Case(SWEEP, {"w.toml": 'base = { municipality = "3222" }\n'
+                                                '[axes.municipality]\n'
+                                                'values = ["3222", "9999"]\n'},
+                                         ("'axes.municipality.values.9999'",
+                                          "unknown kommunenummer 9999")),
+    "sweep kommuner from a kommune's own scenario": sweep(
+        '[axes.municipality]\nvalues = ["3222", "3205"]\n',
+        ("'axes.municipality'", "sweep kommuner from a base without them")),
     "sweep axis population /etc/passwd": sweep('[axes."inputs.population"]\n'
                                                'values = ["/etc/passwd"]\n',
                                                ("'axes.inputs.population.values./etc/passwd'",)),

@@ -61,8 +61,10 @@ def print_budget(console, budget, variants: dict | None = None) -> None:
 
     cols = shown_years(budget.years)
     years = budget.years[cols]
+    pace = {"none": "ingen", "amount_nok": "fast beløp"}.get(budget.parameters.get("savings"),
+                                                           budget.parameters.get("savings"))
     table = Table(title=f"{budget.name}: handlingsregler per år (✓ oppfylt, ✗ ikke; "
-                        f"sparetempo: {budget.parameters.get('savings')})")
+                        f"sparetempo: {pace})")
     table.add_column("regel", justify="left")
     for y in years:
         table.add_column(str(int(y)), justify="right")
