@@ -41,9 +41,14 @@ def percent(value: float | None, decimals: int = 1, sign: bool = False) -> str:
     return text if text == MISSING else f"{text} %"
 
 
+def tick(value: float) -> str:
+    """An axis tick label: whole numbers as ``48 188``, small fractions as ``2,5``."""
+    return number(value, 0 if abs(value) >= 100 or value == int(value) else 1)
+
+
 def axis(ax, which: str = "y") -> None:
-    """Format a matplotlib axis with Norwegian thousands separators."""
+    """Format a matplotlib axis with Norwegian numbers (see ``tick``)."""
     from matplotlib.ticker import FuncFormatter
 
-    fmt = FuncFormatter(lambda v, _pos: number(v))
+    fmt = FuncFormatter(lambda v, _pos: tick(v))
     (ax.yaxis if which == "y" else ax.xaxis).set_major_formatter(fmt)

@@ -10,7 +10,7 @@ import pytest
 from conftest import folder_is_empty_or_missing
 
 from sim.cli import app
-from sim.numbers import number, percent, signed
+from sim.numbers import number, percent, signed, tick
 from sim.run import run
 from sim.scenarios import scenario_for
 
@@ -83,6 +83,9 @@ def test_norwegian_numbers():
     assert number(-1234.4) == "\u22121 234"
     assert percent(1.5) == "1,5 %" and number(1.57, 2) == "1,57"
     assert number(float("nan")) == "\u2013"
+    # axis ticks (plots): whole numbers grouped, small fractions with one decimal
+    assert tick(120000.0) == "120 000" and tick(2.5) == "2,5" and tick(-3.0) == "\u22123"
+    assert tick(-0.04) == "0,0"
 
 
 def test_compare_places_include_new_buildings():

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from sim.errors import InputError
+from sim.numbers import number
 
 
 def budget_command(scenario: Path | None, municipality: str | None, budget_file: Path | None,
@@ -45,14 +46,6 @@ def shown_years(years: np.ndarray, first: int = 8, every: int = 5) -> np.ndarray
     return np.array(idx)
 
 
-def _num(v: float, decimals: int = 1) -> str:
-    """Norwegian number: decimal comma, space as thousands separator."""
-    if np.isnan(v):
-        return "–"
-    text = f"{v + 0.0:,.{decimals}f}".replace(",", " ").replace(".", ",")
-    return "0" if text.strip("-0, ") == "" else text
-
-
 def print_budget(console, budget, variants: dict | None = None) -> None:
     """Rules with their value and status every shown year, what is missing, the why."""
     from rich.table import Table
@@ -71,11 +64,11 @@ def print_budget(console, budget, variants: dict | None = None) -> None:
     table.add_column("først", justify="right")
     for check in budget.rules:
         unit = " (endring, pp)" if check.rule.op == "falling" else ""
-        cells = [("" if np.isnan(m) else ("✓ " if m == 1 else "✗ ")) + _num(v)
+        cells = [("" if np.isnan(m) else ("✓ " if m == 1 else "✗ ")) + number(v, 1)
                  for v, m in zip(check.value_pct[cols], check.met[cols], strict=True)]
         met = first_year_met(budget, check, check.rule.target_year)
         table.add_row(check.rule.name + unit, *cells, str(met or "–"))
-        table.add_row("  mangler (mill. kr)", *[_num(v / 1e6, 0) for v in check.need_nok[cols]],
+        table.add_row("  mangler (mill. kr)", *[number(v / 1e6) for v in check.need_nok[cols]],
                       "")
     table.add_row("ROBEK-risiko", *["ROBEK" if r else "" for r in budget.ratios["robek"][cols]],
                   "")
@@ -92,7 +85,7 @@ def print_budget(console, budget, variants: dict | None = None) -> None:
             pace_table.add_column("først oppfylt", justify="right")
             for pace, b in variants.items():
                 check = next(c for c in b.rules if c.rule.name == name)
-                pace_table.add_row(pace, *[_num(v / 1e6, 0) for v in check.need_nok[cols]],
+                pace_table.add_row(pace, *[number(v / 1e6) for v in check.need_nok[cols]],
                                    str(first_year_met(b, check) or "–"))
             console.print(pace_table)
     parts = decompose(budget)
@@ -102,5 +95,5 @@ def print_budget(console, budget, variants: dict | None = None) -> None:
     for y in years[1:]:
         why.add_column(str(int(y)), justify="right")
     for key, label in PARTS.items():
-        why.add_row(label, *[_num(v / 1e6, 0) for v in parts[key][cols[1:]]])
+        why.add_row(label, *[number(v / 1e6) for v in parts[key][cols[1:]]])
     console.print(why)

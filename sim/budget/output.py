@@ -21,7 +21,8 @@ import pandas as pd
 
 from sim.budget.analysis import PARTS, decompose
 from sim.budget.model import BudgetResult
-from sim.budget.tables import framsikt, mill_text, okonomiplan_tables
+from sim.budget.tables import framsikt, okonomiplan_tables
+from sim.numbers import axis, number, signed
 
 README = "README"
 FRAMSIKT = "Framsikt"
@@ -172,17 +173,6 @@ def write_csv_norwegian(df: pd.DataFrame, path: Path) -> None:
     df.to_csv(path, sep=";", index=False, encoding="utf-8-sig")
 
 
-def _norwegian_axis(ax) -> None:
-    """Y tick labels with decimal comma, space thousands and a true minus."""
-    from matplotlib.ticker import FuncFormatter
-
-    def fmt(x: float, _pos) -> str:
-        text = f"{x:,.0f}" if abs(x) >= 100 or x == int(x) else f"{x:,.1f}"
-        return text.replace(",", " ").replace(".", ",").replace("-", "−")
-
-    ax.yaxis.set_major_formatter(FuncFormatter(fmt))
-
-
 def plot_rules(budget: BudgetResult, path: Path) -> None:
     """Ratios against the rule thresholds over time; ROBEK years shaded."""
     import matplotlib.pyplot as plt
@@ -202,7 +192,7 @@ def plot_rules(budget: BudgetResult, path: Path) -> None:
         for y in budget.years[r["robek"] > 0]:
             ax.axvspan(y - 0.5, y + 0.5, color="C3", alpha=0.12, lw=0)
         ax.set_title(f"{title} (% av driftsinntektene)")
-        _norwegian_axis(ax)
+        axis(ax)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     fig.suptitle(f"{budget.name}: handlingsregler (rødt: ROBEK-risiko)")
@@ -224,8 +214,8 @@ def plot_debt(budget: BudgetResult, path: Path) -> None:
              label="renteutgifter")
     ax2.plot(budget.years, v["avdrag"] / 1e6, color="C0", marker="s", ms=3, label="avdrag")
     ax2.set_ylabel("mill. kr")
-    _norwegian_axis(ax)
-    _norwegian_axis(ax2)
+    axis(ax)
+    axis(ax2)
     h1, l1 = ax.get_legend_handles_labels()
     h2, l2 = ax2.get_legend_handles_labels()
     ax.legend(h1 + h2, l1 + l2, fontsize=8, loc="lower left")
@@ -252,11 +242,11 @@ def plot_waterfall(budget: BudgetResult, path: Path, year: int | None = None) ->
     ax.bar(0, ndr[0], color="#555")
     for j, step in enumerate(steps, start=1):
         ax.bar(j, step, bottom=levels[j - 1], color="C2" if step >= 0 else "C3")
-        ax.annotate(mill_text(step, sign=True), (j, max(levels[j - 1], levels[j])),
+        ax.annotate(signed(step), (j, max(levels[j - 1], levels[j])),
                     xytext=(0, 3), textcoords="offset points", ha="center", fontsize=8)
     ax.bar(len(steps) + 1, ndr[i], color="#555")
     for j, v in ((0, ndr[0]), (len(steps) + 1, ndr[i])):
-        ax.annotate(mill_text(v), (j, max(v, 0.0)), xytext=(0, 3), textcoords="offset points",
+        ax.annotate(number(v), (j, max(v, 0.0)), xytext=(0, 3), textcoords="offset points",
                     ha="center", fontsize=8)
     lo, hi = min(levels.min(), ndr[i], 0.0), max(levels.max(), ndr[i], 0.0)
     pad = 0.08 * (hi - lo or 1.0)
@@ -264,7 +254,7 @@ def plot_waterfall(budget: BudgetResult, path: Path, year: int | None = None) ->
     ax.axhline(0, color="black", lw=0.8)
     ax.set_xticks(range(len(labels)), [textwrap(lbl) for lbl in labels], fontsize=8)
     ax.set_ylabel("mill. kr (løpende priser)")
-    _norwegian_axis(ax)
+    axis(ax)
     ax.set_title(f"{budget.name}: hvorfor netto driftsresultat endres {int(years[0])}–{year}")
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
@@ -295,7 +285,7 @@ def plot_demographic_pressure(budget: BudgetResult, path: Path) -> None:
         ax.plot(budget.years, (real - real[0]) / 1e6, marker="o", ms=3, label=sector)
     ax.axhline(0, color="black", lw=0.8)
     ax.set_ylabel(f"mill. kr ({int(budget.years[0])}-priser)")
-    _norwegian_axis(ax)
+    axis(ax)
     ax.set_title(f"{budget.name}: demografisk kostnadspress (endring fra {int(budget.years[0])})")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)

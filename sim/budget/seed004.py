@@ -27,7 +27,7 @@ import numpy as np
 from sim.budget.analysis import decompose, first_year_met
 from sim.budget.config import BudgetConfig, default_budget_config
 from sim.budget.model import BudgetResult, project_budget
-from sim.budget.tables import mill_text
+from sim.numbers import signed
 
 TARGET_YEARS = {"Sprint": 2027, "Mellomdistanse": 2029, "Maraton": 2031}
 """The year each pace meets HR1 in the seed (004:2553, 004:2677, 004:2728)."""
@@ -122,7 +122,7 @@ def savings_in(savings: dict[int, float], year: int) -> float:
 def markdown(rows: list[dict[str, Any]]) -> str:
     """The comparison as Markdown (mill. kr, Norwegian decimal comma)."""
     def m(v: float) -> str:
-        return mill_text(v / 1e6, sign=True)
+        return signed(v / 1e6)
 
     out = ["| Tempo | Seedet: HR1 ≥ 2 % | Modellen: første år HR1 ≥ 2 % | Modellen i målåret |",
            "|---|---|---|---|"]

@@ -28,14 +28,6 @@ _SECTOR_LABELS = {
 }
 
 
-def mill_text(v: float, sign: bool = False) -> str:
-    """Mill. kr as Norwegian text: '−1 234', '+56' (never '-0')."""
-    v = round(v)
-    if v == 0:
-        return "0"
-    return ("+" if v > 0 and sign else "−" if v < 0 else "") + f"{abs(v):,}".replace(",", " ")
-
-
 def _frame(budget: BudgetResult, rows: list[tuple[str, str, Any, Any]]) -> pd.DataFrame:
     """Rows (label, unit, values [Y], base value or None) -> the wide table."""
     acc = budget.config.base_accounts

@@ -10,11 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from sim.demography import AGE_GROUPS  # noqa: E402
-
-
-def norwegian(x: float, _pos=None) -> str:
-    """A number with a space as thousands separator: 48 188."""
-    return f"{x:,.0f}".replace(",", "\u00a0")
+from sim.numbers import axis  # noqa: E402
 
 
 def _fan(ax, iv, d: int, g: int) -> None:
@@ -25,7 +21,7 @@ def _fan(ax, iv, d: int, g: int) -> None:
                     alpha=0.35, lw=0, label="50 % prediksjonsintervall")
     ax.plot(years, iv.q(0.50)[:, d, g], color="#1F3B73", lw=1.6, label="median")
     ax.grid(alpha=0.3)
-    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(norwegian))
+    axis(ax)
 
 
 def fan_chart(iv, indicator: str | None, path: Path, title: str | None = None) -> None:

@@ -15,13 +15,8 @@ import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from sim.numbers import axis  # noqa: E402
 from sim.services.demand import municipality_totals  # noqa: E402
-
-
-def _no_thousands(ax) -> None:
-    """Y tick labels as Norwegian integers: ``48 188`` (non-breaking space)."""
-    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(
-        lambda x, _pos: f"{x:,.0f}".replace(",", "\u00a0").replace("-", "\u2212")))
 
 
 def _save(fig, path: str | Path) -> Path:
@@ -50,7 +45,7 @@ def plot_demand(demand: pd.DataFrame, path: str | Path) -> Path:
         ax.set_title(key, fontsize=9)
         ax.set_ylim(bottom=0)
         ax.tick_params(labelsize=7)
-        _no_thousands(ax)
+        axis(ax)
     for ax in axes.ravel()[len(services):]:
         ax.set_visible(False)
     fig.suptitle("Tjenestebrukere (1. januar)")
@@ -81,7 +76,7 @@ def plot_zone_gaps(demand: pd.DataFrame, path: str | Path) -> Path:
         ax.axhline(0, color="grey", lw=0.5)
         ax.set_title(key, fontsize=9)
         ax.tick_params(labelsize=7)
-        _no_thousands(ax)
+        axis(ax)
         if len(part):
             ax.legend(fontsize=6)
     for ax in axes.ravel()[len(services):]:
@@ -100,7 +95,7 @@ def plot_cost_per_inhabitant(demand: pd.DataFrame, path: str | Path) -> Path:
     ax.stackplot(wide.index, wide.to_numpy().T, labels=wide.columns)
     ax.set_ylabel(f"kr per innbygger ({int(tot['price_year'].max())}-kroner)")
     ax.set_title("Tjenestekostnad per innbygger")
-    _no_thousands(ax)
+    axis(ax)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1, 1))
     return _save(fig, path)
 

@@ -7,21 +7,12 @@ run (the machine is shared, so the ratio is the figure to compare across runs).
 
 from __future__ import annotations
 
-import time
+from bench_timing import best_of
 
 from sim.budget import default_budget_config, project_budget
 from sim.cohort.engine import project
 from sim.config import scenario_from_dict
 from sim.run import run
-
-
-def _best(fn, repeat: int = 30) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def test_project_budget_warm():
@@ -30,8 +21,8 @@ def test_project_budget_warm():
     config = default_budget_config("3222")
     assert len(result.inputs.years) == 26
     project_budget(result, config)          # warm: caches of the national table and cost key
-    budget_s = _best(lambda: project_budget(result, config))
-    engine_s = _best(lambda: project(result.inputs))
+    budget_s = best_of(lambda: project_budget(result, config), 30)
+    engine_s = best_of(lambda: project(result.inputs), 30)
     print(f"\n[budget] 26 years, Lørenskog: project_budget {budget_s * 1e3:.2f} ms "
           f"(target <= 5 ms), cohort projection {engine_s * 1e3:.2f} ms -> budget / "
           f"projection = {budget_s / engine_s:.1f}")

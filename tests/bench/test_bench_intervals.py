@@ -7,9 +7,8 @@ reference measured in the same run is one point projection of the same inputs
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
+from bench_timing import best_of
 
 from sim.cohort.engine import project, project_batch
 from sim.config import scenario_from_dict
@@ -19,15 +18,6 @@ from sim.intervals import indicator_weights, run_intervals
 from sim.intervals.process import draw_multipliers, kommune_volatility, migration_turnover
 from sim.run import run
 from sim.services import default_catalogue
-
-
-def _best(fn, repeat: int = 5) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def test_intervals_speed():
@@ -40,12 +30,12 @@ def test_intervals_speed():
     names, weights, _ = indicator_weights(default_catalogue("3222"))
     n_paths, n_years = 1000, len(inputs.years)
     run_intervals(result, n_paths=n_paths)                       # compile and warm caches
-    t_point = _best(lambda: project(inputs), repeat=20)
-    t_draw = _best(lambda: draw_multipliers(vol, migration_turnover(inputs), n_paths,
-                                            n_years, 1))
+    t_point = best_of(lambda: project(inputs), repeat=20)
+    t_draw = best_of(lambda: draw_multipliers(vol, migration_turnover(inputs), n_paths,
+                                              n_years, 1), 5)
     mult = draw_multipliers(vol, migration_turnover(inputs), n_paths, n_years, 1)
-    t_batch = _best(lambda: project_batch(inputs, mult, weights))
-    t_all = _best(lambda: run_intervals(result, n_paths=n_paths))
+    t_batch = best_of(lambda: project_batch(inputs, mult, weights), 5)
+    t_all = best_of(lambda: run_intervals(result, n_paths=n_paths), 5)
     print(f"\n  Lørenskog 2024-2050 ({n_years} years), {len(names)} indicators, 1 district, "
           "one core")
     print(f"  one point projection:            {t_point * 1e3:8.2f} ms  (reference)")

@@ -10,21 +10,13 @@ from __future__ import annotations
 import time
 
 import numpy as np
+from bench_timing import best_of
 
 from sim.cohort.engine import project_batch
 from sim.config import scenario_from_dict
 from sim.demography import age_group_weights
 from sim.inputs import resolve
 from sim.services import coverage_weights, default_catalogue
-
-
-def _best(fn, repeat: int = 9) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def test_services_overhead_on_batch():
@@ -48,7 +40,7 @@ def test_services_overhead_on_batch():
         u = out[..., groups.shape[2]:]
         return u * unit_cost, u * staff
 
-    t0, t1 = _best(cohort_only), _best(with_services)
+    t0, t1 = best_of(cohort_only, 9), best_of(with_services, 9)
     print(f"\n[services] 1000 scenarios x 30 years, {users.shape[2]} services: cohort batch "
           f"{t0 * 1e3:.0f} ms, with services {t1 * 1e3:.0f} ms -> services add "
           f"{(t1 / t0 - 1) * 100:.0f} % (target <= 20 %)")
