@@ -506,6 +506,8 @@ def test_workbook_and_tables(tmp_path, lil):
     drift = {r[0].value: r for r in wb["Drift per sektor"].iter_rows(min_row=2)}
     pct = drift["Netto driftsresultat i % av driftsinntekter"]
     assert pct[2].value == pytest.approx(0.6, abs=0.05) and pct[3].number_format == "0.0"
+    framsikt = list(wb[FRAMSIKT].iter_rows(min_row=2))
+    assert framsikt and all(r[4].number_format == "#,##0" for r in framsikt)
     rules = {r[0].value: r for r in wb["Handlingsregler"].iter_rows(min_row=2)}
     assert rules["Netto driftsresultat >= 1,75 %: status"][3].value in ("Oppfylt",
                                                                        "Ikke oppfylt")

@@ -124,11 +124,12 @@ def write_xlsx(budget: BudgetResult, path: Path,
         for cell in sh[1]:
             cell.font = bold
         first_value = 3
-        for rec in df.itertuples(index=False):
+        # rows are numbered here: openpyxl's ``max_row`` scans every cell (quadratic per sheet)
+        for row, rec in enumerate(df.itertuples(index=False), start=2):
             sh.append([_cell(v) for v in rec])
             fmt = _FORMATS.get(rec[1])
             if fmt:
-                for cell in sh[sh.max_row][first_value - 1:]:
+                for cell in sh[row][first_value - 1:]:
                     cell.number_format = fmt
         sh.column_dimensions["A"].width = max(30, int(df["Post"].str.len().max()) + 2)
         sh.column_dimensions["B"].width = 13
@@ -140,9 +141,9 @@ def write_xlsx(budget: BudgetResult, path: Path,
     sh.append(["kommunenummer", "år", "post", "tekst", "beløp (1000 kr)"])
     for cell in sh[1]:
         cell.font = bold
-    for rec in tidy.itertuples(index=False):
+    for row, rec in enumerate(tidy.itertuples(index=False), start=2):
         sh.append([_cell(v) for v in rec])
-        sh[sh.max_row][4].number_format = "#,##0"
+        sh.cell(row, 5).number_format = "#,##0"
     for col, width in zip("ABCDE", (14, 8, 28, 44, 16), strict=True):
         sh.column_dimensions[col].width = width
     sh.freeze_panes = "A2"
