@@ -111,12 +111,14 @@ def _run_one(scenario, municipality, zones, horizon, base_year, population, out,
         console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
     if engine == "abm":
         result = run_abm_scenario(sc, runs, workers, seed)
-        files = write_abm_run(result, out, with_plots=plots)
+        files = write_abm_run(result, out, with_plots=plots, with_xlsx=xlsx)
         tot = result.abm.population.reshape(runs, len(result.abm.years), -1).sum(axis=2)
         p5, p50, p95 = np.quantile(tot, [0.05, 0.5, 0.95], axis=0)
         for i in sorted({0, len(result.abm.years) // 2, len(result.abm.years) - 1}):
             console.print(f"{result.abm.years[i]}: total population P5 {p5[i]:,.0f}  "
                           f"P50 {p50[i]:,.0f}  P95 {p95[i]:,.0f}  ({runs} runs)")
+        for note in result.notes:
+            console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
     else:
         if seed is not None:
             sc = sc.model_copy(update={"seed": seed})

@@ -106,21 +106,31 @@ def run(scenario: Scenario) -> RunResult:
                        (*growth_target_notes(inputs, proj),
                         *refugee_history_notes(catalogue, inputs)),
                        investments_table(services, catalogue) if services is not None else None)
-    config = scenario_budget_config(scenario, inputs.municipality_name)
-    if config is not None:
-        try:
-            result = replace(result, budget=project_budget(result, config))
-        except InputError as exc:
-            if scenario.budget.config is not None:
-                raise
-            # The built-in configs are calibrated on 2024 and need its data years; a scenario
-            # they cannot cover (e.g. a base year before 2020, or a horizon before 2024) runs
-            # without a budget, and says so. Base years 2020-2023 use them as they are.
-            result = replace(result, notes=(*result.notes, f"budget skipped: the built-in "
-                                            f"budget config does not fit this scenario "
-                                            f"({exc.line()})"))
-        result.timings["budget_s"] = time.perf_counter() - t3
+    budget, notes = run_budget(result)
+    result = replace(result, budget=budget, notes=(*result.notes, *notes))
+    result.timings["budget_s"] = time.perf_counter() - t3
     return result
+
+
+def run_budget(result: RunResult | AbmRunResult) -> tuple[BudgetResult | None, tuple[str, ...]]:
+    """The run's budget (either engine's result), or None and why.
+
+    None without a note when the scenario disables the budget. The built-in configs are
+    calibrated on 2024 and need its data years; a scenario they cannot cover (e.g. a base year
+    before 2020, or a horizon before 2024) runs without a budget, and says so. A budget file
+    the scenario names must fit (``InputError`` otherwise).
+    """
+    scenario = result.scenario
+    config = scenario_budget_config(scenario, result.inputs.municipality_name)
+    if config is None:
+        return None, ()
+    try:
+        return project_budget(result, config), ()
+    except InputError as exc:
+        if scenario.budget.config is not None:
+            raise
+        return None, (f"budget skipped: the built-in budget config does not fit this scenario "
+                      f"({exc.line()})",)
 
 
 def growth_target_notes(inputs: ResolvedInputs, proj: Projection) -> tuple[str, ...]:
@@ -215,7 +225,8 @@ class AbmRunResult:
 
     Services are computed on the mean over runs (demand is linear in the population and in the
     runs' settled refugees, so this equals the mean of the runs' demand); recent-refugee services
-    count the mean over runs of the refugees the runs settled.
+    count the mean over runs of the refugees the runs settled. The budget is that of the mean
+    over runs (its population, services and whole buildings), as for the cohort engine.
     """
 
     scenario: Scenario
@@ -226,13 +237,22 @@ class AbmRunResult:
     demografikostnader: pd.DataFrame | None = None
     timings: dict[str, float] = field(default_factory=dict)
     investments: pd.DataFrame | None = None
+    budget: BudgetResult | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def projection(self) -> Projection:
+        """The mean over runs as a cohort-engine ``Projection``."""
+        return self.abm.mean_projection()
 
 
 def run_abm_scenario(scenario: Scenario, runs: int, workers: int = 1,
-                     seed: int | None = None, first_run: int = 0) -> AbmRunResult:
+                     seed: int | None = None, first_run: int = 0,
+                     with_budget: bool = True) -> AbmRunResult:
     """Resolve a scenario and run ``runs`` ABM replicates (seed: the scenario's by default).
 
-    ``first_run``: see ``sim.abm.montecarlo.run_abm`` (replicates in chunks).
+    ``first_run``: see ``sim.abm.montecarlo.run_abm`` (replicates in chunks; a chunk's caller
+    that only wants the population passes ``with_budget=False``).
     """
     t0 = time.perf_counter()
     if not 1 <= runs <= MAX_RUNS:
@@ -260,10 +280,16 @@ def run_abm_scenario(scenario: Scenario, runs: int, workers: int = 1,
                                        refugees=result.components[:, :, :, REFUGEES].mean(axis=0),
                                        municipality=inputs.municipality,
                                        refugee_record=settled_record(inputs))
-    return AbmRunResult(scenario, inputs, result, catalogue, services, dk,
-                        {"resolve_s": t1 - t0, "abm_s": t2 - t1,
-                         "services_s": time.perf_counter() - t2},
-                        investments_table(services, catalogue) if services is not None else None)
+    t3 = time.perf_counter()
+    out = AbmRunResult(scenario, inputs, result, catalogue, services, dk,
+                       {"resolve_s": t1 - t0, "abm_s": t2 - t1, "services_s": t3 - t2},
+                       investments_table(services, catalogue) if services is not None else None)
+    if not with_budget:
+        return out
+    budget, notes = run_budget(out)
+    out = replace(out, budget=budget, notes=notes)
+    out.timings["budget_s"] = time.perf_counter() - t3
+    return out
 
 
 def abm_inputs(scenario: Scenario, inputs: ResolvedInputs):
@@ -290,8 +316,8 @@ def abm_inputs(scenario: Scenario, inputs: ResolvedInputs):
 
 
 def write_abm_run(result: AbmRunResult, out_dir: str | Path,
-                  with_plots: bool = True) -> list[Path]:
-    """Write per-run tables, quantiles, services of the mean, plots and manifest atomically."""
+                  with_plots: bool = True, with_xlsx: bool = True) -> list[Path]:
+    """Write runs, quantiles, the mean's services and budget, plots and manifest atomically."""
     name = f"{result.inputs.municipality_name}: {result.scenario.name}"
 
     from sim import plots
@@ -304,6 +330,8 @@ def write_abm_run(result: AbmRunResult, out_dir: str | Path,
             w.parquet("services.parquet", result.services)
             w.parquet("demografikostnader.parquet", result.demografikostnader)
             w.parquet("investments.parquet", result.investments)
+        if result.budget is not None:
+            write_budget(w, result.budget, with_plots=with_plots, with_xlsx=with_xlsx)
         if with_plots:
             plots.pyramid(mean, f"{name}, befolkningspyramide (ABM, snitt av "
                           f"{result.abm.runs} kjøringer)", w.path("pyramid.png"))
@@ -321,7 +349,11 @@ def write_abm_run(result: AbmRunResult, out_dir: str | Path,
             "scenario": result.scenario.model_dump(mode="json"),
             "resolved_input_sha256": result.inputs.digest,
             "seed": result.inputs.seed,
+            "budget": ({"config": str(result.scenario.budget.config or "built-in default"),
+                        "of": "the mean over runs", **result.budget.parameters}
+                       if result.budget is not None else None),
             "timings_s": {**result.timings, **result.abm.timings},
+            "notes": list(result.notes),
             "files": files,
         })
 

@@ -237,6 +237,13 @@ def test_run_abm_engine_writes_runs_and_quantiles(runner, tmp_path):
     assert (q.p5 <= q.p50).all() and (q.p50 <= q.p95).all()
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["engine"] == "abm" and manifest["runs"] == 3
+    # the budget of the mean over runs: its population is the runs' mean
+    assert manifest["budget"]["of"] == "the mean over runs"
+    assert {"budget.parquet", "budget.xlsx"} <= set(manifest["files"])
+    people = pd.read_csv(out / "budget_befolkning_og_kriterier.csv", sep=";",
+                         encoding="utf-8-sig").set_index("Post")
+    mean_2025 = pop[pop.year == 2025].persons.sum() / 3
+    assert float(people.loc["Innbyggere 1.1.", "2025"]) == pytest.approx(mean_2025, abs=0.5)
 
 
 def test_unknown_engine_exit_2(runner, tmp_path):

@@ -192,3 +192,10 @@ def test_lillestrom_zones_housing_facilities_budget_both_engines():
     want = project(cohort.inputs).population.sum(axis=(2, 3))[:runs.shape[1]]
     rel = np.abs(runs.mean(axis=0) - want) / want
     assert rel[:, d].max() < 0.02                                   # same expectation
+    # ... and a budget of its mean over runs, with its own whole buildings in it
+    assert abm.budget is not None and abm.notes == ()
+    assert abm.budget.parameters["capacity_investments"].startswith("run")
+    built = abm.investments.cost_nok.sum() > 0
+    assert (abm.budget.line("investering_kapasitet").sum() > 0) == built
+    n = len(abm.budget.years)
+    np.testing.assert_allclose(abm.budget.line("skatt"), b.line("skatt")[:n], rtol=0.02)
