@@ -33,11 +33,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from experiments.sweep import read_results  # noqa: E402
+from experiments.sweep import SweepColumns, read_columns  # noqa: E402
 from sim.errors import InputError  # noqa: E402
 from sim.numbers import axis, number  # noqa: E402
 
-__all__ = ["report", "run_quantiles", "scenario_means", "sensitivity", "summary"]
+__all__ = ["group_stats", "report", "run_quantiles", "sensitivity", "summary"]
 
 FAMILIES = {"population": "Befolkning", "users": "Brukere per tjeneste",
             "staff": "Årsverk per tjeneste", "cost_nok": "Kostnad (NOK)",
@@ -80,21 +80,83 @@ def _report_year(manifest: dict[str, Any], df: pd.DataFrame, year: int | None) -
     return int(year)
 
 
-def scenario_means(df: pd.DataFrame) -> pd.DataFrame:
-    """Mean over runs per scenario, indicator and year (ABM results); cohort results as given."""
-    if "run" not in df.columns:
-        return df
-    means = df.groupby(["scenario", "indicator", "year"], sort=True)["value"].mean()
-    return means.reset_index()
+def group_stats(key: np.ndarray, value: np.ndarray, n_groups: int,
+                quantiles: tuple[float, ...] = QUANTILES) -> dict[str, np.ndarray]:
+    """Per group ``0..n_groups-1``: n, mean, std (ddof 1), min, quantiles, max, NaN skipped.
+
+    The quantiles interpolate linearly between order statistics (numpy's and pandas' default);
+    groups without values get n 0 and NaN. Columnar: one sort by group, then either one
+    reshape (all groups the same size, the usual case) or a loop over groups, never over rows.
+    """
+    keep = ~np.isnan(value)
+    key, value = key[keep], value[keep]
+    small = np.int16 if n_groups <= np.iinfo(np.int16).max else np.int64
+    order = np.argsort(key.astype(small), kind="stable")   # a radix sort for int16 keys
+    key, value = key[order], value[order]
+    n = np.bincount(key, minlength=n_groups)
+    labels = [f"p{round(q * 100)}" for q in quantiles]
+    stats = {"n": n, **{c: np.full(n_groups, np.nan) for c in ("mean", "std", "min", *labels,
+                                                                 "max")}}
+    full = n > 0
+    if not full.any():
+        return stats
+    stats["mean"][full] = np.bincount(key, value, minlength=n_groups)[full] / n[full]
+    dev = value - stats["mean"][key]
+    two = n > 1
+    stats["std"][two] = np.sqrt(np.bincount(key, dev * dev, minlength=n_groups)[two]
+                                / (n[two] - 1))
+    sizes = set(n[full].tolist())
+    if len(sizes) == 1:
+        rows = value.reshape(-1, sizes.pop())
+        parts = [rows.min(axis=1), *np.quantile(rows, quantiles, axis=1), rows.max(axis=1)]
+    else:
+        start = np.concatenate([[0], np.cumsum(n)[:-1]])
+        per = [np.quantile(value[start[g]:start[g] + n[g]], (0.0, *quantiles, 1.0))
+               for g in np.nonzero(full)[0]]
+        parts = list(np.array(per).T)
+    for column, got in zip(("min", *labels, "max"), parts, strict=True):
+        stats[column][full] = got
+    stats["std"][two & (stats["min"] == stats["max"])] = 0.0   # exact, not a rounding residue
+    return stats
 
 
-def _run_stats(df: pd.DataFrame) -> pd.DataFrame:
+def _ok_columns(manifest: dict[str, Any], out: Path) -> SweepColumns:
+    """The sweep's result columns of the scenarios that succeeded (error if there are none)."""
+    cols = read_columns(out)
+    ok = np.zeros(int(cols.scenario.max(initial=0)) + 1, dtype=bool)
+    ok[[i for i in _ok(manifest, out) if i < len(ok)]] = True
+    keep = ok[cols.scenario]
+    return cols if keep.all() else cols.select(keep)
+
+
+def _run_groups(cols: SweepColumns) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Group each row by (scenario, indicator, year): (key, scenarios, indicator codes, years)."""
+    triples = np.stack([cols.scenario.astype(np.int64), cols.indicator, cols.year], axis=1)
+    unique, key = np.unique(triples, axis=0, return_inverse=True)
+    return key.ravel(), unique[:, 0], unique[:, 1], unique[:, 2]
+
+
+def _scenario_level(cols: SweepColumns) -> tuple[SweepColumns, pd.DataFrame | None]:
+    """Each scenario's value per indicator and year (ABM: the mean over runs).
+
+    ABM sweeps also give the spread over runs (``_run_stats``'s table, sorted by scenario,
+    indicator and year), cohort sweeps None.
+    """
+    if cols.run is None:
+        return cols, None
+    key, scenario, indicator, year = _run_groups(cols)
+    st = group_stats(key, cols.value, len(scenario), (0.05, 0.5, 0.95))
+    means = SweepColumns(scenario.astype(np.int32), None, year.astype(np.int16),
+                         indicator.astype(np.int32), st["mean"], cols.names)
+    stats = pd.DataFrame({"scenario": scenario, "indicator": np.array(cols.names)[indicator],
+                          "year": year, "runs": st["n"], "mean": st["mean"], "std": st["std"],
+                          "p5": st["p5"], "p50": st["p50"], "p95": st["p95"]})
+    return means, stats
+
+
+def _run_stats(cols: SweepColumns) -> pd.DataFrame:
     """Per scenario, indicator and year: runs, mean, std, p5, p50, p95 over runs."""
-    grouped = df.groupby(["scenario", "indicator", "year"], sort=True)["value"]
-    table = grouped.agg(["count", "mean", "std"]).rename(columns={"count": "runs"})
-    for q in (0.05, 0.5, 0.95):
-        table[f"p{round(q * 100)}"] = grouped.quantile(q)
-    return table.reset_index()
+    return _scenario_level(cols)[1]
 
 
 def run_quantiles(out: str | Path) -> pd.DataFrame:
@@ -103,17 +165,25 @@ def run_quantiles(out: str | Path) -> pd.DataFrame:
     Columns: scenario, indicator, year, runs, mean, std, p5, p50, p95.
     """
     out = Path(out)
-    manifest = _manifest(out)
-    df = _successful_results(manifest, out)
-    if "run" not in df.columns:
+    cols = _ok_columns(_manifest(out), out)
+    if cols.run is None:
         raise InputError(out, None, "not an ABM sweep: no runs to summarise")
-    return _run_stats(df)
+    return _run_stats(cols)
 
 
-def _successful_results(manifest: dict, out: Path) -> pd.DataFrame:
-    """The sweep's result rows of the scenarios that succeeded (error if there are none)."""
-    df = read_results(out)
-    return df[df["scenario"].isin(_ok(manifest, out))]
+def _frame(cols: SweepColumns, year: int | None = None) -> pd.DataFrame:
+    """Scenario-level columns as a tidy frame (optionally one year only), names as text."""
+    if year is not None:
+        cols = cols.select(cols.year == year)
+    order = np.lexsort((cols.year, cols.indicator, cols.scenario))
+    return pd.DataFrame({"scenario": cols.scenario[order], "year": cols.year[order],
+                         "indicator": np.array(cols.names, dtype=object)[
+                             cols.indicator[order]],
+                         "value": cols.value[order]})
+
+
+def _years(cols: SweepColumns) -> pd.DataFrame:
+    return pd.DataFrame({"year": np.unique(cols.year)})
 
 
 def summary(out: str | Path, csv: bool = False, year: int | None = None) -> pd.DataFrame:
@@ -123,31 +193,38 @@ def summary(out: str | Path, csv: bool = False, year: int | None = None) -> pd.D
     ``out`` (ABM sweeps also ``run_quantiles.csv``, see ``run_quantiles``). Columns: indicator,
     year, n, mean, std, min, p5, p25, p50, p75, p95, max; ABM sweeps: over the scenarios' means
     over runs, plus runs, run_p5 and run_p95 (mean over scenarios of the P5/P95 over runs).
+    Computed on columns (``group_stats``): a 10,000-scenario sweep takes seconds, not minutes.
     """
     out = Path(out)
     manifest = _manifest(out)
-    runs_df = _successful_results(manifest, out)
-    df = scenario_means(runs_df)
-    grouped = df.groupby(["indicator", "year"], sort=True)["value"]
-    table = grouped.agg(["count", "mean", "std", "min"]).rename(columns={"count": "n"})
-    for q in QUANTILES:
-        table[f"p{round(q * 100)}"] = grouped.quantile(q)
-    table["max"] = grouped.max()
-    stats = None
-    if "run" in runs_df.columns:
-        stats = _run_stats(runs_df)
+    runs = _ok_columns(manifest, out)
+    cols, stats = _scenario_level(runs)
+    table = _indicator_year_stats(cols)
+    if stats is not None:
         per = stats.groupby(["indicator", "year"], sort=True)
-        table["runs"] = per["runs"].min()
-        table["run_p5"] = per["p5"].mean()
-        table["run_p95"] = per["p95"].mean()
-    table = table.reset_index()
+        table["runs"] = per["runs"].min().to_numpy()
+        table["run_p5"] = per["p5"].mean().to_numpy()
+        table["run_p95"] = per["p95"].mean().to_numpy()
     if csv:
         table.to_csv(out / "summary.csv", index=False)
-        sensitivity(out, year, df=df, manifest=manifest).to_csv(out / "sensitivity.csv",
-                                                                 index=False)
+        year = _report_year(manifest, _years(cols), year)
+        sensitivity(out, year, cols=cols, manifest=manifest).to_csv(
+            out / "sensitivity.csv", index=False)
         if stats is not None:
             stats.to_csv(out / "run_quantiles.csv", index=False)
     return table
+
+
+def _indicator_year_stats(cols: SweepColumns) -> pd.DataFrame:
+    """``summary``'s table over scenarios: one row per indicator and year, sorted by both."""
+    years = np.unique(cols.year)
+    key = cols.indicator.astype(np.int64) * len(years) + np.searchsorted(years, cols.year)
+    st = group_stats(key, cols.value, len(cols.names) * len(years))
+    present = st["n"] > 0
+    codes, year_idx = np.divmod(np.arange(len(present)), len(years))
+    table = pd.DataFrame({"indicator": np.array(cols.names, dtype=object)[codes],
+                          "year": years[year_idx], **st})[present]
+    return table.reset_index(drop=True)
 
 
 def _at_year(df: pd.DataFrame, year: int) -> pd.DataFrame:
@@ -155,21 +232,21 @@ def _at_year(df: pd.DataFrame, year: int) -> pd.DataFrame:
     return df[df["year"] == year].pivot(index="scenario", columns="indicator", values="value")
 
 
-def sensitivity(out: str | Path, year: int | None = None, df: pd.DataFrame | None = None,
+def sensitivity(out: str | Path, year: int | None = None, cols: SweepColumns | None = None,
                 manifest: dict[str, Any] | None = None) -> pd.DataFrame:
     """Sensitivity of every indicator in ``year`` to every axis (see the module docstring).
 
-    ABM sweeps: of each scenario's mean over runs.
+    ABM sweeps: of each scenario's mean over runs. ``cols``: the scenario-level results of
+    the ok scenarios if already read (``_scenario_level``).
 
     Columns: indicator, axis, method, index, value (and ``r2`` for regression).
     """
     out = Path(out)
     manifest = manifest or _manifest(out)
-    if df is None:
-        df = _successful_results(manifest, out)
-    df = scenario_means(df)
-    year = _report_year(manifest, df, year)
-    wide = _at_year(df, year)
+    if cols is None:
+        cols = _scenario_level(_ok_columns(manifest, out))[0]
+    year = _report_year(manifest, _years(cols), year)
+    wide = _at_year(_frame(cols, year), year)
     design = pd.read_parquet(out / "design.parquet").set_index("scenario")
     axes = manifest["design"]["axes"]
     method = manifest["design"]["method"]
@@ -231,21 +308,25 @@ def _family(ind: str) -> str:
     return ind.split(".", 1)[0]
 
 
-def _fan(df: pd.DataFrame, indicators: list[str], title: str, path: Path) -> None:
+def _fan(table: pd.DataFrame, cols: SweepColumns, indicators: list[str], title: str,
+         path: Path) -> None:
+    """Fan charts from ``summary``'s quantiles; every scenario's line as well up to 60."""
     n = len(indicators)
-    cols = min(n, 4)
-    rows = -(-n // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.7 * rows), squeeze=False)
+    n_cols = min(n, 4)
+    rows = -(-n // n_cols)
+    fig, axes = plt.subplots(rows, n_cols, figsize=(3.6 * n_cols, 2.7 * rows), squeeze=False)
+    few = len(np.unique(cols.scenario)) <= 60
     for ax, ind in zip(axes.ravel(), indicators, strict=False):
-        wide = df[df["indicator"] == ind].pivot(index="year", columns="scenario",
-                                                values="value")
-        years = wide.index.to_numpy()
-        q = np.quantile(wide.to_numpy(), QUANTILES, axis=1)
-        if wide.shape[1] <= 60:
-            ax.plot(years, wide.to_numpy(), color="grey", lw=0.5, alpha=0.5)
-        ax.fill_between(years, q[0], q[4], color="#4C72B0", alpha=0.2, label="5-95 %")
-        ax.fill_between(years, q[1], q[3], color="#4C72B0", alpha=0.35, label="25-75 %")
-        ax.plot(years, q[2], color="#1F3A68", lw=1.5, label="median")
+        q = table[table["indicator"] == ind].sort_values("year")
+        years = q["year"].to_numpy()
+        if few:
+            one = _frame(cols.select(cols.indicator == cols.names.index(ind)))
+            lines = one.pivot(index="year", columns="scenario", values="value")
+            ax.plot(lines.index.to_numpy(), lines.to_numpy(), color="grey", lw=0.5, alpha=0.5)
+        ax.fill_between(years, q["p5"], q["p95"], color="#4C72B0", alpha=0.2, label="5-95 %")
+        ax.fill_between(years, q["p25"], q["p75"], color="#4C72B0", alpha=0.35,
+                        label="25-75 %")
+        ax.plot(years, q["p50"], color="#1F3A68", lw=1.5, label="median")
         ax.set_title(ind.split(".", 1)[1] if "." in ind else ind, fontsize=9)
         ax.tick_params(labelsize=7)
         axis(ax)
@@ -349,26 +430,27 @@ def report(out: str | Path, year: int | None = None) -> Path:
     """Write PNG charts and a self-contained ``report.html`` into ``out/report``; returns it."""
     out = Path(out)
     manifest = _manifest(out)
-    runs_df = _successful_results(manifest, out)
+    runs = _ok_columns(manifest, out)
     n_ok = len(_ok(manifest, out))
-    df = scenario_means(runs_df)
-    abm = "run" in runs_df.columns
-    year = _report_year(manifest, df, year)
+    cols, stats = _scenario_level(runs)
+    abm = stats is not None
+    year = _report_year(manifest, _years(cols), year)
     design = pd.read_parquet(out / "design.parquet").set_index("scenario")
     axes, method = manifest["design"]["axes"], manifest["design"]["method"]
     folder = out / "report"
     folder.mkdir(exist_ok=True)
     images: list[tuple[str, Path]] = []
-    names = sorted(df["indicator"].unique())
+    names = sorted(np.array(cols.names)[np.unique(cols.indicator)].tolist())
+    table = _indicator_year_stats(cols)
     of_means = " (snitt over kjøringer)" if abm else ""
     for fam, title in FAMILIES.items():
         members = [n for n in names if _family(n) == fam]
         if members:
             path = folder / f"fan_{fam}.png"
-            _fan(df, members, f"{title}: vifte over {n_ok} scenarioer{of_means}", path)
+            _fan(table, cols, members, f"{title}: vifte over {n_ok} scenarioer{of_means}",
+                 path)
             images.append((title, path))
     if abm:
-        stats = _run_stats(runs_df)
         runs = manifest.get("runs") or int(stats["runs"].min())
         for ind in TORNADO:
             if ind in names:
@@ -377,13 +459,13 @@ def report(out: str | Path, year: int | None = None) -> Path:
                          f"P5-P95 over {runs} kjøringer per scenario")
                 _run_bands(stats, ind, design, axes, title, path)
                 images.append((title, path))
-    wide = _at_year(df, year)
+    wide = _at_year(_frame(cols, year), year)
     torn = [i for i in TORNADO if i in wide.columns]
     if torn:
         path = folder / "tornado.png"
         _tornado(wide, design, axes, method, torn, year, path)
         images.insert(0, (f"Tornado {year}", path))
-    sens = sensitivity(out, year, df=df, manifest=manifest)
+    sens = sensitivity(out, year, cols=cols, manifest=manifest)
     main_index = {"sobol": "ST", "grid": "main_effect"}.get(method, "SRC2")
     if method == "sobol" and "conf" not in sens.columns:
         main_index = "SRC2"

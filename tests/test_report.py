@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments.report import report, sensitivity, summary
-from experiments.sweep import sweep
+from experiments.report import group_stats, report, sensitivity, summary
+from experiments.sweep import read_results, sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 SWEEPS = ROOT / "experiments" / "sweeps"
@@ -98,3 +98,42 @@ indicators = ["population", "age_groups"]
     html = report(out).read_text(encoding="utf-8")
     assert "SRC2" in html
     assert isinstance(summary(out), pd.DataFrame)
+
+
+@pytest.mark.parametrize("equal_sizes", [True, False])
+def test_group_stats_equal_pandas(equal_sizes):
+    """The columnar statistics against pandas' groupby (an independent implementation):
+    equal group sizes (one reshape) and unequal ones with NaN values and an empty group."""
+    rng = np.random.default_rng(7)
+    n_groups = 9
+    sizes = np.full(n_groups, 40) if equal_sizes else rng.integers(1, 60, n_groups)
+    if not equal_sizes:
+        sizes[4] = 0
+    key = rng.permutation(np.repeat(np.arange(n_groups), sizes))
+    value = rng.lognormal(3, 1, len(key))
+    if not equal_sizes:
+        value[rng.random(len(key)) < 0.1] = np.nan
+    got = group_stats(key, value, n_groups)
+    grouped = pd.Series(value).groupby(key)
+    want = grouped.agg(["count", "mean", "std", "min", "max"]).reindex(range(n_groups))
+    np.testing.assert_array_equal(got["n"], want["count"].fillna(0).to_numpy())
+    for col in ("mean", "std", "min", "max"):
+        np.testing.assert_allclose(got[col], want[col].to_numpy(), rtol=1e-12)
+    for q in (0.05, 0.25, 0.5, 0.75, 0.95):
+        np.testing.assert_allclose(got[f"p{round(q * 100)}"],
+                                   grouped.quantile(q).reindex(range(n_groups)).to_numpy(),
+                                   rtol=1e-12)
+
+
+def test_summary_equals_pandas_on_the_tidy_table(grid_out):
+    """summary() computed on columns equals pandas' groupby over read_results' tidy table."""
+    df = read_results(grid_out)
+    grouped = df.groupby(["indicator", "year"], sort=True)["value"]
+    want = grouped.agg(["count", "mean", "std", "min", "max"]).reset_index()
+    want["p50"] = grouped.quantile(0.5).to_numpy()
+    got = summary(grid_out)
+    assert got["indicator"].tolist() == want["indicator"].tolist()
+    assert got["year"].tolist() == want["year"].tolist()
+    np.testing.assert_array_equal(got["n"], want["count"])
+    for col in ("mean", "std", "min", "max", "p50"):
+        np.testing.assert_allclose(got[col], want[col], rtol=1e-12)
