@@ -262,16 +262,24 @@ def refugees_settled_history(knr: str, table: PopulationHistory,
                              defaults: dict[str, Any]) -> tuple[dict[int, float], str]:
     """Refugees settled per year in the kommune and where the figures come from.
 
-    The kommune's own record in ``municipalities.toml`` if it has one, else the national
-    settlement (``[0000] refugees_settled``) times its ``settlement_share``.
+    The kommune's own record in ``municipalities.toml`` where it has one, with the years
+    before its record starts (and every year for other kommuner) from the national settlement
+    (``[0000] refugees_settled``) times its ``settlement_share``. An empty own record means
+    none settled.
     """
-    own = defaults.get("refugees_settled")
-    if own is not None:
-        return dict(own), "municipalities.toml"
     national = municipality_defaults().get(NORWAY, {}).get("refugees_settled", {})
-    hist = {y: v * settlement_share(table, knr, min(y, max(table.years_of(knr)))) for y, v in
-            national.items() if table.years_of(knr)}
-    return hist, "national settlement (IMDi) x size-weighted share"
+    last = max(table.years_of(knr), default=None)
+    hist = {} if last is None else {y: v * settlement_share(table, knr, min(y, last))
+                                    for y, v in national.items()}
+    own = defaults.get("refugees_settled")
+    if own is None:
+        return hist, "national settlement (IMDi) x size-weighted share"
+    before = {y: v for y, v in hist.items() if own and y < min(own)}
+    label = "municipalities.toml"
+    if before:
+        label += (f"; {min(before)}-{max(before)}: national settlement (IMDi) x size-weighted "
+                  "share")
+    return {**before, **own}, label
 
 
 def default_refugee_plan(knr: str, base_year: int, table: PopulationHistory,

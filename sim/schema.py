@@ -106,6 +106,20 @@ NonNegPath = Annotated[YearPath, AfterValidator(_nonneg_path)]
 PositivePath = Annotated[YearPath, AfterValidator(_positive_path)]
 
 
+def _dated(value: Any) -> Any:
+    """Refuse a plain number where a path's first year is the year of its prices."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError("an amount in kroner is carried by the price index from the year it "
+                         "is given for: give that year, e.g. { 2024 = 100e6 }")
+    return value
+
+
+NominalPath = Annotated[YearPath, BeforeValidator(_dated)]
+"""Kroner by year, nominal (the budget carries them by a price index outside the years)."""
+NominalNonNegPath = Annotated[NonNegPath, BeforeValidator(_dated)]
+NominalPositivePath = Annotated[PositivePath, BeforeValidator(_dated)]
+
+
 def number(x: float) -> str:
     """A limit for an error message: ``1,000,000`` for whole numbers, else ``0.5``, ``1e-09``."""
     return f"{int(x):,}" if float(x).is_integer() and abs(x) < 1e16 else f"{x:g}"

@@ -437,6 +437,9 @@ BAD = [
                  "savings", "undefined paces: Tortoise", id="target year of unknown pace"),
     pytest.param(lambda d: d["fund"].update(cover_years=3),
                  "fund.cover_years", "less than or equal to 2", id="cover beyond the law"),
+    pytest.param(lambda d: d.setdefault("other_revenue", {}).update(eiendomsskatt_nok=100e6),
+                 "other_revenue.eiendomsskatt_nok", "give that year, e.g. { 2024 = 100e6 }",
+                 id="kroner without their price year"),
 ]
 
 

@@ -168,3 +168,21 @@ def test_default_settlement_before_the_plan_is_what_happened():
                                            "horizon": 2027})).refugees.sum(axis=(1, 2, 3))
         if knr == "3222":  # its own plan: the same numbers from 2024
             np.testing.assert_allclose(per_year[5:], late, rtol=1e-12)
+
+
+def test_settlement_before_a_kommunes_own_record_is_the_national_share():
+    """Lørenskog's own record starts in 2019; a run from 2015 settles, in 2015-2018, the
+    national settlement (IMDi) times its size-weighted share, not zero."""
+    from sim.data.population import NORWAY, embedded_population, municipality_defaults
+    from sim.inputs import settlement_share
+
+    table, defaults = embedded_population(), municipality_defaults()
+    assert min(defaults["3222"]["refugees_settled"]) == 2019
+    inputs = resolve(scenario_from_dict({"municipality": "3222", "base_year": 2015,
+                                         "horizon": 2020}))
+    per_year = inputs.refugees.sum(axis=(1, 2, 3))
+    national = defaults[NORWAY]["refugees_settled"]
+    want = [national[y] * settlement_share(table, "3222", y) for y in range(2015, 2019)]
+    np.testing.assert_allclose(per_year[:4], want, rtol=1e-12)
+    assert min(want) > 10
+    assert per_year[4] == defaults["3222"]["refugees_settled"][2019]

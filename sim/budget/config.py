@@ -28,6 +28,9 @@ from sim.schema import (
     MAX_YEAR,
     MIN_YEAR,
     Frozen,
+    NominalNonNegPath,
+    NominalPath,
+    NominalPositivePath,
     NonNegPath,
     PositivePath,
     YearPath,
@@ -64,7 +67,7 @@ class Growth(Frozen):
 class Tax(Frozen):
     """Skatt på inntekt og formue and inntektsutjevning (counted on 1 January)."""
 
-    national_per_inhabitant_nok: PositivePath = Field(
+    national_per_inhabitant_nok: NominalPositivePath = Field(
         description="national average tax per inhabitant, nominal")
     level_pct: PositivePath = Field(
         description="the kommune's tax per inhabitant relative to the national average, %")
@@ -94,13 +97,13 @@ class Kostnadsindeks(Frozen):
 class Rammetilskudd(Frozen):
     """Innbyggertilskudd with utgiftsutjevning (counted on 1 July of the previous year)."""
 
-    innbyggertilskudd_per_inhabitant_nok: PositivePath = Field(
+    innbyggertilskudd_per_inhabitant_nok: NominalPositivePath = Field(
         description="national innbyggertilskudd per inhabitant, nominal")
-    expenditure_need_per_inhabitant_nok: PositivePath = Field(
+    expenditure_need_per_inhabitant_nok: NominalPositivePath = Field(
         description="national average expenditure need per inhabitant (the cost key's "
         "sectors), nominal")
     kostnadsindeks: Kostnadsindeks = Field(default_factory=Kostnadsindeks)
-    other_nok: YearPath = Field(
+    other_nok: NominalPath = Field(
         default_factory=lambda: {2024: 0.0},
         description="skjønnstilskudd and other parts of the kommune's rammetilskudd, nominal")
     calibrate_frie_inntekter: dict[int, float] | None = Field(
@@ -157,9 +160,9 @@ class Integreringstilskudd(Frozen):
 class OtherRevenue(Frozen):
     """Other revenue."""
 
-    eiendomsskatt_nok: NonNegPath = Field(default_factory=lambda: {2024: 0.0},
-                                          description="property tax, nominal")
-    interest_income_nok: NonNegPath = Field(
+    eiendomsskatt_nok: NominalNonNegPath = Field(default_factory=lambda: {2024: 0.0},
+                                                 description="property tax, nominal")
+    interest_income_nok: NominalNonNegPath = Field(
         default_factory=lambda: {2024: 0.0}, description="renteinntekter and utbytte, nominal")
     sector_revenue_per_inhabitant_nok: float = Field(
         0, ge=0, description="fees, refunds and earmarked grants per inhabitant, price_year "
@@ -244,7 +247,7 @@ class Debt(Frozen):
 class Investments(Frozen):
     """Investment programme plus places to close capacity gaps (or the zones' buildings)."""
 
-    programme_nok: NonNegPath | None = Field(
+    programme_nok: NominalNonNegPath | None = Field(
         None, description="gross investments incl. mva, nominal (carried by the deflator "
         "outside the years given; give two equal years for a fixed nominal ceiling)")
     programme_pct: float | None = Field(
