@@ -510,7 +510,7 @@ def _html(manifest, images, sens, main_index, wide, year, n_ok) -> str:
 <title>{html.escape(sweep['name'])}</title><style>
 body{{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}}
 table{{border-collapse:collapse;font-size:12px}}td,th{{border:1px solid #ccc;padding:2px 6px;
-text-align:right}}img{{max-width:100%}}.warn{{color:#b00}}</style></head><body>
+text-align:right;white-space:nowrap}}img{{max-width:100%}}.warn{{color:#b00}}</style></head><body>
 <h1>{html.escape(sweep['name'])}</h1>
 <p>{n_ok} av {manifest['design']['n_scenarios']} scenarioer fullført
 ({manifest['n_failed']} feilet); design: <b>{manifest['design']['method']}</b>;

@@ -101,6 +101,7 @@ def _run_one(scenario, municipality, zones, horizon, base_year, population, out,
              budget, engine, runs, workers, seed, intervals=False, xlsx=True) -> None:
     import numpy as np
 
+    from sim.numbers import number
     from sim.run import run, run_abm_scenario, summary_rows, write_abm_run, write_run
     from sim.scenarios import scenario_for
 
@@ -115,8 +116,8 @@ def _run_one(scenario, municipality, zones, horizon, base_year, population, out,
         tot = result.abm.population.reshape(runs, len(result.abm.years), -1).sum(axis=2)
         p5, p50, p95 = np.quantile(tot, [0.05, 0.5, 0.95], axis=0)
         for i in sorted({0, len(result.abm.years) // 2, len(result.abm.years) - 1}):
-            console.print(f"{result.abm.years[i]}: total population P5 {p5[i]:,.0f}  "
-                          f"P50 {p50[i]:,.0f}  P95 {p95[i]:,.0f}  ({runs} runs)")
+            console.print(f"{result.abm.years[i]}: total population P5 {number(p5[i])}  "
+                          f"P50 {number(p50[i])}  P95 {number(p95[i])}  ({runs} runs)")
         for note in result.notes:
             console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
     else:
@@ -178,6 +179,8 @@ def _run_batch(municipality, fylke, zones, horizon, base_year, population, out, 
 def _print_summary(result, rows) -> None:
     from rich.table import Table
 
+    from sim.numbers import number
+
     inp = result.inputs
     table = Table(title=f"{inp.municipality_name} ({inp.municipality}) - {result.scenario.name}")
     keys = ["year", "total", "0", "1-5", "6-15", "16-19", "20-66", "67-79", "80-89", "90+",
@@ -186,7 +189,7 @@ def _print_summary(result, rows) -> None:
         table.add_column(k, justify="right")
     for row in rows:
         table.add_row(*[(str(row[k]) if k == "year" else
-                         f"{row[k]:,.0f}" if k in row else "") for k in keys])
+                         number(row[k]) if k in row else "") for k in keys])
     console.print(table)
 
 

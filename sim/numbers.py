@@ -41,14 +41,27 @@ def percent(value: float | None, decimals: int = 1, sign: bool = False) -> str:
     return text if text == MISSING else f"{text} %"
 
 
-def tick(value: float) -> str:
-    """An axis tick label: whole numbers as ``48 188``, small fractions as ``2,5``."""
-    return number(value, 0 if abs(value) >= 100 or value == int(value) else 1)
+def tick(value: float, step: float | None = None) -> str:
+    """An axis tick label: ``48 188``, ``2,5``, ``0,25``.
+
+    ``step``, the spacing between the axis's ticks, sets the decimals: as many as the step
+    needs (0.25 -> 2), so that neighbouring ticks never print the same. Without it: whole
+    numbers and values from 100 with none, smaller fractions with one.
+    """
+    if step is None or not step > 0:
+        return number(value, 0 if abs(value) >= 100 or value == int(value) else 1)
+    decimals = next((d for d in range(7) if abs(round(step, d) - step) <= 1e-9 * step), 6)
+    return number(value, decimals)
 
 
 def axis(ax, which: str = "y") -> None:
     """Format a matplotlib axis with Norwegian numbers (see ``tick``)."""
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import Formatter
 
-    fmt = FuncFormatter(lambda v, _pos: tick(v))
-    (ax.yaxis if which == "y" else ax.xaxis).set_major_formatter(fmt)
+    class NorwegianTicks(Formatter):
+        def __call__(self, x, pos=None):
+            locs = sorted(self.locs)
+            steps = [b - a for a, b in zip(locs, locs[1:], strict=False) if b > a]
+            return tick(x, min(steps) if steps else None)
+
+    (ax.yaxis if which == "y" else ax.xaxis).set_major_formatter(NorwegianTicks())

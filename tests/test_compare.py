@@ -86,6 +86,9 @@ def test_norwegian_numbers():
     # axis ticks (plots): whole numbers grouped, small fractions with one decimal
     assert tick(120000.0) == "120 000" and tick(2.5) == "2,5" and tick(-3.0) == "\u22123"
     assert tick(-0.04) == "0,0"
+    # with the spacing of the axis's ticks: as many decimals as the step needs
+    assert [tick(v, 0.25) for v in (0, 0.25, 0.5, 0.75)] == ["0,00", "0,25", "0,50", "0,75"]
+    assert tick(1500.0, 500.0) == "1 500" and tick(2.5, 2.5) == "2,5"
 
 
 def test_compare_places_include_new_buildings():

@@ -199,3 +199,14 @@ def test_lillestrom_zones_housing_facilities_budget_both_engines():
     assert (abm.budget.line("investering_kapasitet").sum() > 0) == built
     n = len(abm.budget.years)
     np.testing.assert_allclose(abm.budget.line("skatt"), b.line("skatt")[:n], rtol=0.02)
+    # integreringstilskudd counts the refugees the runs settled (their mean; whole families,
+    # so not the plan), by years since settlement (rates x deflator, computed by hand here)
+    cfg = abm.budget.config.integreringstilskudd
+    settled = {int(y): v for y, v in (cfg.settled_history or abm.inputs.parameters[
+        "refugees_settled_history"]).items()}
+    drawn = abm.abm.components[:, :, :, 4].sum(axis=(2, 3, 4)).mean(axis=0)
+    settled.update(zip(abm.budget.years.tolist(), drawn.tolist(), strict=True))
+    defl = abm.budget.ratios["deflator_index"]
+    for i, y in enumerate(abm.budget.years):
+        want = sum(r * settled.get(int(y) - k, 0) for k, r in enumerate(cfg.rate_nok)) * defl[i]
+        assert abm.budget.line("integreringstilskudd")[i] == pytest.approx(want, rel=1e-12)

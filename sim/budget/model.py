@@ -471,7 +471,8 @@ def project_budget(result: Any, config: BudgetConfig) -> BudgetResult:
 
     # integreringstilskudd: settled refugees × rate by year since settlement
     it = config.integreringstilskudd
-    settled_now = np.asarray(inp.refugees, dtype=float).sum(axis=(1, 2, 3))
+    # the refugees the run settled (the ABM: the mean over its runs, which draw whole families)
+    settled_now = result.projection.component("refugees").sum(axis=(1, 2, 3))
     k = len(it.rate_nok)
     # before the base year: the config's record, else the history the run counted
     before = it.settled_history or inp.parameters.get("refugees_settled_history", {})
