@@ -145,6 +145,31 @@ def _write_intervals(out, ivs, plots) -> list:
     return add_to_results(out, ivs, plots) if ivs else []
 
 
+def _check_batch(numbers: list[str], zones: str | None, population) -> None:
+    """Refuse, before any work, kommuner a batch cannot run.
+
+    Those not in the population history used, or without the built-in zones asked for.
+    """
+    from sim.data.population import embedded_zones, population_table
+
+    table = population_table(population)
+    field = "--population" if population else "--municipality"
+    missing = [k for k in numbers if not table.years_of(k)]
+    if missing:
+        where = f"the population file {population}" if population else "the embedded history"
+        raise InputError("command line", field, f"no population for {', '.join(missing[:10])}"
+                         f"{' ...' if len(missing) > 10 else ''} in {where}; "
+                         "'kommunesim kommuner' lists the kommuner")
+    if zones == "bydeler":
+        zoned = {embedded_zones().parents[c] for c in embedded_zones().codes}
+        without = [k for k in numbers if k not in zoned]
+        if without:
+            raise InputError("command line", "--zones", f"no built-in bydeler for "
+                             f"{len(without)} of the {len(numbers)} kommuner selected "
+                             f"({', '.join(without[:5])}{' ...' if len(without) > 5 else ''}); "
+                             f"they exist for {', '.join(sorted(zoned))}")
+
+
 def _run_batch(municipality, fylke, zones, horizon, base_year, population, out, plots, budget,
                seed, intervals=False) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
@@ -157,6 +182,7 @@ def _run_batch(municipality, fylke, zones, horizon, base_year, population, out, 
     if plots:
         raise InputError("command line", "--plots", "plots are written for one kommune at a "
                          "time; run -m <kommune> for plots")
+    _check_batch(numbers, zones, population)
     with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                   TimeRemainingColumn(), console=make(stderr=True), transient=True) as bar:
         task = bar.add_task("projecting", total=len(numbers))

@@ -88,6 +88,9 @@ def test_fylke_batch(runner, tmp_path):
     (["run", "-m", "all", "--engine", "abm"], "--engine"),
     (["run", "-m", "all", "--plots"], "--plots"),
     (["run", "--fylke", "Atlantis"], "--fylke"),
+    (["run", "-m", "bergen,lorenskog", "--fylke", "Akershus"], "--fylke"),   # Bergen is not
+    (["run", "-m", "3201,9999"], "--municipality"),        # refused before any kommune runs
+    (["run", "-m", "all", "--zones", "bydeler"], "--zones"),   # bydeler only in four
 ])
 def test_batch_refusals(runner, tmp_path, args, field):
     res = runner.invoke(app, [*args, "--out", str(tmp_path / "x")])
@@ -159,3 +162,10 @@ def test_a_sweep_over_kommuner_needs_a_generic_base(tmp_path):
     sw.write_text('[base]\nmunicipality = "3222"\nhorizon = 2030\n'
                   '[axes.municipality]\nvalues = ["3222", "3205"]\n')
     assert load_sweep(sw).axes["municipality"]
+
+
+def test_kommuner_listed_with_their_fylke_are_the_selection():
+    from sim.data.kommuner import select_kommuner
+
+    assert select_kommuner("lorenskog,baerum", "Akershus") == ["3222", "3201"]
+    assert len(select_kommuner("all", "Akershus")) == len(select_kommuner(None, "Akershus")) > 2

@@ -149,5 +149,10 @@ def select_kommuner(spec: str | None, fylke: str | None = None,
             fylker = sorted({fylke_name(k.fylke) for k in kommuner()})
             raise InputError(source, "--fylke", f"unknown fylke '{fylke}'; allowed: "
                              f"{', '.join(fylker)}")
-        chosen = by_fylke if spec is None else [n for n in chosen if n in set(by_fylke)]
+        listed = spec is not None and normalise(spec) != "all"
+        outside = [n for n in chosen if n not in set(by_fylke)] if listed else []
+        if outside:
+            raise InputError(source, "--fylke", f"{', '.join(outside)} not in {fylke}: give "
+                             "either kommuner or a fylke (with -m all: every kommune in it)")
+        chosen = chosen if listed else by_fylke
     return list(dict.fromkeys(chosen))
