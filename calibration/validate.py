@@ -357,8 +357,10 @@ def validate(
 ) -> ValidationResult:
     """Run the short and long back-tests (both variants) for a municipality.
 
-    Works for any municipality in the population table (embedded or imported); back-tests whose
-    years are missing are listed in ``skipped``. With ``abm_runs > 0`` the ABM is run that many
+    Works for any municipality in the population table (embedded or imported); a history that
+    starts after a back-test's window start is estimated from its first year (at least one
+    transition before the cut-off); back-tests whose years are missing are listed in
+    ``skipped``. With ``abm_runs > 0`` the ABM is run that many
     times for each back-test in ``abm_backtests`` (both variants) and its P5-P95 band compared
     with the observed values (``abm_band``).
     """
@@ -368,17 +370,20 @@ def validate(
     have = available_years(table, knr)
     if not have:
         raise InputError(source, "municipality", f"unknown municipality {knr}")
-    spans = sorted({(first, last) for _, first, _, last in BACKTESTS}, key=lambda s: s[1] - s[0])
-    if not any(has_years(table, knr, first, last) for first, last in spans):
-        (a, b), (c, d) = spans[0], spans[-1]
-        raise InputError(source, "year", f"validate needs the populations of every year {a}..{b} "
-                         f"for the short back-tests ({c}..{d} for all); {knr} has "
-                         f"{year_ranges(have)}")
-    out, skipped = [], []
-    for name, first, cut, last in BACKTESTS:
-        if not has_years(table, knr, first, last):
-            skipped.append(f"{name}: needs populations {first}..{last}")
-            continue
+    runnable = [(name, max(first, have[0]), cut, last) for name, first, cut, last in BACKTESTS
+                if max(first, have[0]) < cut and has_years(table, knr, max(first, have[0]),
+                                                            last)]
+    if not runnable:
+        need = min(((cut - 1, last) for _, _, cut, last in BACKTESTS), key=lambda s: s[1] - s[0])
+        full = min(first for _, first, _, _ in BACKTESTS), max(b[3] for b in BACKTESTS)
+        raise InputError(source, "year", f"validate needs the populations of every year "
+                         f"{need[0]}..{need[1]} at least (a back-test from {need[0] + 1} "
+                         f"estimated on {need[0]}..{need[0] + 1}; {full[0]}..{full[1]} for "
+                         f"all back-tests); {knr} has {year_ranges(have)}")
+    out = []
+    skipped = [f"{name}: needs populations {first}..{last}" for name, first, cut, last
+               in BACKTESTS if name not in {r[0] for r in runnable}]
+    for name, first, cut, last in runnable:
         for variant in ("package", "calibrated"):
             out.append(backtest(knr, first, cut, last, population_file, variant, in_level, name))
     roll = rolling_origin(knr, population_file) if rolling else {}

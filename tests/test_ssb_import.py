@@ -751,8 +751,9 @@ def validate_app():
 
 
 def test_validate_too_short_history_is_one_line_without_warnings(runner, tmp_path):
-    """2021-2024 is too short for validate's back-tests (2020-2024): exit 2, one line."""
-    res = import_exports([FIXTURES / f for f in ULLENSAKER_FILES[1:]], tmp_path / "data")
+    """2023-2024 is too short for any back-test (the shortest, from 2023, is estimated on
+    2022-2023): exit 2, one line."""
+    res = import_exports([FIXTURES / f for f in ULLENSAKER_FILES[3:]], tmp_path / "data")
     out = tmp_path / "validation"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -761,20 +762,21 @@ def test_validate_too_short_history_is_one_line_without_warnings(runner, tmp_pat
     assert result.exit_code == 2, result.output
     assert result.output.strip() == (
         f"error: {res.written['3209']}: field 'year': validate needs the populations of every "
-        "year 2020..2024 for the short back-tests (2005..2024 for all); 3209 has 2021..2024")
+        "year 2022..2024 at least (a back-test from 2023 estimated on 2022..2023; 2005..2024 "
+        "for all back-tests); 3209 has 2023..2024")
     assert not [w for w in caught if issubclass(w.category, RuntimeWarning)]
     assert not out.exists()
 
 
 @pytest.mark.slow
 def test_done_when_yearly_exports_of_renumbered_kommune_import_and_validate(runner, tmp_path):
-    """Issue 16: one export a year of Ullensaker (3033 -> 3209 in 2024), in three layouts
-    (English sex x year columns Latin-1, Norwegian long UTF-8 BOM, JSON-stat with a shuffled
-    index), imported one file at a time into one folder, make one 2020-2024 history that
-    ``validate`` accepts. validate needs every year 2020..2024 (its shortest back-test fits on
-    2020-2022 and compares 2023-2024), so five yearly exports, not four."""
+    """Issue 16: the four yearly exports 2021-2024 of Ullensaker (3033 -> 3209 in 2024), in
+    three layouts (English sex x year columns Latin-1, Norwegian long UTF-8 BOM, JSON-stat
+    with a shuffled index), imported one file at a time into one folder, make one 2021-2024
+    history that ``validate`` accepts (its short back-tests estimated from 2021); all five
+    files at once give the 2020-2024 history."""
     data = tmp_path / "data"
-    for name in ULLENSAKER_FILES:
+    for name in ULLENSAKER_FILES[1:]:
         result = runner.invoke(app, ["data", "import", str(FIXTURES / name), "--out", str(data)])
         assert result.exit_code == 0, result.output
     assert "mapped 3033" not in result.output  # the last (2024) file uses 3209 itself
@@ -782,13 +784,15 @@ def test_done_when_yearly_exports_of_renumbered_kommune_import_and_validate(runn
     got = read_out(data / "population_3209.csv")
     validate_population(got, "imported")
     assert set(got.kommunenummer) == {"3209"} and set(got.kommune) == {"Ullensaker"}
-    assert got.groupby("year").persons.sum().to_dict() == ULLENSAKER_TOTALS
-    # All at once gives the same file, and says which codes were mapped.
+    assert got.groupby("year").persons.sum().to_dict() == {
+        y: v for y, v in ULLENSAKER_TOTALS.items() if y >= 2021}
+    # All five at once: one 2020-2024 history, saying which codes were mapped.
     once = runner.invoke(app, ["data", "import", *[str(FIXTURES / f) for f in ULLENSAKER_FILES],
                                "--out", str(tmp_path / "once")])
     assert "mapped 3033 Ullensaker to 3209 Ullensaker: 2020..2023" in once.output
-    assert ((tmp_path / "once" / "population_3209.csv").read_bytes()
-            == (data / "population_3209.csv").read_bytes())
+    five = read_out(tmp_path / "once" / "population_3209.csv")
+    assert five.groupby("year").persons.sum().to_dict() == ULLENSAKER_TOTALS
+    pd.testing.assert_frame_equal(five[five.year >= 2021].reset_index(drop=True), got)
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -799,6 +803,7 @@ def test_done_when_yearly_exports_of_renumbered_kommune_import_and_validate(runn
     assert "3209 package: total error 1 Jan 2024 from 2022 = " in result.output
     report = (tmp_path / "validation" / "validation.md").read_text()
     assert "## Ullensaker (3209)" in report and "nan" not in report
+    assert "| short 2022 | package | 2021–2022 | 2024 | 2 |" in report  # estimated from 2021
     assert not [w for w in caught if issubclass(w.category, RuntimeWarning)]
 
 
