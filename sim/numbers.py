@@ -60,7 +60,7 @@ def axis(ax, which: str = "y") -> None:
 
     class NorwegianTicks(Formatter):
         def __call__(self, x, pos=None):
-            locs = sorted(self.locs)
+            locs = sorted(self.axis.get_majorticklocs()) if self.axis is not None else []
             steps = [b - a for a, b in zip(locs, locs[1:], strict=False) if b > a]
             return tick(x, min(steps) if steps else None)
 

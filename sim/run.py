@@ -104,7 +104,8 @@ def run(scenario: Scenario) -> RunResult:
     result = RunResult(scenario, inputs, proj, catalogue, services, dk, None,
                        {"resolve_s": t1 - t0, "project_s": t2 - t1, "services_s": t3 - t2},
                        (*growth_target_notes(inputs, proj),
-                        *refugee_history_notes(catalogue, inputs)),
+                        *refugee_history_notes(catalogue, inputs),
+                        *abm_settings_notes(scenario)),
                        investments_table(services, catalogue) if services is not None else None)
     budget, notes = run_budget(result)
     result = replace(result, budget=budget, notes=(*result.notes, *notes))
@@ -131,6 +132,20 @@ def run_budget(result: RunResult | AbmRunResult) -> tuple[BudgetResult | None, t
             raise
         return None, (f"budget skipped: the built-in budget config does not fit this scenario "
                       f"({exc.line()})",)
+
+
+def abm_settings_notes(scenario: Scenario) -> tuple[str, ...]:
+    """A note when the scenario changes ``[abm]`` settings (keys that differ from defaults).
+
+    Only the agent-based engine uses them; a cohort run says so instead of dropping them.
+    """
+    default = type(scenario.abm)()
+    given = sorted(k for k in type(default).model_fields
+                   if getattr(scenario.abm, k) != getattr(default, k))
+    if not given:
+        return ()
+    return (f"abm: {', '.join(given)} are settings of the agent-based engine (--engine abm); "
+            "this cohort run does not use them",)
 
 
 def growth_target_notes(inputs: ResolvedInputs, proj: Projection) -> tuple[str, ...]:

@@ -290,14 +290,32 @@ def test_services_check_bad_driver_one_line_exit_2(runner, tmp_path):
 
 def test_notes_for_missing_refugee_history_and_budget(runner, tmp_path):
     out = tmp_path / "out"
-    result = runner.invoke(app, ["run", "-m", "3222", "--base-year", "2015", "--horizon", "2018",
+    # Lørenskog's own record starts in 2019, the national one (its share before) in 2005
+    result = runner.invoke(app, ["run", "-m", "3222", "--base-year", "2006", "--horizon", "2009",
                                  "--no-plots", "--out", str(out)])
     assert result.exit_code == 0, result.output
     notes = json.loads((out / "manifest.json").read_text())["notes"]
-    assert any(n.startswith("introduksjonsprogram: no refugee settlement figures for 2013, 2014")
+    assert any(n.startswith("introduksjonsprogram: no refugee settlement figures for 2004 ")
                for n in notes)
     assert any(n.startswith("budget skipped") for n in notes)
     assert not (out / "budget.parquet").exists()
+
+
+def test_abm_settings_in_a_cohort_run_are_a_note(runner, tmp_path):
+    """Issue 11: a section the engine cannot use is never dropped silently."""
+    path = tmp_path / "sc.toml"
+    path.write_text('extends = "lorenskog_main"\nname = "x"\n[abm]\npersons_per_household = 2.0\n',
+                    encoding="utf-8")
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["run", str(path), "--horizon", "2026", "--no-plots",
+                                 "--no-xlsx", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    note = ("abm: persons_per_household are settings of the agent-based engine (--engine abm); "
+            "this cohort run does not use them")
+    assert note in json.loads((out / "manifest.json").read_text())["notes"]
+    plain = runner.invoke(app, ["run", "-m", "3222", "--horizon", "2026", "--no-plots",
+                                "--no-xlsx", "--out", str(tmp_path / "plain")])
+    assert "abm:" not in plain.output
 
 
 def test_rerun_never_deletes_files_of_a_foreign_manifest(runner, tmp_path):
