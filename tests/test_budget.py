@@ -26,7 +26,7 @@ from sim.budget import (
     project_budget,
     write_budget,
 )
-from sim.budget.analysis import PARTS, budget_indicators, decompose, project_paces
+from sim.budget.analysis import NO_PACE, PARTS, budget_indicators, decompose, project_paces
 from sim.budget.cli import budget_command
 from sim.budget.output import FRAMSIKT, README
 from sim.budget.tables import kob_gap, okonomiplan_tables
@@ -388,8 +388,8 @@ def test_budget_indicators(lor):
 
 def test_paces_need_less_than_no_measures(lor_run):
     variants = project_paces(lor_run, default_budget_config("3222"))
-    assert list(variants) == ["Uten tempo", "Sprint", "Mellomdistanse", "Maraton"]
-    none = variants["Uten tempo"].line("netto_driftsresultat")
+    assert list(variants) == [NO_PACE, "Sprint", "Mellomdistanse", "Maraton"]
+    none = variants[NO_PACE].line("netto_driftsresultat")
     sprint = variants["Sprint"].line("netto_driftsresultat")
     # 004:2580: Sprint saves 25/60/120 mill. in 2024-2026 (the fund still covers those years)
     np.testing.assert_allclose((sprint - none)[:3] / 1e6, [25, 60, 120], rtol=1e-9)

@@ -83,13 +83,15 @@ def first_year_met(b: BudgetResult, check: RuleCheck, from_year: int | None = No
     return int(b.years[ok][0]) if ok.any() else None
 
 
-def project_paces(result: Any, config: BudgetConfig) -> dict[str, BudgetResult]:
-    """The plan without a savings pace ('Uten tempo') and under each pace of the config.
+NO_PACE = "Uten tempo (bare lovpålagt inndekning)"
+"""The plan without a savings pace: it still has the measures the law forces once the fund is
+empty (inndekning), which is why it can need less than a pace in some years."""
 
-    'Uten tempo' still has the measures the law forces once the fund is empty (inndekning).
-    """
+
+def project_paces(result: Any, config: BudgetConfig) -> dict[str, BudgetResult]:
+    """The plan without a savings pace (``NO_PACE``) and under each pace of the config."""
     plain = config.savings.model_copy(update={"pace": None, "amount_nok": None})
-    out = {"Uten tempo": project_budget(result, config.model_copy(update={"savings": plain}))}
+    out = {NO_PACE: project_budget(result, config.model_copy(update={"savings": plain}))}
     for pace in config.savings.paces:
         sv = config.savings.model_copy(update={"pace": pace, "amount_nok": None})
         out[pace] = project_budget(result, config.model_copy(update={"savings": sv}))
