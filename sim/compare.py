@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import InputError
+from sim.services.demand import municipality_totals
 
 DEFAULT_SERVICES = ("barnehage", "grunnskole")
 HEADERS_NB = {
@@ -68,10 +69,8 @@ def compare_table(results: list, years: list[int],
             c for c in ("place_demand", "capacity", "new_places") if c in sel.columns] + [
             "gap"] + (["shortage"] if "shortage" in sel.columns else [])
         part = sel[cols].copy()
-        if part["district"].nunique() > 1:
-            total = part.groupby(["year", "service"], sort=False).agg(
-                {c: (lambda s: s.sum(min_count=1)) for c in cols[3:]}).reset_index()
-            total["district"] = "Hele kommunen"
+        if part["district"].nunique() > 1:   # the kommune's totals as the services table's
+            total = municipality_totals(sel).assign(district="Hele kommunen")
             part = pd.concat([part, total[cols]], ignore_index=True)
         part = part.sort_values(["year", "service"], kind="stable")
         part.insert(0, "scenario", r.scenario.name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
@@ -111,3 +112,16 @@ def test_compare_places_include_new_buildings():
             assert got.capacity + got.new_places == pytest.approx(row.places, rel=1e-12)
             assert got.shortage == pytest.approx(max(row.gap, 0.0), abs=1e-9)
             assert got.gap == pytest.approx(row.place_demand - row.places, rel=1e-12, abs=1e-9)
+    # "Hele kommunen": the zones' sums, the gap netted over zones, the shortage only where
+    # zones are short; a kommune-wide service (sykehjem) has its own shortage max(gap, 0)
+    whole = table[table.district == "Hele kommunen"].set_index(["scenario", "year", "service"])
+    for (name, year, service), rows in zones.groupby(level=[0, 1, 3]):
+        got = whole.loc[(name, year, service)]
+        assert got.users == pytest.approx(rows.users.sum(), rel=1e-12)
+        assert got.gap == pytest.approx(rows.place_demand.sum() - (rows.capacity.sum()
+                                        + rows.new_places.sum()), rel=1e-12, abs=1e-9)
+        assert got.shortage == pytest.approx(rows.gap.clip(lower=0).sum(), abs=1e-9)
+    wide = compare_table(results, [2030], services=("institusjon",))
+    inst = wide[wide.district == "Hele kommunen"]
+    assert len(inst) and inst.shortage.notna().all()
+    assert np.allclose(inst.shortage, inst.gap.clip(lower=0))
