@@ -118,7 +118,7 @@ def _xlsx(table: pd.DataFrame, path: Path) -> None:
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
-    from sim.numbers import EXCEL_INT
+    from sim.numbers import EXCEL_INT, README_SHEET
 
     wb = Workbook()
     ws = wb.active
@@ -137,7 +137,7 @@ def _xlsx(table: pd.DataFrame, path: Path) -> None:
         ws.column_dimensions[ws.cell(1, j).column_letter].width = max(12, len(ws.cell(1, j)
                                                                                .value) + 2)
     ws.freeze_panes = "A2"
-    readme = wb.create_sheet("LesMeg")
+    readme = wb.create_sheet(README_SHEET)
     for line in ("Sammenligning av scenarier (kommunesim compare).",
                  f"Referanse: {table['scenario'].iloc[0]}. Endringer er mot referansen.",
                  "Brukere: personer som bruker tjenesten 1. januar (befolkning x dekningsgrad).",

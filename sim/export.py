@@ -36,7 +36,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from sim.errors import InputError
 from sim.io import package_version, read_parquet
-from sim.numbers import EXCEL_INT
+from sim.numbers import EXCEL_INT, README_SHEET
 
 SEX_LABELS = {"male": "Menn", "female": "Kvinner"}
 BOLD = Font(bold=True)
@@ -260,7 +260,7 @@ def _budget_sheets(wb: Workbook, t: ExportTables) -> None:
 
 
 def _readme(ws: Worksheet, t: ExportTables, sheets: list[str]) -> None:
-    ws.title = "Les meg"
+    ws.title = README_SHEET
     scenario = t.scenario or {}
     rows: list[tuple[str, str]] = [
         ("kommunesim", f"{t.municipality_name} ({t.municipality}), scenario "

@@ -17,6 +17,8 @@ PLOTLY_SEPARATORS = ", "
 """Plotly's ``layout.separators``: decimal comma, space between thousands."""
 EXCEL_INT = "#,##0"
 """Excel format of whole numbers (persons, 1000 kr): ``48 188`` in a Norwegian Excel."""
+README_SHEET = "Les meg"
+"""The first sheet of every workbook: what the other sheets hold, units, sources."""
 
 
 def number(value: float | None, decimals: int = 0, sign: bool = False) -> str:

@@ -28,11 +28,12 @@ from sim.budget import (
 )
 from sim.budget.analysis import NO_PACE, PARTS, budget_indicators, decompose, project_paces
 from sim.budget.cli import budget_command
-from sim.budget.output import FRAMSIKT, README
+from sim.budget.output import FRAMSIKT
 from sim.budget.tables import kob_gap, okonomiplan_tables
 from sim.config import scenario_from_dict
 from sim.errors import InputError
 from sim.io import write_atomically
+from sim.numbers import README_SHEET
 from sim.run import run
 from sim.scenarios import build_scenario
 
@@ -492,7 +493,7 @@ def test_workbook_and_tables(tmp_path, lil):
         "year", "line", "value_nok"]
     tables = okonomiplan_tables(lil)
     wb = openpyxl.load_workbook(tmp_path / "out" / "budget.xlsx")
-    assert wb.sheetnames == [README, *tables, FRAMSIKT]
+    assert wb.sheetnames == ["Les meg", *tables, FRAMSIKT]
     assert {"Frie inntekter", "Drift per sektor", "Investeringer og finansiering",
             "Gjeld og rente", "Handlingsregler", "KØB"} <= set(wb.sheetnames)
     ws = wb["Frie inntekter"]
@@ -514,7 +515,7 @@ def test_workbook_and_tables(tmp_path, lil):
     rules = {r[0].value: r for r in wb["Handlingsregler"].iter_rows(min_row=2)}
     assert rules["Netto driftsresultat >= 1,75 %: status"][3].value in ("Oppfylt",
                                                                        "Ikke oppfylt")
-    readme = [r[0].value for r in wb[README].iter_rows()]
+    readme = [r[0].value for r in wb[README_SHEET].iter_rows()]
     assert "Kilder" in readme and "Ark" in readme
     tidy = list(wb[FRAMSIKT].iter_rows(values_only=True))
     assert tidy[0] == ("kommunenummer", "år", "post", "tekst", "beløp (1000 kr)")

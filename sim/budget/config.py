@@ -357,7 +357,7 @@ class BudgetConfig(Frozen):
     kob: Kob = Field(default_factory=Kob)
     assumptions: tuple[str, ...] = Field(
         (), description="figures that are national defaults or assumptions (set by "
-        "national_budget_config; shown in the README sheet)")
+        "national_budget_config; shown in the «Les meg» sheet)")
     source: str | None = Field(None, description="file the config was read from (set on load)")
 
 

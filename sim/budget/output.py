@@ -1,6 +1,6 @@
 """Budget outputs: the økonomiplan workbook and CSV tables, tidy tables, and PNG plots.
 
-* ``budget.xlsx``: a README sheet, then one sheet per økonomiplan table (years as columns,
+* ``budget.xlsx``: a «Les meg» sheet, then one sheet per økonomiplan table (years as columns,
   1000 kr, Norwegian number formats through Excel's locale-aware codes ``# ##0``/``0,0``,
   units in a column and in the header, header row and line names frozen) and ``Framsikt``
   (the tidy table for budget systems).
@@ -22,9 +22,8 @@ import pandas as pd
 from sim.budget.analysis import PARTS, decompose
 from sim.budget.model import BudgetResult
 from sim.budget.tables import framsikt, okonomiplan_tables
-from sim.numbers import axis, number, signed
+from sim.numbers import README_SHEET, axis, number, signed
 
-README = "README"
 FRAMSIKT = "Framsikt"
 
 _FORMATS = {"1000 kr": "#,##0", "personer": "#,##0", "kr": "#,##0", "%": "0.0",
@@ -104,7 +103,7 @@ def _cell(v):
 
 def write_xlsx(budget: BudgetResult, path: Path,
                tables: dict[str, pd.DataFrame] | None = None) -> None:
-    """The økonomiplan workbook: README, one sheet per table, Framsikt."""
+    """The økonomiplan workbook: «Les meg», one sheet per table, Framsikt."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
@@ -112,7 +111,7 @@ def write_xlsx(budget: BudgetResult, path: Path,
     tables = tables if tables is not None else okonomiplan_tables(budget)
     wb = Workbook()
     ws = wb.active
-    ws.title = README
+    ws.title = README_SHEET
     for row in _readme_rows(budget, tables):
         ws.append(row)
     ws.column_dimensions["A"].width = 24
