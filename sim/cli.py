@@ -7,6 +7,7 @@ Imports of the model (numpy, numba, pandas, matplotlib) happen inside the comman
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -191,13 +192,18 @@ def _run_batch(municipality, fylke, zones, horizon, base_year, population, out, 
     options = {"municipality": municipality, "fylke": fylke, "zones": zones,
                "horizon": horizon, "base_year": base_year, "seed": seed, "budget": budget,
                "population": str(population) if population else None, "intervals": intervals}
+    t0 = time.perf_counter()
     ivs = _intervals(batch.results) if intervals else []
+    t1 = time.perf_counter()
     files = write_many(batch, out, options)
     files += _write_intervals(out, ivs, False)
+    t2 = time.perf_counter()
     for knr, message in batch.failed:
         console.print(f"[red]failed:[/red] {knr}: {message}", highlight=False)
+    extra = f", intervals {t1 - t0:.1f} s" if intervals else ""
     console.print(f"{len(batch.results)} kommuner projected ({len(batch.failed)} failed) in "
-                  f"{batch.timings['run_s']:.1f} s; wrote {len(files)} files to {out}/")
+                  f"{batch.timings['run_s']:.1f} s{extra}, written in {t2 - t1:.1f} s; "
+                  f"wrote {len(files)} files to {out}/")
     if batch.failed:
         raise typer.Exit(1)
 
