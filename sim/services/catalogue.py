@@ -27,7 +27,9 @@ Capacity (places by zone) and investments in whole buildings:
   places today), changed by the facilities that open or close later.
 * A ``building`` (a standard new building: name, whole places, cost) is placed in a zone in the
   first year its gap (place demand − places) exceeds ``threshold``; enough whole buildings to
-  close the gap, counted as places from then on (see ``sim.services.demand``). With
+  close the gap, counted as places from then on (see ``sim.services.demand``). Places a
+  facility already planned will add within ``look_ahead_years`` (default 3) count as there: a
+  planner does not build for a shortage a planned opening closes (it stays a gap until then). With
   ``capacity_scope = "kommune"`` (sykehjem: places are allocated kommune-wide) the kommune's
   gap decides, and new buildings go to ``building.zone`` (default: the zone with the most
   place demand that year).
@@ -165,6 +167,9 @@ class Building(Frozen):
                              "places) exceeds this many places")
     first_year: int | None = Field(None, ge=2000, le=2100, description="first year (1 January) "
                                    "a new building can count; default: the first projection year")
+    look_ahead_years: int = Field(3, ge=0, le=10, description="a gap that places already "
+                                  "planned to open within this many years will close is left "
+                                  "open until then (shown as a gap), not built for")
     zone: str | None = Field(None, min_length=1, description="where new buildings go when the "
                              "service's capacity is kommune-wide; default: the zone with the "
                              "most place demand that year")

@@ -57,7 +57,8 @@ def capacity_lines(service: Service) -> list[str]:
     b = service.building
     if b is not None:
         lines.append(f"new building: {b.name}, {b.places} places, {b.cost_nok:,.0f} NOK "
-                     f"({service.price_year}), when a zone's gap exceeds {b.threshold:g} places"
+                     f"({service.price_year}), when a zone's gap exceeds {b.threshold:g} places "
+                     f"after the openings planned within {b.look_ahead_years} years"
                      + (f", from {b.first_year}" if b.first_year else "")
                      + (f", built in {b.zone}" if b.zone else ""))
     return lines

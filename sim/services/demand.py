@@ -406,9 +406,11 @@ def place_buildings(demand: np.ndarray, capacity: np.ndarray, years,
     """Cumulative places of whole new buildings, [Y, D], placed where places run short.
 
     In each year t (from ``building.first_year``, default the first year) and district, the gap
-    = demand − capacity − places built before t; where it exceeds ``building.threshold``,
-    ceil(gap / building.places) buildings open on 1 January t, closing the gap. Built places
-    count from then on (a gap closed once stays closed until demand grows or capacity closes).
+    = demand − planned − places built before t, where planned = the most places capacity
+    reaches in t..t + ``building.look_ahead_years`` (openings already planned count as there;
+    a closing counts from its year); where it exceeds ``building.threshold``,
+    ceil(gap / building.places) buildings open on 1 January t. Built places count from then on
+    (a gap closed once stays closed until demand grows or capacity closes).
 
     Args:
         demand: [Y, D] place demand on 1 January of ``years``.
@@ -420,9 +422,11 @@ def place_buildings(demand: np.ndarray, capacity: np.ndarray, years,
     built = np.zeros(demand.shape[1])
     out = np.zeros(demand.shape)
     first = years[0] if building.first_year is None else building.first_year
+    ahead = building.look_ahead_years
     for t, year in enumerate(years):
         if year >= first:
-            gap = demand[t] - capacity[t] - built
+            planned = np.maximum(capacity[t], capacity[t:t + ahead + 1].max(axis=0))
+            gap = demand[t] - planned - built
             # 1e-9: a gap of exactly k buildings (up to rounding) needs k, not k + 1
             need = np.where(gap > building.threshold,
                             np.ceil(gap / building.places - 1e-9), 0.0)
