@@ -89,8 +89,9 @@ def validate_cmd(
 
     With ``--abm-runs N`` (default 100) the agent-based engine is run N times with each
     back-test's inputs and the observed values are compared with its ABM band (tilfeldig
-    variasjon gitt forutsetningene). ``--all`` back-tests every kommune instead
-    (``calibration.country``) and writes ``country_validation.md``.
+    variasjon gitt forutsetningene). ``--all`` back-tests every kommune instead,
+    from 2019 and 2022 to 2024, and the bydeler (``calibration.country``), and writes
+    ``country_validation.md``; with ``--intervals`` also the prediction intervals' check.
     """
     if all_kommuner:
         from calibration.country_report import write_country_report
