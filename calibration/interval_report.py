@@ -58,7 +58,7 @@ def _row(values: np.ndarray, level: float | None = None) -> str:
             return "–"
         text = f"{v:.0f}"
         lo, hi = TARGETS.get(level, (-np.inf, np.inf))
-        return text if lo <= v <= hi else f"**{text}**"
+        return text if lo <= round(v) <= hi else f"**{text}**"   # as shown: 55 is 55
     return " | ".join(fmt(v) for v in values)
 
 
@@ -166,6 +166,7 @@ def _reading(chk: Check) -> list[str]:
                         for c in range(len(SIZE_LABELS))])
     cells50 = np.array([coverage_by_horizon(chk, 0.5, chk.rec.size == c)
                         for c in range(len(SIZE_LABELS))])
+    cells80, cells50 = np.round(cells80), np.round(cells50)   # as the tables show them
     ok80 = np.mean((cells80 >= 75) & (cells80 <= 85))
     ok50 = np.mean((cells50 >= 45) & (cells50 <= 55))
     return [
