@@ -145,6 +145,49 @@ def test_load_fills_the_editor_from_the_main_scenario(main):
     assert callbacks.edited_scenario(loaded, paths, values, housing, coverage) == main
 
 
+@pytest.mark.parametrize("knr", ["3201", "1818"])  # Bærum; Herøy (Nordland), pooled
+def test_editor_shows_the_defaults_a_kommune_without_a_scenario_file_runs(knr):
+    """The editor's values are those `kommunesim run -m K` resolves, and stay unset unedited."""
+    from sim.config import interpolate_path
+    from sim.inputs import resolve
+    from sim.scenarios import build_scenario, main_scenario_file
+
+    assert main_scenario_file(knr) is None
+    loaded, _k, error, paths, values, housing, coverage = callbacks.on_load(
+        None, knr, None, None, None, None, None)
+    assert error == "" and loaded == scenario.default_scenario(knr)
+    shown = {**{k: scenario.rows_path(rows) for k, rows in zip(callbacks.PATH_KEYS, paths,
+                                                                 strict=True)},
+             **dict(zip(callbacks.VALUE_KEYS, values, strict=True))}
+    run = resolve(build_scenario(None, knr, None, None, None))  # the CLI's run of the kommune
+    years = run.years
+
+    def path(key: str) -> np.ndarray:
+        return interpolate_path({int(y): v for y, v in shown[key].items()}, years)
+
+    assert shown["horizon"] == years[-1] + 1
+    refugees = run.refugees.sum(axis=(1, 2, 3))  # persons settled per year
+    assert refugees[0] > 0 and path("refugees.settled_per_year") == pytest.approx(refugees,
+                                                                                  rel=1e-12)
+    tfr = list(run.parameters["tfr_path"].values())  # rounded to 4 decimals
+    assert path("fertility.tfr") == pytest.approx(tfr, abs=5e-5)
+    assert shown["mortality.e0_male"] is None and shown["mortality.e0_female"] is None
+    # every value shown, written into the scenario, gives the same engine inputs bit for bit
+    explicit = loaded
+    for key, value in shown.items():
+        explicit = scenario.set_in(explicit, key, value)
+    again = resolve(scenario.validate(explicit))
+    for name in ("fertility", "refugees", "in_migrants", "out_rate", "death_probability"):
+        assert np.array_equal(getattr(again, name), getattr(run, name)), name
+    # unedited, the defaults stay unset (the scenario saves and runs as -m K); an edit is kept
+    assert callbacks.edited_scenario(loaded, paths, values, housing, coverage) == loaded
+    i = callbacks.PATH_KEYS.index("fertility.tfr")
+    paths[i] = [*paths[i][:-1], {"år": 2040, "verdi": "1,8"}]
+    edited = callbacks.edited_scenario(loaded, paths, values, housing, coverage)
+    assert edited == scenario.set_in(loaded, "fertility.tfr",
+                                     {"2024": 1.44, "2030": 1.57, "2040": 1.8})
+
+
 def test_load_keeps_the_session_scenario_on_reload(main):
     edited = more_refugees(main)
     loaded, *_ = callbacks.on_load(None, "3205", None, None, None, main, edited)

@@ -56,20 +56,28 @@ def on_load(trigger: str | None, kommune: str, upload: str | None, filename: str
             (no_update,) * 4
     except UnicodeDecodeError:
         return (no_update,) * 2 + ("Kan ikke lese filen: ikke UTF-8-tekst",) + (no_update,) * 4
+    shown = scenario.run_values(data, PATH_KEYS + VALUE_KEYS)
     return (data, data["municipality"], "",
-            [scenario.path_rows(scenario.get_in(data, k)) for k in PATH_KEYS],
-            [scenario.get_in(data, k) for k in VALUE_KEYS],
+            [scenario.path_rows(shown[k]) for k in PATH_KEYS],
+            [shown[k] for k in VALUE_KEYS],
             scenario.housing_rows(data), scenario.coverage_rows(data))
 
 
 def edited_scenario(loaded: dict, paths: list, values: list, housing: list | None,
                     coverage: list | None) -> dict[str, Any]:
-    """The loaded scenario with the editor's fields written into it."""
+    """The loaded scenario with the editor's fields written into it.
+
+    A field the loaded scenario leaves unset that still shows the run's default stays unset, so
+    an unedited kommune default runs (and saves) as ``kommunesim run -m K`` does.
+    """
+    shown = scenario.run_values(loaded, PATH_KEYS + VALUE_KEYS)
+    fields = [*zip(PATH_KEYS, map(scenario.rows_path, paths), strict=True),
+              *zip(VALUE_KEYS, (None if v in ("", None) else v for v in values), strict=True)]
     data = loaded
-    for key, rows in zip(PATH_KEYS, paths, strict=True):
-        data = scenario.set_in(data, key, scenario.rows_path(rows))
-    for key, value in zip(VALUE_KEYS, values, strict=True):
-        data = scenario.set_in(data, key, None if value in ("", None) else value)
+    for key, value in fields:
+        if scenario.get_in(loaded, key) is None and value == shown[key]:
+            continue
+        data = scenario.set_in(data, key, value)
     data = scenario.with_housing_rows(data, housing)
     return scenario.with_coverage_rows(data, coverage)
 
