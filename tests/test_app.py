@@ -188,6 +188,34 @@ def test_editor_shows_the_defaults_a_kommune_without_a_scenario_file_runs(knr):
                                      {"2024": 1.44, "2030": 1.57, "2040": 1.8})
 
 
+@pytest.mark.parametrize("text, knr", [("baerum", "3201"), ("BÆRUM", "3201"),
+                                       ("lorenskog", "3222"), ("nordre follo", "3207"),
+                                       ("3201", "3201"), ("Herøy (Nordland)", "1818")])
+def test_kommune_search_matches_as_the_cli(text, knr):
+    from sim.data.kommuner import lookup_kommune
+
+    assert lookup_kommune(text) == knr  # the CLI's -m finds it
+    options = callbacks.on_kommune_search(text, "3205")
+    found = [o["value"] for o in options if "search" in o]
+    assert found == [knr]
+    # the browser's filter keeps what the server found: the typed text is their search text
+    assert all(o["search"] == text for o in options if o["value"] in found)
+    # the chosen kommune keeps its label, without the search text (the browser hides it)
+    assert options[-1] == {"label": "Lillestrøm (3205)", "value": "3205"}
+
+
+def test_kommune_search_partial_empty_and_chosen():
+    names = dict(scenario.available_kommuner())
+    partial = callbacks.on_kommune_search("heroy", "1818")
+    assert [o["value"] for o in partial] == ["1515", "1818"]  # chosen and found: listed once
+    assert {o["label"] for o in partial} == {"Herøy (1515)", "Herøy (1818)"}
+    everything = callbacks.on_kommune_search("  ", "3205")
+    assert len(everything) == len(names) == 357
+    assert all("search" not in o for o in everything)
+    assert callbacks.on_kommune_search("xyzzy", "3205") == [
+        {"label": "Lillestrøm (3205)", "value": "3205"}]
+
+
 def test_load_keeps_the_session_scenario_on_reload(main):
     edited = more_refugees(main)
     loaded, *_ = callbacks.on_load(None, "3205", None, None, None, main, edited)

@@ -18,7 +18,8 @@ from dash import ALL, MATCH, Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from sim.app import compute, ids, scenario, sweeps, views
-from sim.app.layout import FIELDS
+from sim.app.layout import FIELDS, kommune_options
+from sim.data.kommuner import search_kommuner
 from sim.errors import InputError
 from sim.export import budget_tables, tables_from_result, workbook_bytes
 
@@ -93,6 +94,21 @@ def on_edit(loaded: dict | None, paths: list, values: list, housing: list | None
     except InputError as exc:
         return no_update, no_update, f"Scenarioet kan ikke kjøres: {exc.line()}"
     return data, scenario.to_toml(data), ""
+
+
+def on_kommune_search(text: str | None, value: str | None) -> list[dict]:
+    """The kommune picker's options for the typed text, matched as the CLI's ``-m`` matches.
+
+    ``search_kommuner`` (case and diacritics ignored: "baerum", "BÆRUM", "3201"). The chosen
+    kommune stays among the options (so it keeps its label) without the search text, so the
+    browser's filter hides it unless it matches the text too.
+    """
+    kommuner = scenario.available_kommuner()
+    if not text or not text.strip():
+        return kommune_options(kommuner)
+    found = set(search_kommuner(text))
+    return [*kommune_options([k for k in kommuner if k[0] in found], text),
+            *kommune_options([k for k in kommuner if k[0] == value and value not in found])]
 
 
 def add_year_row(rows: list | None) -> list:
@@ -239,6 +255,11 @@ def register(app: dash.Dash, sweeps_root: str | None = None) -> None:
             return out[:3] + ([no_update] * len(PATH_KEYS), [no_update] * len(VALUE_KEYS)) \
                 + out[5:]
         return out
+
+    @app.callback(Output(ids.KOMMUNE, "options"), Input(ids.KOMMUNE, "search_value"),
+                  State(ids.KOMMUNE, "value"), prevent_initial_call=True)
+    def kommune_search(text, value):
+        return on_kommune_search(text, value)
 
     @app.callback(
         Output(ids.SCENARIO, "data"), Output(ids.TOML_TEXT, "value"),
