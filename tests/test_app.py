@@ -396,14 +396,19 @@ def test_sweep_browsing(sweep_root, tmp_path):
     assert sweeps.checked(str(tmp_path), sweep_root) is None  # not under the root
     assert sweeps.checked("/etc", sweep_root) is None
     folder = sweeps.checked(found[0], sweep_root)
-    assert "population.total" in sweeps.indicator_options(folder)
+    options = {o["value"]: o["label"] for o in sweeps.indicator_options(folder)}
+    assert options["population.total"] == "Folketall"
+    assert options["users.barnehage"] == "Brukere barnehage"
+    assert sweeps.indicator_label("population.1-5@Nord") == "Innbyggere 1–5 år, Nord"
+    assert sweeps.indicator_label("cost_nok.total") == "Kostnad (kr) i alt"
     fig = sweeps.fan_figure(folder, "users.barnehage")
     s = summary(folder)
     s = s[s.indicator == "users.barnehage"]
     median = next(t for t in fig["data"] if t.get("name") == "Median")
     np.testing.assert_array_equal(median["y"], s.p50.to_numpy())
     assert "12 av 12 scenarioer" in str(sweeps.info(folder))
-    assert "main_effect" in str(sweeps.sensitivity_table(folder, "users.barnehage"))
+    assert "hovedeffekt" in str(sweeps.sensitivity_table(folder, "users.barnehage"))
+    assert "modell: kohortmodellen" in str(sweeps.info(folder))
 
 
 def test_serve_command_starts_the_app(tmp_path):

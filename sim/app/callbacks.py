@@ -392,8 +392,9 @@ def register(app: dash.Dash, sweeps_root: str | None = None) -> None:
             return html.P("Ingen sweep valgt." if sweeps_root else
                           "Start appen med --sweeps MAPPE for å bla i sweeper."), [], None
         options = sweeps.indicator_options(path)
-        value = indicator if indicator in options else (
-            "population.total" if "population.total" in options else options[0])
+        codes = [o["value"] for o in options]
+        value = indicator if indicator in codes else (
+            "population.total" if "population.total" in codes else codes[0])
         return sweeps.info(path), options, value
 
     @app.callback(Output(ids.SWEEP_FAN, "figure"), Output(ids.SWEEP_SENSITIVITY, "children"),
