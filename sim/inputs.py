@@ -39,7 +39,8 @@ from sim.inputfiles import apply_overrides, read_base_population
 from sim.resolved import ResolvedInputs
 from sim.roots import brentq
 
-__all__ = ["Estimates", "ResolvedInputs", "estimate_history", "estimate_levels", "resolve"]
+__all__ = ["Estimates", "ResolvedInputs", "default_paths", "estimate_history", "estimate_levels",
+           "resolve"]
 
 GENERIC_GROSS_OUT_RATE = 0.0666
 """ASSUMPTION for kommuner without own figures: Lillestrøm's 2020-2023 rate (SOURCES.md)."""
@@ -307,6 +308,24 @@ def default_refugee_plan(knr: str, base_year: int, table: PopulationHistory,
         plan = {**before, **plan}
         label += f"; {base_year}-{first - 1}: the settlement that happened"
     return plan, label
+
+
+def default_paths(scenario: Scenario) -> dict[str, dict[int, float]]:
+    """The year paths a run of ``scenario`` uses where it gives none (dotted key -> path).
+
+    What ``resolve`` fills in: SSB's TFR path (``_default_tfr``), the kommune's default
+    settlement plan (``default_refugee_plan``) and in- and out-migration multipliers of 1.
+    The web app's editor shows them for a kommune without a scenario file of its own.
+    """
+    table = population_history(scenario)
+    check_kommune(scenario, table)
+    knr, base_year = scenario.municipality, scenario.base_year
+    plan, _label = default_refugee_plan(knr, base_year, table,
+                                        municipality_defaults().get(knr, {}))
+    return {"fertility.tfr": dict(_default_tfr(base_year)),
+            "refugees.settled_per_year": plan,
+            "migration.in_multiplier": {base_year: 1.0},
+            "migration.out_rate_multiplier": {base_year: 1.0}}
 
 
 def estimate_levels(scenario: Scenario, table: PopulationHistory, knr: str,

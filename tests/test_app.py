@@ -145,6 +145,77 @@ def test_load_fills_the_editor_from_the_main_scenario(main):
     assert callbacks.edited_scenario(loaded, paths, values, housing, coverage) == main
 
 
+@pytest.mark.parametrize("knr", ["3201", "1818"])  # Bærum; Herøy (Nordland), pooled
+def test_editor_shows_the_defaults_a_kommune_without_a_scenario_file_runs(knr):
+    """The editor's values are those `kommunesim run -m K` resolves, and stay unset unedited."""
+    from sim.config import interpolate_path
+    from sim.inputs import resolve
+    from sim.scenarios import build_scenario, main_scenario_file
+
+    assert main_scenario_file(knr) is None
+    loaded, _k, error, paths, values, housing, coverage = callbacks.on_load(
+        None, knr, None, None, None, None, None)
+    assert error == "" and loaded == scenario.default_scenario(knr)
+    shown = {**{k: scenario.rows_path(rows) for k, rows in zip(callbacks.PATH_KEYS, paths,
+                                                                 strict=True)},
+             **dict(zip(callbacks.VALUE_KEYS, values, strict=True))}
+    run = resolve(build_scenario(None, knr, None, None, None))  # the CLI's run of the kommune
+    years = run.years
+
+    def path(key: str) -> np.ndarray:
+        return interpolate_path({int(y): v for y, v in shown[key].items()}, years)
+
+    assert shown["horizon"] == years[-1] + 1
+    refugees = run.refugees.sum(axis=(1, 2, 3))  # persons settled per year
+    assert refugees[0] > 0 and path("refugees.settled_per_year") == pytest.approx(refugees,
+                                                                                  rel=1e-12)
+    tfr = list(run.parameters["tfr_path"].values())  # rounded to 4 decimals
+    assert path("fertility.tfr") == pytest.approx(tfr, abs=5e-5)
+    assert shown["mortality.e0_male"] is None and shown["mortality.e0_female"] is None
+    # every value shown, written into the scenario, gives the same engine inputs bit for bit
+    explicit = loaded
+    for key, value in shown.items():
+        explicit = scenario.set_in(explicit, key, value)
+    again = resolve(scenario.validate(explicit))
+    for name in ("fertility", "refugees", "in_migrants", "out_rate", "death_probability"):
+        assert np.array_equal(getattr(again, name), getattr(run, name)), name
+    # unedited, the defaults stay unset (the scenario saves and runs as -m K); an edit is kept
+    assert callbacks.edited_scenario(loaded, paths, values, housing, coverage) == loaded
+    i = callbacks.PATH_KEYS.index("fertility.tfr")
+    paths[i] = [*paths[i][:-1], {"år": 2040, "verdi": "1,8"}]
+    edited = callbacks.edited_scenario(loaded, paths, values, housing, coverage)
+    assert edited == scenario.set_in(loaded, "fertility.tfr",
+                                     {"2024": 1.44, "2030": 1.57, "2040": 1.8})
+
+
+@pytest.mark.parametrize("text, knr", [("baerum", "3201"), ("BÆRUM", "3201"),
+                                       ("lorenskog", "3222"), ("nordre follo", "3207"),
+                                       ("3201", "3201"), ("Herøy (Nordland)", "1818")])
+def test_kommune_search_matches_as_the_cli(text, knr):
+    from sim.data.kommuner import lookup_kommune
+
+    assert lookup_kommune(text) == knr  # the CLI's -m finds it
+    options = callbacks.on_kommune_search(text, "3205")
+    found = [o["value"] for o in options if "search" in o]
+    assert found == [knr]
+    # the browser's filter keeps what the server found: the typed text is their search text
+    assert all(o["search"] == text for o in options if o["value"] in found)
+    # the chosen kommune keeps its label, without the search text (the browser hides it)
+    assert options[-1] == {"label": "Lillestrøm (3205)", "value": "3205"}
+
+
+def test_kommune_search_partial_empty_and_chosen():
+    names = dict(scenario.available_kommuner())
+    partial = callbacks.on_kommune_search("heroy", "1818")
+    assert [o["value"] for o in partial] == ["1515", "1818"]  # chosen and found: listed once
+    assert {o["label"] for o in partial} == {"Herøy (1515)", "Herøy (1818)"}
+    everything = callbacks.on_kommune_search("  ", "3205")
+    assert len(everything) == len(names) == 357
+    assert all("search" not in o for o in everything)
+    assert callbacks.on_kommune_search("xyzzy", "3205") == [
+        {"label": "Lillestrøm (3205)", "value": "3205"}]
+
+
 def test_load_keeps_the_session_scenario_on_reload(main):
     edited = more_refugees(main)
     loaded, *_ = callbacks.on_load(None, "3205", None, None, None, main, edited)
@@ -325,14 +396,19 @@ def test_sweep_browsing(sweep_root, tmp_path):
     assert sweeps.checked(str(tmp_path), sweep_root) is None  # not under the root
     assert sweeps.checked("/etc", sweep_root) is None
     folder = sweeps.checked(found[0], sweep_root)
-    assert "population.total" in sweeps.indicator_options(folder)
+    options = {o["value"]: o["label"] for o in sweeps.indicator_options(folder)}
+    assert options["population.total"] == "Folketall"
+    assert options["users.barnehage"] == "Brukere barnehage"
+    assert sweeps.indicator_label("population.1-5@Nord") == "Innbyggere 1–5 år, Nord"
+    assert sweeps.indicator_label("cost_nok.total") == "Kostnad (kr) i alt"
     fig = sweeps.fan_figure(folder, "users.barnehage")
     s = summary(folder)
     s = s[s.indicator == "users.barnehage"]
     median = next(t for t in fig["data"] if t.get("name") == "Median")
     np.testing.assert_array_equal(median["y"], s.p50.to_numpy())
     assert "12 av 12 scenarioer" in str(sweeps.info(folder))
-    assert "main_effect" in str(sweeps.sensitivity_table(folder, "users.barnehage"))
+    assert "hovedeffekt" in str(sweeps.sensitivity_table(folder, "users.barnehage"))
+    assert "modell: kohortmodellen" in str(sweeps.info(folder))
 
 
 def test_serve_command_starts_the_app(tmp_path):

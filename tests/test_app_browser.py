@@ -4,7 +4,8 @@ One server (a thread, free port) and one browser for the module. The scenario: o
 pick Lørenskog, change the refugee settlement, see the 2030 barnehage figure change, pin the
 main and the changed scenario and read their difference, download the scenario TOML and the
 Excel file, run the TOML with the CLI and check the Excel numbers against its Parquet tables;
-run the ABM band with its progress; open a sweep. Screenshots of the main views go to
+run the ABM band with its progress; open a sweep; find Bærum by typing "baerum" and see
+the defaults its run uses. Screenshots of the main views go to
 ``$KOMMUNESIM_SCREENSHOTS`` (``make screenshots``-style: ``KOMMUNESIM_SCREENSHOTS=docs``) or
 the test's temporary folder.
 """
@@ -23,6 +24,7 @@ from openpyxl import load_workbook
 from sim import numbers as fmt
 from sim.app import compute, scenario
 from sim.cli import app as cli_app
+from sim.config import interpolate_path
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -208,3 +210,29 @@ def test_decimal_comma_in_tables(page):
     page.keyboard.press("Enter")
     page.wait_for_function("() => document.querySelector('#toml-text').value"
                            ".includes('2040 = 1.8\\n')")
+
+
+def test_search_finds_a_kommune_without_a_scenario_file(page):
+    """ "baerum" (ASCII) finds Bærum; its editor shows the defaults its run uses."""
+    from sim.data.population import population_table as ssb
+    from sim.inputs import resolve
+    from sim.scenarios import build_scenario
+
+    page.click("#kommune")
+    page.get_by_placeholder("Søk").fill("baerum")
+    page.get_by_role("option", name="Bærum (3201)").click()
+    wait_for_cell(page, "total-2024", fmt.number(ssb(None).array("3201", 2024).sum()))
+    run = resolve(build_scenario(None, "3201", None, None, None))
+    # the run's refugees per year (exact) and its TFR path (rounded to 4 decimals)
+    for label, want, rel in (
+            ("Bosatte flyktninger per år", run.refugees.sum(axis=(1, 2, 3)), 1e-12),
+            ("Fruktbarhet: samlet fruktbarhetstall", list(run.parameters["tfr_path"].values()),
+             1e-4)):
+        rows = page.locator(".field", has_text=label).locator("tr:has(td)")
+        shown = scenario.rows_path([
+            {"år": r.locator("td[data-dash-column='år']").inner_text().strip(),
+             "verdi": r.locator("td[data-dash-column='verdi']").inner_text().strip()}
+            for r in rows.all()])
+        assert shown is not None and min(map(int, shown)) == 2024
+        path = interpolate_path({int(y): v for y, v in shown.items()}, run.years)
+        assert path == pytest.approx(want, rel=rel), label

@@ -18,7 +18,8 @@ from dash import ALL, MATCH, Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from sim.app import compute, ids, scenario, sweeps, views
-from sim.app.layout import FIELDS
+from sim.app.layout import FIELDS, kommune_options
+from sim.data.kommuner import search_kommuner
 from sim.errors import InputError
 from sim.export import budget_tables, tables_from_result, workbook_bytes
 
@@ -56,20 +57,28 @@ def on_load(trigger: str | None, kommune: str, upload: str | None, filename: str
             (no_update,) * 4
     except UnicodeDecodeError:
         return (no_update,) * 2 + ("Kan ikke lese filen: ikke UTF-8-tekst",) + (no_update,) * 4
+    shown = scenario.run_values(data, PATH_KEYS + VALUE_KEYS)
     return (data, data["municipality"], "",
-            [scenario.path_rows(scenario.get_in(data, k)) for k in PATH_KEYS],
-            [scenario.get_in(data, k) for k in VALUE_KEYS],
+            [scenario.path_rows(shown[k]) for k in PATH_KEYS],
+            [shown[k] for k in VALUE_KEYS],
             scenario.housing_rows(data), scenario.coverage_rows(data))
 
 
 def edited_scenario(loaded: dict, paths: list, values: list, housing: list | None,
                     coverage: list | None) -> dict[str, Any]:
-    """The loaded scenario with the editor's fields written into it."""
+    """The loaded scenario with the editor's fields written into it.
+
+    A field the loaded scenario leaves unset that still shows the run's default stays unset, so
+    an unedited kommune default runs (and saves) as ``kommunesim run -m K`` does.
+    """
+    shown = scenario.run_values(loaded, PATH_KEYS + VALUE_KEYS)
+    fields = [*zip(PATH_KEYS, map(scenario.rows_path, paths), strict=True),
+              *zip(VALUE_KEYS, (None if v in ("", None) else v for v in values), strict=True)]
     data = loaded
-    for key, rows in zip(PATH_KEYS, paths, strict=True):
-        data = scenario.set_in(data, key, scenario.rows_path(rows))
-    for key, value in zip(VALUE_KEYS, values, strict=True):
-        data = scenario.set_in(data, key, None if value in ("", None) else value)
+    for key, value in fields:
+        if scenario.get_in(loaded, key) is None and value == shown[key]:
+            continue
+        data = scenario.set_in(data, key, value)
     data = scenario.with_housing_rows(data, housing)
     return scenario.with_coverage_rows(data, coverage)
 
@@ -85,6 +94,21 @@ def on_edit(loaded: dict | None, paths: list, values: list, housing: list | None
     except InputError as exc:
         return no_update, no_update, f"Scenarioet kan ikke kjøres: {exc.line()}"
     return data, scenario.to_toml(data), ""
+
+
+def on_kommune_search(text: str | None, value: str | None) -> list[dict]:
+    """The kommune picker's options for the typed text, matched as the CLI's ``-m`` matches.
+
+    ``search_kommuner`` (case and diacritics ignored: "baerum", "BÆRUM", "3201"). The chosen
+    kommune stays among the options (so it keeps its label) without the search text, so the
+    browser's filter hides it unless it matches the text too.
+    """
+    kommuner = scenario.available_kommuner()
+    if not text or not text.strip():
+        return kommune_options(kommuner)
+    found = set(search_kommuner(text))
+    return [*kommune_options([k for k in kommuner if k[0] in found], text),
+            *kommune_options([k for k in kommuner if k[0] == value and value not in found])]
 
 
 def add_year_row(rows: list | None) -> list:
@@ -232,6 +256,11 @@ def register(app: dash.Dash, sweeps_root: str | None = None) -> None:
                 + out[5:]
         return out
 
+    @app.callback(Output(ids.KOMMUNE, "options"), Input(ids.KOMMUNE, "search_value"),
+                  State(ids.KOMMUNE, "value"), prevent_initial_call=True)
+    def kommune_search(text, value):
+        return on_kommune_search(text, value)
+
     @app.callback(
         Output(ids.SCENARIO, "data"), Output(ids.TOML_TEXT, "value"),
         Output(ids.SCENARIO_ERROR, "children"),
@@ -363,8 +392,9 @@ def register(app: dash.Dash, sweeps_root: str | None = None) -> None:
             return html.P("Ingen sweep valgt." if sweeps_root else
                           "Start appen med --sweeps MAPPE for å bla i sweeper."), [], None
         options = sweeps.indicator_options(path)
-        value = indicator if indicator in options else (
-            "population.total" if "population.total" in options else options[0])
+        codes = [o["value"] for o in options]
+        value = indicator if indicator in codes else (
+            "population.total" if "population.total" in codes else codes[0])
         return sweeps.info(path), options, value
 
     @app.callback(Output(ids.SWEEP_FAN, "figure"), Output(ids.SWEEP_SENSITIVITY, "children"),

@@ -115,14 +115,23 @@ def start_kommune(kommuner: list[tuple[str, str]]) -> str | None:
     return START_KOMMUNE if START_KOMMUNE in numbers else (numbers[0] if numbers else None)
 
 
+def kommune_options(kommuner: list[tuple[str, str]], search: str | None = None) -> list[dict]:
+    """Options of the kommune picker, labelled "Bærum (3201)".
+
+    ``search``: the text typed in the picker, given as every option's search text (the server
+    chose them, ``callbacks.on_kommune_search``; the browser's own filter keeps them all).
+    """
+    return [{"label": f"{name} ({knr})", "value": knr, **({"search": search} if search else {})}
+            for knr, name in kommuner]
+
+
 def editor(kommuner: list[tuple[str, str]]) -> html.Div:
     """The scenario editor: kommune, assumptions, housing, coverage, load/save."""
     return html.Div([
         html.H3("Scenario"),
         html.Div([html.Label("Kommune"), dropdown(
-            ids.KOMMUNE, options=[{"label": f"{name} ({knr})", "value": knr}
-                                     for knr, name in kommuner],
-            value=start_kommune(kommuner), clearable=False)], className="field"),
+            ids.KOMMUNE, options=kommune_options(kommuner), value=start_kommune(kommuner),
+            clearable=False, search_order="original")], className="field"),
         html.Div([
             dcc.Upload(html.Button("Last opp scenario (TOML)"), id=ids.UPLOAD, accept=".toml",
                        max_size=MAX_UPLOAD_BYTES),

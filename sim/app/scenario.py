@@ -3,8 +3,9 @@
 The dict is what ``sim.config.read_scenario_dict`` returns (``extends`` already merged, year
 keys as strings, tuples as lists), so it serialises to JSON (the browser's ``dcc.Store``) and to
 TOML (``kommunesim run FILE``) unchanged. Editing helpers read and write nested keys
-(``"refugees.settled_per_year"``) and convert year paths to table rows and back; nothing here
-knows the model, so new scenario sections (zones, housing) need no change here.
+(``"refugees.settled_per_year"``) and convert year paths to table rows and back; only
+``run_values`` asks the model (for the defaults a run uses), so new scenario sections (zones,
+housing) need no change here.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import copy
 import json
 import tomllib
+from collections.abc import Sequence
 from typing import Any
 
 import tomli_w
@@ -44,6 +46,34 @@ def default_scenario(kommunenummer: str) -> dict[str, Any]:
     if path is None:
         return {"name": "hovedalternativ", "municipality": kommunenummer}
     return read_scenario_dict(path)
+
+
+def run_values(data: dict[str, Any], keys: Sequence[str]) -> dict[str, Any]:
+    """The value a run of ``data`` uses for each dotted key: the scenario's own or the default.
+
+    Defaults are the scenario model's (``horizon`` 2050) and, for year paths the scenario
+    leaves unset, the ones ``resolve`` estimates for the kommune (``sim.inputs.default_paths``:
+    SSB's TFR path, the settlement plan, multipliers of 1), with years as text keys like the
+    scenario dict's. The editor shows these, so every kommune shows what it runs. A scenario
+    that does not resolve gets its own values only (the editor shows its error).
+    """
+    from sim.inputs import default_paths
+
+    own = {key: get_in(data, key) for key in keys}
+    try:
+        valid = validate(data)
+        paths = default_paths(valid)
+    except InputError:
+        return own
+    dump = valid.model_dump()
+    out = {}
+    for key, value in own.items():
+        if value is None:
+            value = get_in(dump, key)
+        if value is None:
+            value = paths.get(key)
+        out[key] = {str(y): v for y, v in value.items()} if isinstance(value, dict) else value
+    return out
 
 
 def validate(data: dict[str, Any]) -> Scenario:

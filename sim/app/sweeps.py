@@ -16,9 +16,17 @@ import pandas as pd
 from dash import html
 
 from sim import numbers as fmt
-from sim.app.views import Figure, base_figure, scatter, table
+from sim.app.views import Figure, age_label, base_figure, scatter, table
 
 MAX_DEPTH = 3
+KINDS = {"population": "Innbyggere", "users": "Brukere", "staff": "Årsverk",
+         "cost_nok": "Kostnad (kr)", "demografikostnader_nok": "Demografikostnader (kr)"}
+"""Norwegian headings of the sweep indicators' kinds (``experiments.indicators``)."""
+WORDS = {"grid": "rutenett", "lhs": "latinsk hyperkube", "sobol": "Sobol",
+         "cohort": "kohortmodellen", "abm": "agentbasert modell",
+         "main_effect": "hovedeffekt (andel av variansen)", "SRC2": "SRC² (standardisert "
+         "regresjon)", "S1": "S1 (Sobol, første orden)", "ST": "ST (Sobol, total)"}
+"""Norwegian words for the design methods, engines and sensitivity indices."""
 
 
 def list_sweeps(root: str | Path | None) -> list[str]:
@@ -75,9 +83,23 @@ def _sensitivity(folder: str, _stamp: int) -> pd.DataFrame:
     return sensitivity(folder)
 
 
-def indicator_options(folder: Path) -> list[str]:
-    """The sweep's indicators (``population.total``, ``users.barnehage``, ...)."""
-    return sorted(_summary(str(folder), _stamp(folder))["indicator"].unique())
+def indicator_options(folder: Path) -> list[dict[str, str]]:
+    """The sweep's indicators (``population.total``, ...) with Norwegian labels."""
+    codes = sorted(_summary(str(folder), _stamp(folder))["indicator"].unique())
+    return [{"label": indicator_label(c), "value": c} for c in codes]
+
+
+def indicator_label(code: str) -> str:
+    """A sweep indicator in Norwegian: ``users.barnehage@Nord`` -> "Brukere barnehage, Nord"."""
+    name, _, zone = code.partition("@")
+    kind, _, what = name.partition(".")
+    if code.startswith("population.total"):
+        text = "Folketall"
+    else:
+        what = age_label(what) if kind == "population" else ("i alt" if what == "total"
+                                                              else what)
+        text = f"{KINDS.get(kind, kind)} {what}"
+    return f"{text}, {zone}" if zone else text
 
 
 def info(folder: Path) -> html.Div:
@@ -90,7 +112,8 @@ def info(folder: Path) -> html.Div:
     return html.Div([
         html.H4(sweep["name"]),
         html.P(f"{m['n_ok']} av {design['n_scenarios']} scenarioer fullført "
-               f"({m['n_failed']} feilet); design {design['method']}, motor {m['engine']}."),
+               f"({m['n_failed']} feilet); design: {WORDS.get(design['method'], design['method'])},"
+               f" modell: {WORDS.get(m['engine'], m['engine'])}."),
         table(["Scenario", *design["axes"], "Status"], rows),
     ])
 
@@ -99,7 +122,7 @@ def fan_figure(folder: Path, indicator: str) -> Figure:
     """Median, 25–75 % and 5–95 % over the sweep's scenarios of one indicator by year."""
     s = _summary(str(folder), _stamp(folder))
     s = s[s["indicator"] == indicator]
-    fig = base_figure(f"{indicator}: vifte over scenarioene", "Verdi")
+    fig = base_figure(f"{indicator_label(indicator)}: vifte over scenarioene", "Verdi")
     for lo, hi, alpha, name in (("p5", "p95", 0.2, "5–95 %"), ("p25", "p75", 0.35, "25–75 %")):
         scatter(fig, x=s.year, y=s[hi], mode="lines", line={"width": 0}, showlegend=False,
                 hovertemplate=f"{hi.upper()} %{{y:,.0f}}")
@@ -117,6 +140,7 @@ def sensitivity_table(folder: Path, indicator: str) -> html.Div:
     part = sens[sens["indicator"] == indicator]
     if part.empty:
         return html.P("Ingen sensitivitet for denne indikatoren (den varierer ikke).")
-    rows = [[r.axis, r.index, fmt.number(r.value, 3)] for r in part.itertuples()]
+    rows = [[r.axis, WORDS.get(r.index, r.index), fmt.number(r.value, 3)]
+            for r in part.itertuples()]
     return html.Div([html.H4(f"Sensitivitet {int(part.year.iloc[0])}"),
                      table(["Akse", "Indeks", "Verdi"], rows)])

@@ -3,7 +3,8 @@
 Names are SSB's official ones (KLASS 131), some with their Sámi or Kven form
 ("Oslo-Oslove", "Guovdageaidnu-Kautokeino"). Lookup is case- and diacritic-insensitive and
 accepts the full name, any one of its hyphenated forms ("Oslo", "Kautokeino") or the
-kommunenummer; "baerum", "lorenskog" and "Nordre Follo" all work.
+kommunenummer; "baerum", "lorenskog" and "Nordre Follo" all work. ``search_kommuner`` is the
+search-as-you-type form of the same matching (the web app's kommune picker).
 """
 
 from __future__ import annotations
@@ -96,10 +97,7 @@ def lookup_kommune(text: str, source: str = "command line",
     if raw.isdigit() and len(raw) == 4:
         return raw
     name, fylke = _split_fylke(raw)
-    found = set(_name_index().get(normalise(name), set()))
-    if fylke is not None:
-        found = {n for n in found if fylke in (normalise(_by_number()[n].fylke),
-                                                normalise(fylke_name(_by_number()[n].fylke)))}
+    found = {n for n in _name_index().get(normalise(name), set()) if _in_fylke(n, fylke)}
     if len(found) == 1:
         return next(iter(found))
     names = kommune_names()
@@ -114,6 +112,28 @@ def lookup_kommune(text: str, source: str = "command line",
     hint = (f"; closest: {', '.join(f'{names[n]} ({n})' for n in numbers)}" if numbers
             else "; 'kommunesim kommuner' lists them")
     raise InputError(source, field, f"unknown kommune '{raw}'{hint}")
+
+
+def search_kommuner(text: str | None) -> list[str]:
+    """Kommunenummer whose name or number contains ``text``, in number order (search as you type).
+
+    Names are compared as ``lookup_kommune`` compares them (``normalise``d: case, diacritics,
+    æ/ø/å), so "baerum", "BÆRUM", "nordre follo", "3201" and "Herøy (Nordland)" all find their
+    kommune; an empty text finds every kommune.
+    """
+    name, fylke = _split_fylke(str(text or "").strip())
+    key = normalise(name)
+    return [k.number for k in kommuner()
+            if (key in normalise(k.name) or k.number.startswith(key)) and _in_fylke(k.number,
+                                                                                    fylke)]
+
+
+def _in_fylke(number: str, fylke: str | None) -> bool:
+    """Whether the kommune is in the fylke (a ``normalise``d fylke name; None: any fylke)."""
+    if fylke is None:
+        return True
+    own = _by_number()[number].fylke
+    return fylke in (normalise(own), normalise(fylke_name(own)))
 
 
 def _split_fylke(text: str) -> tuple[str, str | None]:
