@@ -17,6 +17,7 @@ import pytest
 from sim.budget import budget_from_dict, project_budget
 from sim.budget import inntektssystem as inn
 from sim.budget.model import carried
+from sim.cohort.engine import Projection
 
 YEARS = np.array([2024, 2025])
 
@@ -64,7 +65,9 @@ def paper_run(service_cost=(50e6, 55e6, 60e6)) -> SimpleNamespace:
     inputs = SimpleNamespace(municipality="9999", municipality_name="Papirkommune",
                              districts=("Sentrum",), years=YEARS,
                              refugees=np.zeros((2, 1, 2, 106)), parameters={})
-    return SimpleNamespace(inputs=inputs, projection=SimpleNamespace(population=pop),
+    projection = Projection(np.arange(2024, 2027), ("Sentrum",), pop,
+                            np.zeros((2, 1, 5, 2, 106)), np.ones(2))   # no flows, no refugees
+    return SimpleNamespace(inputs=inputs, projection=projection,
                            services=services, catalogue=SimpleNamespace(keys=("skole",), services={
                                "skole": SimpleNamespace(building=None)}),
                            scenario=SimpleNamespace(inputs=SimpleNamespace(population=None)))
@@ -220,7 +223,9 @@ def test_symmetric_growth_does_not_drift_over_30_years():
     res = paper_run()
     res.inputs.years = years
     res.inputs.refugees = np.zeros((n, 1, 2, 106))
-    res.projection.population = pop
+    res.projection = Projection(np.arange(2024, 2025 + n), ("Sentrum",), pop,
+                                np.zeros((n, 1, 5, 2, 106)),
+                                np.ones(n))
     res.services = services
     history = {2020: 1000, 2021: 1000, 2022: 1000, 2023: 1000}
     common = {"prices.deflator_pct": {2024: 3.0}, "debt.opening_nok": 0.0,
