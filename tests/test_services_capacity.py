@@ -324,7 +324,8 @@ def test_cli_check_shows_facilities_and_buildings():
     assert "Ny barnehage Strømmen 234 (kommunal, opens 2031)" in out
     assert "Bingsfoss ungdomsskole (før utvidelse) 450 (ungdomsskole, closes 2026)" in out
     assert ("new building: 6-avdelings barnehage, 108 places, 78,750,000 NOK (2024), when a "
-            "zone's gap exceeds 18 places, from 2027") in out
+            "zone's gap exceeds 18 places after the openings planned within 3 years, "
+            "from 2027") in out
     assert "places serve the whole kommune" in out
 
 
