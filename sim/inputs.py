@@ -288,7 +288,7 @@ def default_refugee_plan(knr: str, base_year: int, table: PopulationHistory,
     """The default settlement plan (year path) and its source label.
 
     The kommune's plan (``municipalities.toml``) or the national plan times its size-weighted
-    share. For a base year before the plan starts (a run from 2019, say), the years before it
+    share, to 0.1 person (a planner's table shows 413.2, not 413.1966644644124). For a base year before the plan starts (a run from 2019, say), the years before it
     take the settlement that happened (``refugees_settled_history``), as a planner of today
     would enter it; the plan follows.
     """
@@ -298,9 +298,9 @@ def default_refugee_plan(knr: str, base_year: int, table: PopulationHistory,
     else:
         share = settlement_share(table, knr, base_year)
         national = municipality_defaults().get(NORWAY, {}).get("refugee_plan", {})
-        plan = {y: v * share for y, v in national.items() if y >= base_year} or {
-            base_year: list(national.values())[-1] * share}
-        label = "ASSUMPTION: national plan x size-weighted share"
+        plan = {y: round(v * share, 1) for y, v in national.items() if y >= base_year} or {
+            base_year: round(list(national.values())[-1] * share, 1)}
+        label = "ASSUMPTION: national plan x size-weighted share (to 0.1 person)"
     first = min(plan)
     if base_year < first:
         settled, _ = refugees_settled_history(knr, table, defaults)
