@@ -104,6 +104,22 @@ def base_population(districts: int = 1, name: str | None = None, persons=10.0) -
                       "s.toml": f'{SCENARIO_HEAD}[inputs]\nbase_population = "base.csv"\n'})
 
 
+def zone_history(zones=("A", "B"), years=range(2019, 2025), persons=1.0,
+                 change: Callable[[pd.DataFrame], pd.DataFrame] | None = None) -> Case:
+    """A run with ``[zones] history = "z.csv"``: a complete history (``persons`` in each cell
+    below age 95, 0 above, so the zones fit within Lørenskog), edited by ``change``."""
+    def make(d: Path) -> None:
+        index = pd.MultiIndex.from_product([list(years), list(zones), list(SEXES),
+                                            list(range(N_AGES))],
+                                           names=["year", "zone", "sex", "age"])
+        df = pd.DataFrame({"persons": persons}, index=index).reset_index()
+        df.loc[df.age >= 95, "persons"] = 0.0
+        (change(df) if change else df).to_csv(d / "z.csv", index=False)
+
+    return Case(RUN, {"z.csv": make, "s.toml": f'{SCENARIO_HEAD}[zones]\nhistory = "z.csv"\n'},
+                ("z.csv",))
+
+
 def with_says(case: Case, *says: str) -> Case:
     return Case(case.args, case.files, case.says + says)
 
@@ -321,6 +337,31 @@ CASES: dict[str, Case] = {
     "extends unknown built-in": scenario('extends = "nosuch"\n',
                                          ("'extends'", "no built-in scenario 'nosuch'",
                                           "lorenskog_main")),
+    # 7. Newer features: zone histories ([zones] history).
+    "zone history with a header only": with_says(
+        Case(RUN, {"z.csv": "year,zone,sex,age,persons\n",
+                   "s.toml": f'{SCENARIO_HEAD}[zones]\nhistory = "z.csv"\n'}), "no rows"),
+    "zone history year 10^9": with_says(zone_history(years=(2024, 10**9)), "'year'",
+                                        "within 2000..2100"),
+    "zone history year not a number": with_says(
+        zone_history(change=lambda df: df.assign(year=df.year.astype(object).where(
+            df.index != 5, "x"))), "'year'", "row 7"),
+    "zone history empty zone name": with_says(zone_history(zones=("A", "")), "'zone'",
+                                              "empty zone name"),
+    "zone history zone without residents": with_says(zone_history(persons=0.0), "'persons'",
+                                                     "zone 'A' has no residents in 2019"),
+    "zone history years with a gap": with_says(zone_history(years=(2020, 2022, 2024)),
+                                               "consecutive"),
+    "housing project in an unknown zone": scenario(
+        '[[housing.projects]]\ndistrict = "Nowhere"\ncompletions = { 2025 = 5 }\n',
+        ("'housing.projects.district'", "unknown zone 'Nowhere'")),
+    "housing completions -5": scenario('[[housing.projects]]\ncompletions = { 2025 = -5 }\n',
+                                       ("'housing.projects.0.completions'", "0..100,000")),
+    "housing completions 1e12": scenario('[[housing.projects]]\ncompletions = 1e12\n',
+                                         ("0..100,000",)),
+    "housing other completions inf": scenario(
+        "[housing]\nother_completions_per_year = inf\n",
+        ("'housing.other_completions_per_year.2000'", "finite")),
     # Regressions: classes that already worked.
     "unknown key": scenario("horizont = 2040\n", ("'horizont'", "unknown key")),
     "wrong type": scenario('seed = "x"\n', ("'seed'",)),
