@@ -120,6 +120,20 @@ def zone_history(zones=("A", "B"), years=range(2019, 2025), persons=1.0,
                 ("z.csv",))
 
 
+def catalogue(service: str = "", group: str = "coverage = 0.9", staff: str = "0.2") -> Case:
+    """A run whose service catalogue has one barnehage service (ages 1-5, ``group``'s keys)
+    plus the lines ``service``."""
+    text = ('municipality = "3222"\n[services.barnehage]\nlabel = "B"\nsector = "barnehage"\n'
+            "unit_cost_nok = 200000\nprice_year = 2024\n"
+            f"staff_per_user = {staff}\n"
+            f"age_groups = [{{ ages = [1, 5], {group} }}]\n{service}")
+    return Case(RUN, {"c.toml": text, "s.toml": f'{SCENARIO_HEAD}[services]\n'
+                      'catalogue = "c.toml"\n'}, ("c.toml",))
+
+
+FACILITY = 'facilities = [{ name = "X", district = "Lørenskog", places = 10 }]\n'
+
+
 def with_says(case: Case, *says: str) -> Case:
     return Case(case.args, case.files, case.says + says)
 
@@ -362,6 +376,32 @@ CASES: dict[str, Case] = {
     "housing other completions inf": scenario(
         "[housing]\nother_completions_per_year = inf\n",
         ("'housing.other_completions_per_year.2000'", "finite")),
+    # 7b. Service catalogues: facilities, buildings, costs.
+    "facility places 1e308": with_says(catalogue(
+        'facilities = [{ name = "X", district = "Lørenskog", places = 1e308 }]\n'),
+        "'services.barnehage.facilities.0.places'", "less than or equal to 100000"),
+    "facility opens after it closes": with_says(catalogue(
+        'facilities = [{ name = "X", district = "Lørenskog", places = 5, opens = 2030, '
+        "closes = 2025 }]\n"), "closes (2025) must be after opens (2030)"),
+    "facility in an unknown zone": with_says(catalogue(
+        'facilities = [{ name = "X", district = "Nord", places = 5 }]\n'), "unknown zone 'Nord'"),
+    "places per user 1e300 (10^300 buildings)": with_says(
+        catalogue(FACILITY + 'building = { name = "b", places = 1, cost_nok = 1e6 }\n',
+                  "coverage = 1.0, places_per_user = 1e300"),
+        "'services.barnehage.age_groups.0.places_per_user'", "less than or equal to 10"),
+    "building of 0 places": with_says(
+        catalogue(FACILITY + 'building = { name = "b", places = 0, cost_nok = 1e6 }\n'),
+        "'services.barnehage.building.places'"),
+    "building cost 1e308": with_says(
+        catalogue(FACILITY + 'building = { name = "b", places = 100, cost_nok = 1e308 }\n'),
+        "'services.barnehage.building.cost_nok'", "100000000000"),
+    "building threshold 1e308": with_says(catalogue(
+        FACILITY + 'building = { name = "b", places = 100, cost_nok = 1e6, threshold = 1e308 }\n'),
+        "'services.barnehage.building.threshold'"),
+    "unit cost 1e308": with_says(catalogue(group="coverage = 0.9, unit_cost_nok = 1e308"),
+                                 "'services.barnehage.age_groups.0.unit_cost_nok'"),
+    "staff per user 1e308": with_says(catalogue(staff="1e308"),
+                                      "'services.barnehage.staff_per_user'"),
     # Regressions: classes that already worked.
     "unknown key": scenario("horizont = 2040\n", ("'horizont'", "unknown key")),
     "wrong type": scenario('seed = "x"\n', ("'seed'",)),
