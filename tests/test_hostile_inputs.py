@@ -402,6 +402,24 @@ CASES: dict[str, Case] = {
                                  "'services.barnehage.age_groups.0.unit_cost_nok'"),
     "staff per user 1e308": with_says(catalogue(staff="1e308"),
                                       "'services.barnehage.staff_per_user'"),
+    # 7c. compare and runs of several kommuner.
+    "compare scenarios of two kommuner": Case(
+        ["compare", "{d}/a.toml", "{d}/b.toml", "--years", "2026", "--out", "{d}/out"],
+        {"a.toml": SCENARIO_HEAD + 'name = "a"\n',
+         "b.toml": 'municipality = "3205"\nhorizon = 2026\nname = "b"\n'},
+        ("'SCENARIOS'", "one kommune", "3205, 3222")),
+    "compare --years ,": Case(
+        ["compare", "{d}/a.toml", "{d}/b.toml", "--years", ",", "--out", "{d}/out"],
+        {"a.toml": SCENARIO_HEAD + 'name = "a"\n', "b.toml": SCENARIO_HEAD + 'name = "b"\n'},
+        ("'--years'", "names no year")),
+    "run -m ,,": Case(["run", "-m", ",,", "--out", "{d}/out"], {},
+                      ("'--municipality'", "selects no kommune")),
+    "run -m with a fylke it is not in": Case(
+        ["run", "-m", "3205", "--fylke", "Oslo", "--out", "{d}/out"], {},
+        ("selects no kommune",)),
+    "run -m list with an unknown number": Case(
+        ["run", "-m", "3222,9999", "--no-plots", "--out", "{d}/out"], {},
+        ("'--municipality'", "unknown kommunenummer 9999")),
     # Regressions: classes that already worked.
     "unknown key": scenario("horizont = 2040\n", ("'horizont'", "unknown key")),
     "wrong type": scenario('seed = "x"\n', ("'seed'",)),
