@@ -420,6 +420,14 @@ CASES: dict[str, Case] = {
     "run -m list with an unknown number": Case(
         ["run", "-m", "3222,9999", "--no-plots", "--out", "{d}/out"], {},
         ("'--municipality'", "unknown kommunenummer 9999")),
+    "abm --workers 10^6": Case(["run", "-m", "3222", "--engine", "abm", "--runs", "2",
+                                "--workers", "1000000", "--out", "{d}/out"], {},
+                               ("'--workers'", "1..1,024")),
+    "validate --all with a kommune": Case(["validate", "--all", "3222", "--out", "{d}/out"], {},
+                                          ("'MUNICIPALITY'", "every kommune")),
+    "validate --all with --population": Case(
+        ["validate", "--all", "--population", "{d}/p.csv", "--out", "{d}/out"], {"p.csv": "x"},
+        ("'--population'",)),
     # Regressions: classes that already worked.
     "unknown key": scenario("horizont = 2040\n", ("'horizont'", "unknown key")),
     "wrong type": scenario('seed = "x"\n', ("'seed'",)),
