@@ -134,6 +134,14 @@ def catalogue(service: str = "", group: str = "coverage = 0.9", staff: str = "0.
 FACILITY = 'facilities = [{ name = "X", district = "Lørenskog", places = 10 }]\n'
 
 
+def budget_config(old: str, new: str) -> Case:
+    """``kommunesim budget`` with Lørenskog's budget defaults, ``old`` replaced by ``new``."""
+    text = (ROOT / "sim" / "budget" / "defaults_3222.toml").read_text()
+    assert old in text, old
+    return Case(["budget", "-m", "3222", "--config", "{d}/b.toml", "--no-plots", "--out",
+                 "{d}/out"], {"b.toml": text.replace(old, new, 1)}, ("b.toml",))
+
+
 def with_says(case: Case, *says: str) -> Case:
     return Case(case.args, case.files, case.says + says)
 
@@ -428,6 +436,24 @@ CASES: dict[str, Case] = {
     "validate --all with --population": Case(
         ["validate", "--all", "--population", "{d}/p.csv", "--out", "{d}/out"], {"p.csv": "x"},
         ("'--population'",)),
+    # 7d. Budget configs: growth, levels and amounts per inhabitant have plausible ranges.
+    "budget deflator -100 %": with_says(budget_config("deflator_pct = { 2023 = 5.2",
+                                                      "deflator_pct = { 2023 = -100"),
+                                        "'prices.deflator_pct'", "within -50..50"),
+    "budget revenue growth 10^6 %": with_says(budget_config("revenue_pct = { 2024 = 0.0 }",
+                                                            "revenue_pct = 1e6"),
+                                              "'growth.revenue_pct'", "within -50..50"),
+    "budget tax per inhabitant 1e14": with_says(
+        budget_config("national_per_inhabitant_nok = { 2023 = 38349",
+                      "national_per_inhabitant_nok = { 2023 = 1e14"),
+        "'tax.national_per_inhabitant_nok'", "at most 10,000,000"),
+    "budget tax level 1e300 %": with_says(budget_config("level_pct = { 2024 = 97.0 }",
+                                                        "level_pct = { 2024 = 1e300 }"),
+                                          "'tax.level_pct'", "at most 1,000"),
+    "budget equalisation 150 %": with_says(
+        budget_config("equalisation_share_pct = { 2024 = 60.0",
+                      "equalisation_share_pct = { 2024 = 150.0"),
+        "'tax.equalisation_share_pct'", "within 0..100"),
     # Regressions: classes that already worked.
     "unknown key": scenario("horizont = 2040\n", ("'horizont'", "unknown key")),
     "wrong type": scenario('seed = "x"\n', ("'seed'",)),
