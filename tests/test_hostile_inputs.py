@@ -369,7 +369,11 @@ CASES: dict[str, Case] = {
         zone_history(change=lambda df: df.assign(year=df.year.astype(object).where(
             df.index != 5, "x"))), "'year'", "row 7"),
     "zone history empty zone name": with_says(zone_history(zones=("A", "")), "'zone'",
-                                              "empty zone name"),
+                                              "empty or missing name"),
+    "district name empty in base_population.csv": with_says(base_population(name=""),
+                                                           "'district'", "row 213"),
+    "district name NA in base_population.csv": with_says(base_population(name="NA"),
+                                                        "empty or missing name"),
     "zone history zone without residents": with_says(zone_history(persons=0.0), "'persons'",
                                                      "zone 'A' has no residents in 2019"),
     "zone history years with a gap": with_says(zone_history(years=(2020, 2022, 2024)),

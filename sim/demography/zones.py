@@ -119,7 +119,7 @@ def read_zone_history(path: Path):
     """A zone history CSV ``year,zone,sex,age,persons`` as (names, years, [Z, Y, 2, A])."""
     import pandas as pd
 
-    from sim.inputfiles import MAX_PERSONS_PER_CELL, read_table, to_array
+    from sim.inputfiles import MAX_PERSONS_PER_CELL, names_column, read_table, to_array
     from sim.schema import MAX_YEAR, MIN_YEAR
 
     years_max = MAX_YEAR - MIN_YEAR + 1
@@ -128,11 +128,7 @@ def read_zone_history(path: Path):
     if df.empty:
         raise InputError(path, None, "no rows; give year,zone,sex,age,persons for every zone, "
                          "year, sex and age")
-    blank = df["zone"].isna().to_numpy() | (df["zone"].astype(str).str.strip() == "").to_numpy()
-    if blank.any():
-        raise InputError(path, "zone", f"row {int(blank.argmax()) + 2}: empty zone name; "
-                         "every row needs the zone's name")
-    df["zone"] = df["zone"].astype(str)
+    df["zone"] = names_column(df, "zone", path)
     names = tuple(dict.fromkeys(df["zone"]))
     if len(names) > MAX_ZONES:
         raise InputError(path, "zone", f"{len(names)} zones; at most {MAX_ZONES} allowed")
