@@ -458,6 +458,9 @@ CASES: dict[str, Case] = {
         budget_config("equalisation_share_pct = { 2024 = 60.0",
                       "equalisation_share_pct = { 2024 = 150.0"),
         "'tax.equalisation_share_pct'", "within 0..100"),
+    "budget --pace unknown blames --pace": Case(
+        ["budget", "-m", "3222", "--pace", "Turbo", "--no-plots", "--out", "{d}/out"], {},
+        ("command line: field '--pace'", "'Turbo' unknown", "Sprint")),
     # Regressions: classes that already worked.
     "unknown key": scenario("horizont = 2040\n", ("'horizont'", "unknown key")),
     "wrong type": scenario('seed = "x"\n', ("'seed'",)),
