@@ -461,6 +461,12 @@ CASES: dict[str, Case] = {
     "budget --pace unknown blames --pace": Case(
         ["budget", "-m", "3222", "--pace", "Turbo", "--no-plots", "--out", "{d}/out"], {},
         ("command line: field '--pace'", "'Turbo' unknown", "Sprint")),
+    "sweep axis on the budget (not projected)": sweep(
+        '[axes."budget.savings_pace"]\nvalues = ["Sprint", "Maraton"]\n',
+        ("'axes.budget.savings_pace'", "does not project the budget")),
+    "sweep housing axis -5 dwellings": Case(
+        SWEEP, {"w.toml": 'base = "lorenskog_housing"\n[axes."housing.other_completions_per_year"]'
+                '\nvalues = [100, -5]\n'}, ("0..100,000",)),
     # Regressions: classes that already worked.
     "unknown key": scenario("horizont = 2040\n", ("'horizont'", "unknown key")),
     "wrong type": scenario('seed = "x"\n', ("'seed'",)),
