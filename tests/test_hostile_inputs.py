@@ -142,6 +142,13 @@ def budget_config(old: str, new: str) -> Case:
                  "{d}/out"], {"b.toml": text.replace(old, new, 1)}, ("b.toml",))
 
 
+def run_folder(d: Path) -> None:
+    """``d/r``: the results of a short cohort run (for ``export``)."""
+    done = CliRunner().invoke(app, ["run", "-m", "3222", "--horizon", "2026", "--no-plots",
+                                    "--out", str(d / "r")])
+    assert done.exit_code == 0, done.output
+
+
 def with_says(case: Case, *says: str) -> Case:
     return Case(case.args, case.files, case.says + says)
 
@@ -467,6 +474,11 @@ CASES: dict[str, Case] = {
     "sweep housing axis -5 dwellings": Case(
         SWEEP, {"w.toml": 'base = "lorenskog_housing"\n[axes."housing.other_completions_per_year"]'
                 '\nvalues = [100, -5]\n'}, ("0..100,000",)),
+    "export --out below a file": Case(["export", "{d}/r", "--out", "{d}/f/x.xlsx"],
+                                      {"r": run_folder, "f": "x"}, ("is a file, not a folder",)),
+    "export --out is a folder": Case(["export", "{d}/r", "--out", "{d}/x.xlsx"],
+                                     {"r": run_folder, "x.xlsx": lambda d: (d / "x.xlsx").mkdir()},
+                                     ("'--out'", "is a folder")),
     # Regressions: classes that already worked.
     "unknown key": scenario("horizont = 2040\n", ("'horizont'", "unknown key")),
     "wrong type": scenario('seed = "x"\n', ("'seed'",)),
