@@ -479,6 +479,11 @@ CASES: dict[str, Case] = {
     "export --out is a folder": Case(["export", "{d}/r", "--out", "{d}/x.xlsx"],
                                      {"r": run_folder, "x.xlsx": lambda d: (d / "x.xlsx").mkdir()},
                                      ("'--out'", "is a folder")),
+    "compare scenarios with different zones": Case(
+        ["compare", str(ROOT / "experiments" / "scenarios" / "lillestrom_zones.toml"),
+         "{d}/b.toml", "--years", "2025", "--out", "{d}/out"],
+        {"b.toml": 'extends = "lillestrom_main"\nhorizon = 2025\nname = "b"\n'},
+        ("b.toml", "field 'zones'", "Lillestrøm", "Lillestrøm by")),
     # Regressions: classes that already worked.
     "unknown key": scenario("horizont = 2040\n", ("'horizont'", "unknown key")),
     "wrong type": scenario('seed = "x"\n', ("'seed'",)),
