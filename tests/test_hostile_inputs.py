@@ -484,6 +484,9 @@ CASES: dict[str, Case] = {
          "{d}/b.toml", "--years", "2025", "--out", "{d}/out"],
         {"b.toml": 'extends = "lillestrom_main"\nhorizon = 2025\nname = "b"\n'},
         ("b.toml", "field 'zones'", "Lillestrøm", "Lillestrøm by")),
+    "housing: 1,000 projects of 100,000 dwellings each": scenario(
+        "".join('[[housing.projects]]\ncompletions = { 2025 = 100000 }\n' for _ in range(1000)),
+        ("'housing'", "100,000,000 dwellings in 2025", "at most 100,000 a year")),
     # Regressions: classes that already worked.
     "unknown key": scenario("horizont = 2040\n", ("'horizont'", "unknown key")),
     "wrong type": scenario('seed = "x"\n', ("'seed'",)),
