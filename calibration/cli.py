@@ -95,6 +95,13 @@ def validate_cmd(
     """
     if all_kommuner:
         from calibration.country_report import write_country_report
+        from sim.errors import InputError
+
+        given = [name for name, v in (("MUNICIPALITY", municipality),
+                                      ("--population", population)) if v]
+        if given:
+            raise InputError("command line", given[0], "--all back-tests every kommune of the "
+                             "embedded history; leave out the kommuner and --population")
 
         path = write_country_report(out, with_intervals=intervals,
                                     echo=lambda line: typer.echo(line))

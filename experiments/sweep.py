@@ -68,7 +68,7 @@ from sim.errors import InputError, disk_error, is_disk_error
 from sim.folders import LOCK_NAME, MAX_MANIFEST_BYTES, STAGE_PREFIX, output_folder
 from sim.inputs import resolve
 from sim.io import package_version
-from sim.run import abm_inputs, scenario_catalogue, settled_record
+from sim.run import MAX_WORKERS, abm_inputs, scenario_catalogue, settled_record
 
 __all__ = ["ChunkResult", "SweepColumns", "SweepResult", "read_columns", "read_results",
            "run_chunk", "run_chunks", "sweep"]
@@ -718,8 +718,6 @@ def _local(plan: SweepPlan, todo: list[int], workers: int, out: Path,
             pool.join()
 
 
-MAX_WORKERS = 1_024
-"""Most local processes (or LocalCluster workers) a sweep starts."""
 CONNECT_TIMEOUT_S = 5
 """Seconds to reach a Dask scheduler before the sweep gives up (before it writes anything)."""
 

@@ -85,6 +85,8 @@ __all__ = [
 ENGINES = ("cohort", "abm")
 ABM_ONLY = ("abm",)
 """Scenario sections that act only in the agent-based engine (axes on them need engine abm)."""
+NOT_SWEPT = ("budget",)
+"""Scenario sections a sweep does not compute (no output depends on them: axes are refused)."""
 _WHOLE = ("housing",)
 """Sections an axis may replace as a whole table (``"none"``: no such section)."""
 OUTPUTS = {
@@ -431,6 +433,10 @@ def sweep_from_dict(data: dict[str, Any], source: str | Path = "sweep",
         other = next((k for k in sweep.axes if k != key and k.startswith(key + ".")), None)
         if other is not None:
             raise InputError(source, field, f"overlaps axis '{other}'; sweep one of them")
+        if key.split(".", 1)[0] in NOT_SWEPT:
+            raise InputError(source, field, f"a sweep does not project the "
+                             f"{key.split('.', 1)[0]} (its outputs: {', '.join(OUTPUTS)}); "
+                             "compare budgets with 'kommunesim budget' per scenario")
         if not abm and key.split(".", 1)[0] in ABM_ONLY:
             raise InputError(source, field, f"'{key.split('.', 1)[0]}' acts only in the "
                              "agent-based engine: set engine = \"abm\" and runs = N")

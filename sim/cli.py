@@ -180,6 +180,7 @@ def _run_batch(municipality, fylke, zones, horizon, base_year, population, out, 
     from sim.errors import console as make
 
     numbers = select_kommuner(municipality, fylke)
+    _check_batch(numbers, municipality, fylke, population)
     if plots:
         raise InputError("command line", "--plots", "plots are written for one kommune at a "
                          "time; run -m <kommune> for plots")
@@ -206,6 +207,23 @@ def _run_batch(municipality, fylke, zones, horizon, base_year, population, out, 
                   f"wrote {len(files)} files to {out}/")
     if batch.failed:
         raise typer.Exit(1)
+
+
+def _check_batch(numbers: list[str], municipality, fylke, population) -> None:
+    """Refuse, before any work, a selection without kommuner or with one the history lacks."""
+    from sim.data.population import population_table
+
+    if not numbers:
+        given = " and ".join(f"{k} '{v}'" for k, v in (("-m", municipality), ("--fylke", fylke))
+                             if v is not None)
+        raise InputError("command line", "--municipality", f"{given} selects no kommune; give "
+                         "kommunenummer or names separated by commas, 'all' or a fylke")
+    table = population_table(population)
+    unknown = [n for n in numbers if n not in table]
+    if unknown:
+        raise InputError(population or "command line", "--municipality",
+                         f"unknown kommunenummer {', '.join(unknown[:5])}: not in "
+                         f"{table.source}; 'kommunesim kommuner' lists the 2024 kommuner")
 
 
 def _print_summary(result, rows) -> None:
@@ -252,7 +270,15 @@ def compare_cmd(
     except ValueError:
         raise InputError("command line", "--years", f"'{years}': comma-separated years, "
                          "e.g. 2030,2035") from None
-    results = [run(scenario_for(path)[0]) for path in scenarios]
+    if not wanted:
+        raise InputError("command line", "--years", f"'{years}' names no year; give "
+                         "comma-separated years, e.g. 2030,2035")
+    chosen = [scenario_for(path)[0] for path in scenarios]
+    kommuner = {s.municipality for s in chosen}
+    if len(kommuner) > 1:
+        raise InputError("command line", "SCENARIOS", "compare needs scenarios of one kommune "
+                         f"(its zones and services); got {', '.join(sorted(kommuner))}")
+    results = [run(sc) for sc in chosen]
     table = compare_table(results, wanted, tuple(s.strip() for s in services.split(",")))
     files = write_compare(table, out)
     view = Table(title=f"Mot «{results[0].scenario.name}»")

@@ -50,6 +50,12 @@ def compare_table(results: list, years: list[int],
             raise InputError(r.scenario.source, "services.catalogue",
                              "this scenario has no service catalogue to compare")
         df = r.services
+        zones, ref_zones = (tuple(dict.fromkeys(x.services["district"]))
+                            for x in (r, results[0]))
+        if set(zones) != set(ref_zones):
+            raise InputError(r.scenario.source, "zones", f"zones {_names(zones)} differ from "
+                             f"the reference's ({_names(ref_zones)}); compare scenarios with "
+                             "the same zones")
         missing = [s for s in services if s not in set(df["service"])]
         if missing:
             raise InputError(r.scenario.source, "services.catalogue",
@@ -85,6 +91,12 @@ def compare_table(results: list, years: list[int],
     table["users_diff"] = table["users"].to_numpy() - ref["users"].reindex(key).to_numpy()
     table["gap_diff"] = table["gap"].to_numpy() - ref["gap"].reindex(key).to_numpy()
     return table
+
+
+def _names(names: tuple[str, ...], shown: int = 4) -> str:
+    """Zone names for an error line: the first ``shown`` and how many more."""
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
 
 
 def summary_lines(table: pd.DataFrame) -> list[str]:

@@ -197,12 +197,26 @@ def to_array(df: pd.DataFrame, path: Path, keys: tuple[str, ...], value: str,
     return out.reshape(shape)
 
 
+def names_column(df: pd.DataFrame, column: str, path: Path) -> pd.Series:
+    """``df[column]`` as names (str); ``InputError`` for an empty cell.
+
+    pandas reads an empty cell (and "NA", "nan", "None") as missing, so such a name is refused.
+    """
+    blank = df[column].isna().to_numpy() | (df[column].astype(str).str.strip() == "").to_numpy()
+    if blank.any():
+        raise InputError(path, column, f"row {int(blank.argmax()) + 2}: empty or missing name "
+                         "(pandas reads empty cells, 'NA', 'nan' and 'None' as missing); every "
+                         "row needs one")
+    return df[column].astype(str)
+
+
 def read_base_population(path: Path) -> tuple[tuple[str, ...], np.ndarray]:
     """Base population override: district names (file order) and [D, 2, A] persons."""
     path = Path(path)
     df = read_table(path, BASE_COLUMNS + ("persons",), MAX_DISTRICTS * 2 * N_AGES,
                      f"at most {MAX_DISTRICTS:,} districts x 2 sexes x {N_AGES} ages")
-    districts = list(dict.fromkeys(df["district"].astype(str)))
+    df["district"] = names_column(df, "district", path)
+    districts = list(dict.fromkeys(df["district"]))
     if len(districts) > MAX_DISTRICTS:
         raise InputError(path, "district", f"{len(districts):,} districts; at most "
                          f"{MAX_DISTRICTS:,} allowed")

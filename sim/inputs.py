@@ -288,9 +288,10 @@ def default_refugee_plan(knr: str, base_year: int, table: PopulationHistory,
     """The default settlement plan (year path) and its source label.
 
     The kommune's plan (``municipalities.toml``) or the national plan times its size-weighted
-    share, to 0.1 person (a planner's table shows 413.2, not 413.1966644644124). For a base year before the plan starts (a run from 2019, say), the years before it
-    take the settlement that happened (``refugees_settled_history``), as a planner of today
-    would enter it; the plan follows.
+    share, to 0.1 person (a planner's table shows 413.2, not 413.1966644644124). For a base
+    year before the plan starts (a run from 2019, say), the years before it take the
+    settlement that happened (``refugees_settled_history``), as a planner of today would enter
+    it; the plan follows.
     """
     own = defaults.get("refugee_plan")
     if own is not None:

@@ -48,6 +48,8 @@ if TYPE_CHECKING:
 
 MAX_RUNS = 100_000
 """Most ABM replicates of one run (as for a sweep's ``runs``)."""
+MAX_WORKERS = 1_024
+"""Most local processes a run or sweep starts."""
 
 
 @dataclass(frozen=True)
@@ -272,6 +274,9 @@ def run_abm_scenario(scenario: Scenario, runs: int, workers: int = 1,
     t0 = time.perf_counter()
     if not 1 <= runs <= MAX_RUNS:
         raise InputError("command line", "--runs", f"{runs}: must be within 1..{MAX_RUNS:,}")
+    if not 1 <= workers <= MAX_WORKERS:
+        raise InputError("command line", "--workers", f"{workers}: must be within "
+                         f"1..{MAX_WORKERS:,}")
     if seed is not None:  # the seed used is the scenario's in every record of the run
         if not 0 <= seed <= MAX_SEED:
             raise InputError("command line", "--seed", f"{seed}: must be within 0..{MAX_SEED}")

@@ -106,7 +106,7 @@ NonNegPath = Annotated[YearPath, AfterValidator(_nonneg_path)]
 PositivePath = Annotated[YearPath, AfterValidator(_positive_path)]
 
 
-def _dated(value: Any) -> Any:
+def dated(value: Any) -> Any:
     """Refuse a plain number where a path's first year is the year of its prices."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         raise ValueError("an amount in kroner is carried by the price index from the year it "
@@ -114,10 +114,9 @@ def _dated(value: Any) -> Any:
     return value
 
 
-NominalPath = Annotated[YearPath, BeforeValidator(_dated)]
+NominalPath = Annotated[YearPath, BeforeValidator(dated)]
 """Kroner by year, nominal (the budget carries them by a price index outside the years)."""
-NominalNonNegPath = Annotated[NonNegPath, BeforeValidator(_dated)]
-NominalPositivePath = Annotated[PositivePath, BeforeValidator(_dated)]
+NominalNonNegPath = Annotated[NonNegPath, BeforeValidator(dated)]
 
 
 def number(x: float) -> str:

@@ -104,6 +104,51 @@ def base_population(districts: int = 1, name: str | None = None, persons=10.0) -
                       "s.toml": f'{SCENARIO_HEAD}[inputs]\nbase_population = "base.csv"\n'})
 
 
+def zone_history(zones=("A", "B"), years=range(2019, 2025), persons=1.0,
+                 change: Callable[[pd.DataFrame], pd.DataFrame] | None = None) -> Case:
+    """A run with ``[zones] history = "z.csv"``: a complete history (``persons`` in each cell
+    below age 95, 0 above, so the zones fit within Lørenskog), edited by ``change``."""
+    def make(d: Path) -> None:
+        index = pd.MultiIndex.from_product([list(years), list(zones), list(SEXES),
+                                            list(range(N_AGES))],
+                                           names=["year", "zone", "sex", "age"])
+        df = pd.DataFrame({"persons": persons}, index=index).reset_index()
+        df.loc[df.age >= 95, "persons"] = 0.0
+        (change(df) if change else df).to_csv(d / "z.csv", index=False)
+
+    return Case(RUN, {"z.csv": make, "s.toml": f'{SCENARIO_HEAD}[zones]\nhistory = "z.csv"\n'},
+                ("z.csv",))
+
+
+def catalogue(service: str = "", group: str = "coverage = 0.9", staff: str = "0.2") -> Case:
+    """A run whose service catalogue has one barnehage service (ages 1-5, ``group``'s keys)
+    plus the lines ``service``."""
+    text = ('municipality = "3222"\n[services.barnehage]\nlabel = "B"\nsector = "barnehage"\n'
+            "unit_cost_nok = 200000\nprice_year = 2024\n"
+            f"staff_per_user = {staff}\n"
+            f"age_groups = [{{ ages = [1, 5], {group} }}]\n{service}")
+    return Case(RUN, {"c.toml": text, "s.toml": f'{SCENARIO_HEAD}[services]\n'
+                      'catalogue = "c.toml"\n'}, ("c.toml",))
+
+
+FACILITY = 'facilities = [{ name = "X", district = "Lørenskog", places = 10 }]\n'
+
+
+def budget_config(old: str, new: str) -> Case:
+    """``kommunesim budget`` with Lørenskog's budget defaults, ``old`` replaced by ``new``."""
+    text = (ROOT / "sim" / "budget" / "defaults_3222.toml").read_text()
+    assert old in text, old
+    return Case(["budget", "-m", "3222", "--config", "{d}/b.toml", "--no-plots", "--out",
+                 "{d}/out"], {"b.toml": text.replace(old, new, 1)}, ("b.toml",))
+
+
+def run_folder(d: Path) -> None:
+    """``d/r``: the results of a short cohort run (for ``export``)."""
+    done = CliRunner().invoke(app, ["run", "-m", "3222", "--horizon", "2026", "--no-plots",
+                                    "--out", str(d / "r")])
+    assert done.exit_code == 0, done.output
+
+
 def with_says(case: Case, *says: str) -> Case:
     return Case(case.args, case.files, case.says + says)
 
@@ -321,6 +366,127 @@ CASES: dict[str, Case] = {
     "extends unknown built-in": scenario('extends = "nosuch"\n',
                                          ("'extends'", "no built-in scenario 'nosuch'",
                                           "lorenskog_main")),
+    # 7. Newer features: zone histories ([zones] history).
+    "zone history with a header only": with_says(
+        Case(RUN, {"z.csv": "year,zone,sex,age,persons\n",
+                   "s.toml": f'{SCENARIO_HEAD}[zones]\nhistory = "z.csv"\n'}), "no rows"),
+    "zone history year 10^9": with_says(zone_history(years=(2024, 10**9)), "'year'",
+                                        "within 2000..2100"),
+    "zone history year not a number": with_says(
+        zone_history(change=lambda df: df.assign(year=df.year.astype(object).where(
+            df.index != 5, "x"))), "'year'", "row 7"),
+    "zone history empty zone name": with_says(zone_history(zones=("A", "")), "'zone'",
+                                              "empty or missing name"),
+    "district name empty in base_population.csv": with_says(base_population(name=""),
+                                                           "'district'", "row 213"),
+    "district name NA in base_population.csv": with_says(base_population(name="NA"),
+                                                        "empty or missing name"),
+    "zone history zone without residents": with_says(zone_history(persons=0.0), "'persons'",
+                                                     "zone 'A' has no residents in 2019"),
+    "zone history years with a gap": with_says(zone_history(years=(2020, 2022, 2024)),
+                                               "consecutive"),
+    "housing project in an unknown zone": scenario(
+        '[[housing.projects]]\ndistrict = "Nowhere"\ncompletions = { 2025 = 5 }\n',
+        ("'housing.projects.district'", "unknown zone 'Nowhere'")),
+    "housing completions -5": scenario('[[housing.projects]]\ncompletions = { 2025 = -5 }\n',
+                                       ("'housing.projects.0.completions'", "0..100,000")),
+    "housing completions 1e12": scenario('[[housing.projects]]\ncompletions = 1e12\n',
+                                         ("0..100,000",)),
+    "housing other completions inf": scenario(
+        "[housing]\nother_completions_per_year = inf\n",
+        ("'housing.other_completions_per_year.2000'", "finite")),
+    # 7b. Service catalogues: facilities, buildings, costs.
+    "facility places 1e308": with_says(catalogue(
+        'facilities = [{ name = "X", district = "Lørenskog", places = 1e308 }]\n'),
+        "'services.barnehage.facilities.0.places'", "less than or equal to 100000"),
+    "facility opens after it closes": with_says(catalogue(
+        'facilities = [{ name = "X", district = "Lørenskog", places = 5, opens = 2030, '
+        "closes = 2025 }]\n"), "closes (2025) must be after opens (2030)"),
+    "facility in an unknown zone": with_says(catalogue(
+        'facilities = [{ name = "X", district = "Nord", places = 5 }]\n'), "unknown zone 'Nord'"),
+    "places per user 1e300 (10^300 buildings)": with_says(
+        catalogue(FACILITY + 'building = { name = "b", places = 1, cost_nok = 1e6 }\n',
+                  "coverage = 1.0, places_per_user = 1e300"),
+        "'services.barnehage.age_groups.0.places_per_user'", "less than or equal to 10"),
+    "building of 0 places": with_says(
+        catalogue(FACILITY + 'building = { name = "b", places = 0, cost_nok = 1e6 }\n'),
+        "'services.barnehage.building.places'"),
+    "building cost 1e308": with_says(
+        catalogue(FACILITY + 'building = { name = "b", places = 100, cost_nok = 1e308 }\n'),
+        "'services.barnehage.building.cost_nok'", "100000000000"),
+    "building threshold 1e308": with_says(catalogue(
+        FACILITY + 'building = { name = "b", places = 100, cost_nok = 1e6, threshold = 1e308 }\n'),
+        "'services.barnehage.building.threshold'"),
+    "unit cost 1e308": with_says(catalogue(group="coverage = 0.9, unit_cost_nok = 1e308"),
+                                 "'services.barnehage.age_groups.0.unit_cost_nok'"),
+    "staff per user 1e308": with_says(catalogue(staff="1e308"),
+                                      "'services.barnehage.staff_per_user'"),
+    # 7c. compare and runs of several kommuner.
+    "compare scenarios of two kommuner": Case(
+        ["compare", "{d}/a.toml", "{d}/b.toml", "--years", "2026", "--out", "{d}/out"],
+        {"a.toml": SCENARIO_HEAD + 'name = "a"\n',
+         "b.toml": 'municipality = "3205"\nhorizon = 2026\nname = "b"\n'},
+        ("'SCENARIOS'", "one kommune", "3205, 3222")),
+    "compare --years ,": Case(
+        ["compare", "{d}/a.toml", "{d}/b.toml", "--years", ",", "--out", "{d}/out"],
+        {"a.toml": SCENARIO_HEAD + 'name = "a"\n', "b.toml": SCENARIO_HEAD + 'name = "b"\n'},
+        ("'--years'", "names no year")),
+    "run -m ,,": Case(["run", "-m", ",,", "--out", "{d}/out"], {},
+                      ("'--municipality'", "selects no kommune")),
+    "run -m with a fylke it is not in": Case(
+        ["run", "-m", "3205", "--fylke", "Oslo", "--out", "{d}/out"], {},
+        ("selects no kommune",)),
+    "run -m list with an unknown number": Case(
+        ["run", "-m", "3222,9999", "--no-plots", "--out", "{d}/out"], {},
+        ("'--municipality'", "unknown kommunenummer 9999")),
+    "abm --workers 10^6": Case(["run", "-m", "3222", "--engine", "abm", "--runs", "2",
+                                "--workers", "1000000", "--out", "{d}/out"], {},
+                               ("'--workers'", "1..1,024")),
+    "validate --all with a kommune": Case(["validate", "--all", "3222", "--out", "{d}/out"], {},
+                                          ("'MUNICIPALITY'", "every kommune")),
+    "validate --all with --population": Case(
+        ["validate", "--all", "--population", "{d}/p.csv", "--out", "{d}/out"], {"p.csv": "x"},
+        ("'--population'",)),
+    # 7d. Budget configs: growth, levels and amounts per inhabitant have plausible ranges.
+    "budget deflator -100 %": with_says(budget_config("deflator_pct = { 2023 = 5.2",
+                                                      "deflator_pct = { 2023 = -100"),
+                                        "'prices.deflator_pct'", "within -50..50"),
+    "budget revenue growth 10^6 %": with_says(budget_config("revenue_pct = { 2024 = 0.0 }",
+                                                            "revenue_pct = 1e6"),
+                                              "'growth.revenue_pct'", "within -50..50"),
+    "budget tax per inhabitant 1e14": with_says(
+        budget_config("national_per_inhabitant_nok = { 2023 = 38349",
+                      "national_per_inhabitant_nok = { 2023 = 1e14"),
+        "'tax.national_per_inhabitant_nok'", "at most 10,000,000"),
+    "budget tax level 1e300 %": with_says(budget_config("level_pct = { 2024 = 97.0 }",
+                                                        "level_pct = { 2024 = 1e300 }"),
+                                          "'tax.level_pct'", "at most 1,000"),
+    "budget equalisation 150 %": with_says(
+        budget_config("equalisation_share_pct = { 2024 = 60.0",
+                      "equalisation_share_pct = { 2024 = 150.0"),
+        "'tax.equalisation_share_pct'", "within 0..100"),
+    "budget --pace unknown blames --pace": Case(
+        ["budget", "-m", "3222", "--pace", "Turbo", "--no-plots", "--out", "{d}/out"], {},
+        ("command line: field '--pace'", "'Turbo' unknown", "Sprint")),
+    "sweep axis on the budget (not projected)": sweep(
+        '[axes."budget.savings_pace"]\nvalues = ["Sprint", "Maraton"]\n',
+        ("'axes.budget.savings_pace'", "does not project the budget")),
+    "sweep housing axis -5 dwellings": Case(
+        SWEEP, {"w.toml": 'base = "lorenskog_housing"\n[axes."housing.other_completions_per_year"]'
+                '\nvalues = [100, -5]\n'}, ("0..100,000",)),
+    "export --out below a file": Case(["export", "{d}/r", "--out", "{d}/f/x.xlsx"],
+                                      {"r": run_folder, "f": "x"}, ("is a file, not a folder",)),
+    "export --out is a folder": Case(["export", "{d}/r", "--out", "{d}/x.xlsx"],
+                                     {"r": run_folder, "x.xlsx": lambda d: (d / "x.xlsx").mkdir()},
+                                     ("'--out'", "is a folder")),
+    "compare scenarios with different zones": Case(
+        ["compare", str(ROOT / "experiments" / "scenarios" / "lillestrom_zones.toml"),
+         "{d}/b.toml", "--years", "2025", "--out", "{d}/out"],
+        {"b.toml": 'extends = "lillestrom_main"\nhorizon = 2025\nname = "b"\n'},
+        ("b.toml", "field 'zones'", "Lillestrøm", "Lillestrøm by")),
+    "housing: 1,000 projects of 100,000 dwellings each": scenario(
+        "".join('[[housing.projects]]\ncompletions = { 2025 = 100000 }\n' for _ in range(1000)),
+        ("'housing'", "100,000,000 dwellings in 2025", "at most 100,000 a year")),
     # Regressions: classes that already worked.
     "unknown key": scenario("horizont = 2040\n", ("'horizont'", "unknown key")),
     "wrong type": scenario('seed = "x"\n', ("'seed'",)),

@@ -40,8 +40,12 @@ def export_cmd(
 ) -> None:
     """Write a run's population, services, demografikostnader and budget as one Excel file."""
     from sim.export import tables_from_folder, write_xlsx
+    from sim.folders import check_output_folder
 
     if out.suffix.lower() != ".xlsx":
         raise InputError("command line", "--out", f"{out}: the file name must end in .xlsx")
+    if out.is_dir():
+        raise InputError("command line", "--out", f"{out} is a folder; give an .xlsx file")
+    check_output_folder(out.parent)  # before reading: below a file, read-only, no permission
     path = write_xlsx(tables_from_folder(results_dir), out)
     typer.echo(f"wrote {path}")

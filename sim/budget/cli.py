@@ -29,7 +29,12 @@ def budget_command(scenario: Path | None, municipality: str | None, budget_file:
     if pace is not None:
         budget["savings_pace"] = pace
     sc = sc.model_copy(update={"budget": sc.budget.model_copy(update=budget)})
-    result = run(sc)
+    try:
+        result = run(sc)
+    except InputError as exc:
+        if pace is not None and exc.field == "budget.savings_pace":  # --pace, not the file
+            raise InputError("command line", "--pace", exc.message) from None
+        raise
     if result.budget is None:
         raise InputError(budget_file or "municipality", "budget",
                          f"no budget for municipality {sc.municipality}: "

@@ -19,9 +19,9 @@ from __future__ import annotations
 import tomllib
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
 
 from sim.data import data_path
 from sim.schema import (
@@ -30,13 +30,24 @@ from sim.schema import (
     Frozen,
     NominalNonNegPath,
     NominalPath,
-    NominalPositivePath,
     NonNegPath,
-    PositivePath,
-    YearPath,
+    dated,
+    path_within,
     read_toml,
     validation_error,
 )
+
+MAX_GROWTH_PCT = 50.0
+"""Largest price or real growth either way, % per year (the deflator peaked at ~5 % in 2023)."""
+MAX_NOK_PER_INHABITANT = 10_000_000
+"""Largest national amount per inhabitant (NOK; tax per inhabitant is ~40,000)."""
+GrowthPctPath = path_within(-MAX_GROWTH_PCT, MAX_GROWTH_PCT, "growth (% per year)")
+PerInhabitantPath = path_within(0, MAX_NOK_PER_INHABITANT, "NOK per inhabitant",
+                                low_open=True)
+TaxLevelPath = path_within(0, 1000, "tax level (% of the national average)", low_open=True)
+SharePctPath = path_within(0, 100, "a share (%)")
+NominalPerInhabitantPath = Annotated[PerInhabitantPath, BeforeValidator(dated)]
+"""Kroner per inhabitant by year, nominal: the year of its prices must be given."""
 
 BUDGET_DIR = Path(__file__).parent
 NATIONAL_DEFAULTS = BUDGET_DIR / "defaults_national.toml"
@@ -45,17 +56,17 @@ NATIONAL_DEFAULTS = BUDGET_DIR / "defaults_national.toml"
 class Prices(Frozen):
     """The kommunal deflator: growth of the prices and wages the kommune pays, % per year."""
 
-    deflator_pct: YearPath = Field(description="annual growth of the kommunal deflator, %")
+    deflator_pct: GrowthPctPath = Field(description="annual growth of the kommunal deflator, %")
 
 
 class Growth(Frozen):
     """Real growth beyond the deflator, % per year. Equal by default, so nothing drifts."""
 
-    revenue_pct: YearPath = Field(
+    revenue_pct: GrowthPctPath = Field(
         default_factory=lambda: {2024: 0.0},
         description="real growth per inhabitant of the national revenue amounts (tax, "
         "innbyggertilskudd, expenditure need)")
-    cost_pct: YearPath = Field(
+    cost_pct: GrowthPctPath = Field(
         default_factory=lambda: {2024: 0.0},
         description="real growth of unit costs (catalogue services and other net costs)")
     national_demography: bool = Field(
@@ -67,11 +78,11 @@ class Growth(Frozen):
 class Tax(Frozen):
     """Skatt på inntekt og formue and inntektsutjevning (counted on 1 January)."""
 
-    national_per_inhabitant_nok: NominalPositivePath = Field(
+    national_per_inhabitant_nok: NominalPerInhabitantPath = Field(
         description="national average tax per inhabitant, nominal")
-    level_pct: PositivePath = Field(
+    level_pct: TaxLevelPath = Field(
         description="the kommune's tax per inhabitant relative to the national average, %")
-    equalisation_share_pct: NonNegPath = Field(
+    equalisation_share_pct: SharePctPath = Field(
         description="symmetric equalisation: share of the difference to the average, %")
     extra_compensation_pct: float = Field(
         ge=0, le=100, description="tilleggskompensasjon below extra_threshold_pct, %")
@@ -97,9 +108,9 @@ class Kostnadsindeks(Frozen):
 class Rammetilskudd(Frozen):
     """Innbyggertilskudd with utgiftsutjevning (counted on 1 July of the previous year)."""
 
-    innbyggertilskudd_per_inhabitant_nok: NominalPositivePath = Field(
+    innbyggertilskudd_per_inhabitant_nok: NominalPerInhabitantPath = Field(
         description="national innbyggertilskudd per inhabitant, nominal")
-    expenditure_need_per_inhabitant_nok: NominalPositivePath = Field(
+    expenditure_need_per_inhabitant_nok: NominalPerInhabitantPath = Field(
         description="national average expenditure need per inhabitant (the cost key's "
         "sectors), nominal")
     kostnadsindeks: Kostnadsindeks = Field(default_factory=Kostnadsindeks)

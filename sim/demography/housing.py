@@ -240,6 +240,14 @@ class HousingProgramme(Frozen):
         total = sum(self.baseline_mix.values())
         if any(v < 0 for v in self.baseline_mix.values()) or abs(total - 1.0) > 1e-6:
             raise ValueError(f"baseline_mix shares must be >= 0 and sum to 1, got {total:g}")
+        by_year: dict[int, float] = {}
+        for p in self.projects:
+            for year, n in p.completions.items():
+                by_year[year] = by_year.get(year, 0.0) + n
+        year, most = max(by_year.items(), key=lambda kv: kv[1], default=(0, 0.0))
+        if most > MAX_DWELLINGS_PER_YEAR:
+            raise ValueError(f"the projects complete {most:,.0f} dwellings in {year}; at most "
+                             f"{MAX_DWELLINGS_PER_YEAR:,} a year in all projects together")
         return self
 
 

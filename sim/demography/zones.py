@@ -119,24 +119,46 @@ def read_zone_history(path: Path):
     """A zone history CSV ``year,zone,sex,age,persons`` as (names, years, [Z, Y, 2, A])."""
     import pandas as pd
 
-    from sim.inputfiles import MAX_PERSONS_PER_CELL, read_table, to_array
+    from sim.inputfiles import MAX_PERSONS_PER_CELL, names_column, read_table, to_array
     from sim.schema import MAX_YEAR, MIN_YEAR
 
     years_max = MAX_YEAR - MIN_YEAR + 1
     df = read_table(path, HISTORY_COLUMNS, MAX_ZONES * years_max * 2 * N_AGES,
                     f"at most {MAX_ZONES} zones x {years_max} years x 2 sexes x {N_AGES} ages")
-    df["zone"] = df["zone"].astype(str)
+    if df.empty:
+        raise InputError(path, None, "no rows; give year,zone,sex,age,persons for every zone, "
+                         "year, sex and age")
+    df["zone"] = names_column(df, "zone", path)
     names = tuple(dict.fromkeys(df["zone"]))
     if len(names) > MAX_ZONES:
         raise InputError(path, "zone", f"{len(names)} zones; at most {MAX_ZONES} allowed")
-    years = sorted(pd.to_numeric(df["year"], errors="coerce").dropna().astype(int).unique())
+    year = pd.to_numeric(df["year"], errors="coerce").to_numpy(dtype=float)
+    bad = ~((year >= MIN_YEAR) & (year <= MAX_YEAR) & (year == np.round(year)))
+    if bad.any():
+        row = int(bad.argmax())
+        raise InputError(path, "year", f"row {row + 2}: '{df['year'].iloc[row]}'; years must "
+                         f"be whole numbers within {MIN_YEAR}..{MAX_YEAR}")
+    years = sorted(int(y) for y in np.unique(year))
     levels = {"year": years, "zone": list(names), "sex": list(SEXES),
               "age": list(range(N_AGES))}
     arr = to_array(df, path, ("year", "zone", "sex", "age"), "persons", levels,
                    MAX_PERSONS_PER_CELL)
-    if len(years) and years != list(range(years[0], years[-1] + 1)):
-        raise InputError(path, "year", f"years must be consecutive; have {years}")
-    return names, np.asarray(years), arr.transpose(1, 0, 2, 3)
+    if np.any(np.diff(years) != 1):
+        raise InputError(path, "year", f"years must be consecutive; have {_years_text(years)}")
+    hist = arr.transpose(1, 0, 2, 3)
+    empty = hist.sum(axis=(2, 3)) == 0
+    if empty.any():
+        z, y = (int(i[0]) for i in np.nonzero(empty))
+        raise InputError(path, "persons", f"zone '{names[z]}' has no residents in {years[y]}; "
+                         "each zone needs residents in every year of its history (its rates "
+                         "are estimated from them)")
+    return names, np.asarray(years), hist
+
+
+def _years_text(years: list[int]) -> str:
+    """Years for an error line: all of them, or the first and last few."""
+    shown = years if len(years) <= 8 else [*years[:4], "...", *years[-3:]]
+    return ", ".join(str(y) for y in shown)
 
 
 def history_zones(path: Path, base_year: int, kommune_history, kommunenummer: str) -> ZoneData:

@@ -96,6 +96,16 @@ SERVICE_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
 MAX_DRIVER_YEARS = 10
 """Longest ``driver_years``: the settlement history a recent-refugee service may look back on."""
 
+MAX_UNIT_COST_NOK = 100_000_000
+"""Largest cost per user and year (NOK); the costliest users (ressurskrevende tjenester) cost
+about 10 million a year."""
+MAX_PLACES_PER_USER = 10.0
+"""Largest places (or årsverk) per user (barnehage: 2 places for a child under 3)."""
+MAX_PLACES = 100_000
+"""Most places in one facility or building, or in a building threshold (the largest: ~2,000)."""
+MAX_BUILDING_COST_NOK = 100_000_000_000
+"""Largest investment per building (NOK; a new sykehjem costs about 1 billion)."""
+
 
 class AgeGroup(Frozen):
     """An age group served, with its coverage (share of the group's population using it)."""
@@ -103,9 +113,11 @@ class AgeGroup(Frozen):
     ages: tuple[int, int] = Field(description="first and last age, inclusive, within 0..105")
     coverage: float = Field(ge=0, le=1, description="users per inhabitant of the age group")
     unit_cost_nok: float | None = Field(
-        None, ge=0, description="unit cost for this group; default: the service's unit cost")
+        None, ge=0, le=MAX_UNIT_COST_NOK,
+        description="unit cost for this group; default: the service's unit cost")
     places_per_user: float = Field(
-        1.0, ge=0, description="places one user takes (barnehage: 2 for a child under 3)")
+        1.0, ge=0, le=MAX_PLACES_PER_USER,
+        description="places one user takes (barnehage: 2 for a child under 3)")
     note: str | None = None
 
     @field_validator("ages")
@@ -131,7 +143,7 @@ class Facility(Frozen):
 
     name: str = Field(min_length=1)
     district: str = Field(min_length=1, description="the zone (district) it serves")
-    places: float = Field(ge=0, description="places it has (see places_per_user)")
+    places: float = Field(ge=0, le=MAX_PLACES, description="places it has (see places_per_user)")
     kind: str | None = Field(None, description="what it is, e.g. 'sykehjem', 'omsorgsbolig "
                              "med heldøgns tjenester', 'ungdomsskole', 'paviljong'")
     opens: int | None = Field(None, ge=1900, le=2100,
@@ -160,11 +172,12 @@ class Building(Frozen):
     """A standard new building for a service, placed in whole units where places run short."""
 
     name: str = Field(min_length=1, description="e.g. '6-avdelings barnehage'")
-    places: int = Field(gt=0, description="places one building adds (whole places)")
-    cost_nok: float = Field(gt=0, description="investment per building, NOK of the service's "
-                            "price_year")
-    threshold: float = Field(0.0, ge=0, description="build when a zone's gap (place demand − "
-                             "places) exceeds this many places")
+    places: int = Field(gt=0, le=MAX_PLACES, description="places one building adds (whole "
+                        "places)")
+    cost_nok: float = Field(gt=0, le=MAX_BUILDING_COST_NOK, description="investment per "
+                            "building, NOK of the service's price_year")
+    threshold: float = Field(0.0, ge=0, le=MAX_PLACES, description="build when a zone's gap "
+                             "(place demand − places) exceeds this many places")
     first_year: int | None = Field(None, ge=2000, le=2100, description="first year (1 January) "
                                    "a new building can count; default: the first projection year")
     look_ahead_years: int = Field(3, ge=0, le=10, description="a gap that places already "
@@ -182,9 +195,10 @@ class Service(Frozen):
     label: str = Field(min_length=1)
     sector: str = Field(min_length=1, description="sector for totals and demografikostnader, "
                         "e.g. barnehage, grunnskole, pleie og omsorg")
-    unit_cost_nok: float = Field(ge=0, description="net operating cost per user per year")
+    unit_cost_nok: float = Field(ge=0, le=MAX_UNIT_COST_NOK,
+                                 description="net operating cost per user per year")
     price_year: int = Field(ge=2000, le=2100, description="the year whose kroner the cost is in")
-    staff_per_user: float = Field(ge=0, description="årsverk per user")
+    staff_per_user: float = Field(ge=0, le=MAX_PLACES_PER_USER, description="årsverk per user")
     age_groups: tuple[AgeGroup, ...] = Field(min_length=1)
     facilities: tuple[Facility, ...] = ()
     existing_capacity: Literal["facilities", "base_year_demand"] = Field(
