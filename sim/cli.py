@@ -146,21 +146,27 @@ def _write_intervals(out, ivs, plots) -> list:
     return add_to_results(out, ivs, plots) if ivs else []
 
 
-def _check_batch(numbers: list[str], zones: str | None, population) -> None:
-    """Refuse, before any work, kommuner a batch cannot run.
+def _check_batch(numbers: list[str], municipality, fylke, zones: str | None,
+                 population) -> None:
+    """Refuse, before any work, a selection a batch cannot run.
 
-    Those not in the population history used, or without the built-in zones asked for.
+    No kommune at all, kommuner not in the population history used, or without the built-in
+    zones asked for.
     """
     from sim.data.population import embedded_zones, population_table
 
+    if not numbers:
+        given = " and ".join(f"{k} '{v}'" for k, v in (("-m", municipality), ("--fylke", fylke))
+                             if v is not None)
+        raise InputError("command line", "--municipality", f"{given} selects no kommune; give "
+                         "kommunenummer or names separated by commas, 'all' or a fylke")
     table = population_table(population)
-    field = "--population" if population else "--municipality"
-    missing = [k for k in numbers if not table.years_of(k)]
-    if missing:
-        where = f"the population file {population}" if population else "the embedded history"
-        raise InputError("command line", field, f"no population for {', '.join(missing[:10])}"
-                         f"{' ...' if len(missing) > 10 else ''} in {where}; "
-                         "'kommunesim kommuner' lists the kommuner")
+    unknown = [n for n in numbers if n not in table]
+    if unknown:
+        raise InputError(population or "command line", "--municipality",
+                         f"unknown kommunenummer {', '.join(unknown[:5])}"
+                         f"{' ...' if len(unknown) > 5 else ''}: not in {table.source}; "
+                         "'kommunesim kommuner' lists the 2024 kommuner")
     if zones == "bydeler":
         zoned = {embedded_zones().parents[c] for c in embedded_zones().codes}
         without = [k for k in numbers if k not in zoned]
@@ -180,11 +186,10 @@ def _run_batch(municipality, fylke, zones, horizon, base_year, population, out, 
     from sim.errors import console as make
 
     numbers = select_kommuner(municipality, fylke)
-    _check_batch(numbers, municipality, fylke, population)
     if plots:
         raise InputError("command line", "--plots", "plots are written for one kommune at a "
                          "time; run -m <kommune> for plots")
-    _check_batch(numbers, zones, population)
+    _check_batch(numbers, municipality, fylke, zones, population)
     with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                   TimeRemainingColumn(), console=make(stderr=True), transient=True) as bar:
         task = bar.add_task("projecting", total=len(numbers))
@@ -207,23 +212,6 @@ def _run_batch(municipality, fylke, zones, horizon, base_year, population, out, 
                   f"wrote {len(files)} files to {out}/")
     if batch.failed:
         raise typer.Exit(1)
-
-
-def _check_batch(numbers: list[str], municipality, fylke, population) -> None:
-    """Refuse, before any work, a selection without kommuner or with one the history lacks."""
-    from sim.data.population import population_table
-
-    if not numbers:
-        given = " and ".join(f"{k} '{v}'" for k, v in (("-m", municipality), ("--fylke", fylke))
-                             if v is not None)
-        raise InputError("command line", "--municipality", f"{given} selects no kommune; give "
-                         "kommunenummer or names separated by commas, 'all' or a fylke")
-    table = population_table(population)
-    unknown = [n for n in numbers if n not in table]
-    if unknown:
-        raise InputError(population or "command line", "--municipality",
-                         f"unknown kommunenummer {', '.join(unknown[:5])}: not in "
-                         f"{table.source}; 'kommunesim kommuner' lists the 2024 kommuner")
 
 
 def _print_summary(result, rows) -> None:

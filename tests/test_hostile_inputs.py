@@ -435,7 +435,7 @@ CASES: dict[str, Case] = {
                       ("'--municipality'", "selects no kommune")),
     "run -m with a fylke it is not in": Case(
         ["run", "-m", "3205", "--fylke", "Oslo", "--out", "{d}/out"], {},
-        ("selects no kommune",)),
+        ("'--fylke'", "3205 not in Oslo")),
     "run -m list with an unknown number": Case(
         ["run", "-m", "3222,9999", "--no-plots", "--out", "{d}/out"], {},
         ("'--municipality'", "unknown kommunenummer 9999")),
