@@ -103,7 +103,14 @@ def _run_one(scenario, municipality, zones, horizon, base_year, population, out,
     import numpy as np
 
     from sim.numbers import number
-    from sim.run import run, run_abm_scenario, summary_rows, write_abm_run, write_run
+    from sim.run import (
+        run,
+        run_abm_scenario,
+        summary_rows,
+        with_seed,
+        write_abm_run,
+        write_run,
+    )
     from sim.scenarios import scenario_for
 
     sc, notes = scenario_for(scenario, municipality, horizon, base_year, population, zones)
@@ -123,7 +130,7 @@ def _run_one(scenario, municipality, zones, horizon, base_year, population, out,
             console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
     else:
         if seed is not None:
-            sc = sc.model_copy(update={"seed": seed})
+            sc = with_seed(sc, seed)
         result = run(sc)
         ivs = _intervals([result]) if intervals else []
         files = write_run(result, out, with_plots=plots, with_xlsx=xlsx)
@@ -190,6 +197,10 @@ def _run_batch(municipality, fylke, zones, horizon, base_year, population, out, 
         raise InputError("command line", "--plots", "plots are written for one kommune at a "
                          "time; run -m <kommune> for plots")
     _check_batch(numbers, municipality, fylke, zones, population)
+    if seed is not None:
+        from sim.run import check_seed
+
+        check_seed(seed)
     with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                   TimeRemainingColumn(), console=make(stderr=True), transient=True) as bar:
         task = bar.add_task("projecting", total=len(numbers))

@@ -263,6 +263,18 @@ class AbmRunResult:
         return self.abm.mean_projection()
 
 
+def check_seed(seed: int) -> int:
+    """A command line's ``--seed``: 0..MAX_SEED, else ``InputError``."""
+    if not 0 <= seed <= MAX_SEED:
+        raise InputError("command line", "--seed", f"{seed}: must be within 0..{MAX_SEED}")
+    return seed
+
+
+def with_seed(scenario: Scenario, seed: int) -> Scenario:
+    """The scenario with a command line's ``--seed`` (``check_seed``)."""
+    return scenario.model_copy(update={"seed": check_seed(seed)})
+
+
 def run_abm_scenario(scenario: Scenario, runs: int, workers: int = 1,
                      seed: int | None = None, first_run: int = 0,
                      with_budget: bool = True) -> AbmRunResult:
@@ -278,9 +290,7 @@ def run_abm_scenario(scenario: Scenario, runs: int, workers: int = 1,
         raise InputError("command line", "--workers", f"{workers}: must be within "
                          f"1..{MAX_WORKERS:,}")
     if seed is not None:  # the seed used is the scenario's in every record of the run
-        if not 0 <= seed <= MAX_SEED:
-            raise InputError("command line", "--seed", f"{seed}: must be within 0..{MAX_SEED}")
-        scenario = scenario.model_copy(update={"seed": seed})
+        scenario = with_seed(scenario, seed)
     inputs = resolve(scenario)
     if np.any(~np.isnan(inputs.growth_target)):
         raise no_growth_target(scenario.source)

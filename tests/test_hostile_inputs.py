@@ -436,6 +436,10 @@ CASES: dict[str, Case] = {
     "run -m with a fylke it is not in": Case(
         ["run", "-m", "3205", "--fylke", "Oslo", "--out", "{d}/out"], {},
         ("'--fylke'", "3205 not in Oslo")),
+    "cohort --seed -1": Case(["run", "-m", "3222", "--seed", "-1", "--out", "{d}/out"], {},
+                             ("'--seed'", "must be within 0..")),
+    "batch --seed 2^70": Case(["run", "-m", "3222,3205", "--seed", str(2**70), "--out",
+                               "{d}/out"], {}, ("'--seed'", "must be within 0..")),
     "run -m list with an unknown number": Case(
         ["run", "-m", "3222,9999", "--no-plots", "--out", "{d}/out"], {},
         ("'--municipality'", "unknown kommunenummer 9999")),
