@@ -290,11 +290,12 @@ def test_services_check_bad_driver_one_line_exit_2(runner, tmp_path):
 
 def test_notes_for_missing_refugee_history_and_budget(runner, tmp_path):
     out = tmp_path / "out"
-    result = runner.invoke(app, ["run", "-m", "3222", "--base-year", "2015", "--horizon", "2018",
+    # Lørenskog's own record starts in 2019, the national one (its share before) in 2005
+    result = runner.invoke(app, ["run", "-m", "3222", "--base-year", "2006", "--horizon", "2009",
                                  "--no-plots", "--out", str(out)])
     assert result.exit_code == 0, result.output
     notes = json.loads((out / "manifest.json").read_text())["notes"]
-    assert any(n.startswith("introduksjonsprogram: no refugee settlement figures for 2013, 2014")
+    assert any(n.startswith("introduksjonsprogram: no refugee settlement figures for 2004 ")
                for n in notes)
     assert any(n.startswith("budget skipped") for n in notes)
     assert not (out / "budget.parquet").exists()
@@ -345,3 +346,20 @@ def test_plain_number_is_a_constant_year_path():
     with pytest.raises(InputError, match="migration.in_multiplier.*year path"):
         scenario_from_dict({"municipality": "3222", "migration": {"in_multiplier": "high"}},
                            "s.toml")
+
+
+def test_abm_notes_missing_refugee_history_as_the_cohort_run_does(runner, tmp_path):
+    """Both engines count the same settlement record, so they note the same missing years."""
+    notes = {}
+    for engine in ("cohort", "abm"):
+        out = tmp_path / engine
+        result = runner.invoke(app, ["run", "-m", "3222", "--base-year", "2006", "--horizon",
+                                     "2008", "--engine", engine, "--runs", "2", "--no-plots",
+                                     "--no-xlsx", "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        notes[engine] = [n for n in json.loads((out / "manifest.json").read_text())["notes"]
+                         if "no refugee settlement figures" in n]
+    assert notes["abm"] == notes["cohort"]
+    assert any(n.startswith("introduksjonsprogram: no refugee settlement figures for 2004 ")
+               for n in notes["abm"])
+    assert "introduksjonsprogram: no refugee settlement figures" in result.output
