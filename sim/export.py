@@ -71,14 +71,14 @@ def tables_from_result(result) -> ExportTables:
     ``result``: a ``sim.run.RunResult``, or an ``AbmRunResult`` (its mean over runs).
     """
     from sim.io import population_table
-    from sim.run import AbmRunResult
 
+    abm = getattr(result, "abm", None)  # an AbmRunResult's replicates (sim.abm.montecarlo)
     return ExportTables(
         result.inputs.municipality, result.inputs.municipality_name,
         result.scenario.model_dump(mode="json", exclude={"source"}),
         population_table(result.projection), result.services, result.demografikostnader,
         budget_tables(result.budget), package_version(),
-        result.abm.runs if isinstance(result, AbmRunResult) else None)
+        None if abm is None else abm.runs)
 
 
 def tables_from_folder(folder: str | Path) -> ExportTables:
