@@ -36,7 +36,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from sim.errors import InputError
 from sim.io import package_version, read_parquet
-from sim.numbers import EXCEL_INT, README_SHEET
+from sim.numbers import EXCEL_INT, README_SHEET, number
 
 SEX_LABELS = {"male": "Menn", "female": "Kvinner"}
 BOLD = Font(bold=True)
@@ -50,7 +50,8 @@ class ExportTables:
     """What a workbook shows: the CLI's result tables and a few facts about the run.
 
     ``population``, ``services`` and ``demografikostnader`` have the columns of the Parquet
-    files of the same names; ``budget`` the økonomiplan tables (``budget_tables``).
+    files of the same names; ``budget`` the økonomiplan tables (``budget_tables``). ``runs``:
+    the number of ABM runs the tables are the mean of (None: the cohort engine).
     """
 
     municipality: str
@@ -61,21 +62,31 @@ class ExportTables:
     demografikostnader: pd.DataFrame | None = None
     budget: dict[str, pd.DataFrame] = field(default_factory=dict)
     version: str = ""
+    runs: int | None = None
 
 
 def tables_from_result(result) -> ExportTables:
-    """The tables of an in-memory ``sim.run.RunResult`` (what ``write_run`` would write)."""
+    """The tables of an in-memory run, as ``sim.run.write_run``/``write_abm_run`` write them.
+
+    ``result``: a ``sim.run.RunResult``, or an ``AbmRunResult`` (its mean over runs).
+    """
     from sim.io import population_table
 
+    abm = getattr(result, "abm", None)  # an AbmRunResult's replicates (sim.abm.montecarlo)
     return ExportTables(
         result.inputs.municipality, result.inputs.municipality_name,
         result.scenario.model_dump(mode="json", exclude={"source"}),
         population_table(result.projection), result.services, result.demografikostnader,
-        budget_tables(result.budget), package_version())
+        budget_tables(result.budget), package_version(),
+        None if abm is None else abm.runs)
 
 
 def tables_from_folder(folder: str | Path) -> ExportTables:
-    """The tables of a ``kommunesim run`` results folder (cohort engine)."""
+    """The tables of a ``kommunesim run`` results folder (either engine; ABM: the mean).
+
+    The ABM's population is the ``mean`` of ``population_quantiles.parquet`` (the mean over
+    runs of every cell, as the run computed it).
+    """
     folder = Path(folder)
     path = folder / "manifest.json"
     try:
@@ -85,9 +96,10 @@ def tables_from_folder(folder: str | Path) -> ExportTables:
                          "--out folder of 'kommunesim run'") from None
     except (OSError, ValueError) as exc:
         raise InputError(path, None, f"unreadable manifest: {exc}") from None
-    if not isinstance(manifest, dict) or manifest.get("engine") != "cohort":
-        raise InputError(path, "engine", "export reads the results of the cohort engine "
-                         "('kommunesim run' without --engine abm)")
+    engine = manifest.get("engine") if isinstance(manifest, dict) else None
+    if engine not in ("cohort", "abm"):
+        raise InputError(path, "engine", f"{engine!r} unknown; export reads the results of "
+                         "'kommunesim run' (engine cohort or abm)")
 
     def optional(name: str) -> pd.DataFrame | None:
         if not (folder / name).exists():
@@ -95,12 +107,26 @@ def tables_from_folder(folder: str | Path) -> ExportTables:
         return read_parquet(folder / name) if name.endswith(".parquet") else \
             pd.read_csv(folder / name)
 
+    if engine == "abm":
+        runs = manifest.get("runs")
+        if not isinstance(runs, int) or runs < 1:
+            raise InputError(path, "runs", f"{runs!r}: an ABM run's manifest gives its number "
+                             "of runs (a whole number >= 1)")
+        population = (read_parquet(folder / "population_quantiles.parquet")
+                      .rename(columns={"mean": "persons"}))
+    else:
+        population, runs = read_parquet(folder / "population.parquet"), None
     return ExportTables(
         str(manifest.get("municipality", "")), str(manifest.get("municipality_name", "")),
-        manifest.get("scenario", {}), read_parquet(folder / "population.parquet"),
+        manifest.get("scenario", {}), population,
         optional("services.parquet"), optional("demografikostnader.parquet"),
         _budget_from_folder(optional("budget_tables.parquet")),
-        str(manifest.get("kommunesim_version", "")))
+        str(manifest.get("kommunesim_version", "")), runs)
+
+
+def mean_label(runs: int) -> str:
+    """What the ABM's services, budget and workbook are computed of: "snitt av 20 kjøringer"."""
+    return f"snitt av {number(runs)} kjøringer"
 
 
 # --- the budget as økonomiplan tables -------------------------------------------------------
@@ -188,8 +214,10 @@ def _population_sheets(wb: Workbook, t: ExportTables) -> None:
         part = pop[pop.district == zone]
         wide = part.pivot_table(index=["sex", "age"], columns="year", values="persons",
                                 aggfunc="sum", sort=False)
+        what = ("forventet antall" if t.runs is None
+                else f"{mean_label(t.runs)} av agentmodellen")
         ws = _sheet(wb, f"Befolkning {zone}", f"{t.municipality_name}: folkemengde 1. januar, "
-                    f"{zone}", "Personer (forventet antall; cellene har uavrundede verdier). "
+                    f"{zone}", f"Personer ({what}; cellene har uavrundede verdier). "
                     "Alder 105 = 105 år og eldre.",
                     ["Kjønn", "Alder (år)", *(f"{y} (personer)" for y in years)], 2)
         for i, ((sex, age), values) in enumerate(wide.iterrows(), start=HEADER_ROW + 1):
@@ -262,14 +290,20 @@ def _budget_sheets(wb: Workbook, t: ExportTables) -> None:
 def _readme(ws: Worksheet, t: ExportTables, sheets: list[str]) -> None:
     ws.title = README_SHEET
     scenario = t.scenario or {}
+    if t.runs is None:
+        engine, persons = "", "Personer er forventede antall (kohortmodellen)."
+    else:
+        engine = f", agentmodellen ({mean_label(t.runs)})"
+        persons = (f"Personer er {mean_label(t.runs)} av agentmodellen (ABM); tjenester, "
+                   "demografikostnader og budsjett er regnet av dette snittet.")
     rows: list[tuple[str, str]] = [
         ("kommunesim", f"{t.municipality_name} ({t.municipality}), scenario "
-                       f"«{scenario.get('name', '')}»"),
+                       f"«{scenario.get('name', '')}»{engine}"),
         ("Periode", f"{scenario.get('base_year', '')}–{scenario.get('horizon', '')} "
                     "(befolkning 1. januar)"),
         ("Versjon", f"kommunesim {t.version}"),
         ("Tall", "Cellene har uavrundede verdier; formatet viser hele tall med mellomrom som "
-                 "tusenskille. Personer er forventede antall (kohortmodellen)."),
+                 f"tusenskille. {persons}"),
         ("Enheter", "Står i hver kolonneoverskrift: personer, plasser, årsverk, 1000 kr, %."),
         ("Scenario", json.dumps(scenario, ensure_ascii=False)),
         ("", ""),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
@@ -27,6 +28,7 @@ from sim.demography import AGE_GROUPS
 from sim.errors import InputError
 from sim.inputs import ResolvedInputs, resolve
 from sim.io import (
+    ResultWriter,
     components_table,
     package_version,
     population_table,
@@ -244,6 +246,7 @@ class AbmRunResult:
     runs' settled refugees, so this equals the mean of the runs' demand); recent-refugee services
     count the mean over runs of the refugees the runs settled. The budget is that of the mean
     over runs (its population, services and whole buildings), as for the cohort engine.
+    ``notes``: as the cohort engine's (missing refugee history, a skipped budget).
     """
 
     scenario: Scenario
@@ -277,11 +280,12 @@ def with_seed(scenario: Scenario, seed: int) -> Scenario:
 
 def run_abm_scenario(scenario: Scenario, runs: int, workers: int = 1,
                      seed: int | None = None, first_run: int = 0,
-                     with_budget: bool = True) -> AbmRunResult:
+                     population_only: bool = False) -> AbmRunResult:
     """Resolve a scenario and run ``runs`` ABM replicates (seed: the scenario's by default).
 
-    ``first_run``: see ``sim.abm.montecarlo.run_abm`` (replicates in chunks; a chunk's caller
-    that only wants the population passes ``with_budget=False``).
+    ``first_run``: see ``sim.abm.montecarlo.run_abm`` (replicates in chunks). A caller that only
+    wants the runs' population (the web app's chunks) passes ``population_only=True``: no
+    services, investments, budget or notes are computed (they are None, resp. empty).
     """
     t0 = time.perf_counter()
     if not 1 <= runs <= MAX_RUNS:
@@ -302,6 +306,9 @@ def run_abm_scenario(scenario: Scenario, runs: int, workers: int = 1,
     result = run_abm(abm_in, runs, seed=scenario.seed, workers=workers, config=scenario.abm,
                      housing=housing, first_run=first_run)
     t2 = time.perf_counter()
+    if population_only:
+        return AbmRunResult(scenario, inputs, result, catalogue,
+                            timings={"resolve_s": t1 - t0, "abm_s": t2 - t1})
     services = dk = None
     if catalogue is not None:
         services, dk = services_tables(result.mean_projection(), catalogue,
@@ -313,11 +320,10 @@ def run_abm_scenario(scenario: Scenario, runs: int, workers: int = 1,
     t3 = time.perf_counter()
     out = AbmRunResult(scenario, inputs, result, catalogue, services, dk,
                        {"resolve_s": t1 - t0, "abm_s": t2 - t1, "services_s": t3 - t2},
-                       investments_table(services, catalogue) if services is not None else None)
-    if not with_budget:
-        return out
+                       investments_table(services, catalogue) if services is not None else None,
+                       notes=refugee_history_notes(catalogue, inputs))
     budget, notes = run_budget(out)
-    out = replace(out, budget=budget, notes=notes)
+    out = replace(out, budget=budget, notes=(*out.notes, *notes))
     out.timings["budget_s"] = time.perf_counter() - t3
     return out
 
@@ -347,72 +353,33 @@ def abm_inputs(scenario: Scenario, inputs: ResolvedInputs):
 
 def write_abm_run(result: AbmRunResult, out_dir: str | Path,
                   with_plots: bool = True, with_xlsx: bool = True) -> list[Path]:
-    """Write runs, quantiles, the mean's services and budget, plots and manifest atomically."""
+    """Write the runs, their quantiles, the mean's services, budget, workbook, plots, manifest.
+
+    Atomically, as ``write_run``; what is derived from the population (services, budget,
+    ``kommunesim.xlsx`` and their plots) is that of the mean over runs.
+    """
     name = f"{result.inputs.municipality_name}: {result.scenario.name}"
 
-    from sim import plots
-    from sim.abm.montecarlo import write_abm
+    def population(w) -> None:
+        from sim.abm.montecarlo import write_abm
+        from sim.export import mean_label
+        from sim.numbers import number
 
-    def fill(w) -> None:
-        write_abm(w, result.abm)
-        mean = result.abm.mean_projection()
-        if result.services is not None:
-            w.parquet("services.parquet", result.services)
-            w.parquet("demografikostnader.parquet", result.demografikostnader)
-            w.parquet("investments.parquet", result.investments)
-        if result.budget is not None:
-            write_budget(w, result.budget, with_plots=with_plots, with_xlsx=with_xlsx)
+        write_abm(w, result.abm, result.inputs.municipality)
         if with_plots:
-            plots.pyramid(mean, f"{name}, befolkningspyramide (ABM, snitt av "
-                          f"{result.abm.runs} kjøringer)", w.path("pyramid.png"))
+            from sim import plots
+
+            mean, label = result.projection, mean_label(result.abm.runs)
+            plots.pyramid(mean, f"{name}, befolkningspyramide (ABM, {label})",
+                          w.path("pyramid.png"))
+            plots.age_groups(mean, f"{name}, aldersgrupper (ABM, {label})",
+                             w.path("age_groups.png"))
             plots.fan_total(result.abm.population, result.abm.years,
-                            f"{name}: folketall, {result.abm.runs} kjøringer (tilfeldig "
-                            "variasjon gitt forutsetningene, P5-P95)",
+                            f"{name}: folketall, {number(result.abm.runs)} kjøringer "
+                            "(tilfeldig variasjon gitt forutsetningene, P5-P95)",
                             w.path("total_population_fan.png"))
-        files = [*w.files, "manifest.json"]
-        w.json("manifest.json", {
-            "kommunesim_version": package_version(),
-            "engine": "abm",
-            "runs": result.abm.runs,
-            "run_seeds": [str(s) for s in result.abm.seeds],
-            "bytes_per_person": result.abm.bytes_per_person.tolist(),
-            "scenario": result.scenario.model_dump(mode="json"),
-            "resolved_input_sha256": result.inputs.digest,
-            "seed": result.inputs.seed,
-            "budget": ({"config": str(result.scenario.budget.config or "built-in default"),
-                        "of": "the mean over runs", **result.budget.parameters}
-                       if result.budget is not None else None),
-            "timings_s": {**result.timings, **result.abm.timings},
-            "notes": list(result.notes),
-            "files": files,
-        })
 
-    return write_atomically(out_dir, fill)
-
-
-def manifest(result: RunResult, files: list[str]) -> dict:
-    """The run's manifest: scenario, resolved-input hash, seed, version, timings, files."""
-    return {
-        "kommunesim_version": package_version(),
-        "engine": "cohort",
-        "scenario": result.scenario.model_dump(mode="json"),
-        "municipality": result.inputs.municipality,
-        "municipality_name": result.inputs.municipality_name,
-        "base_year": result.inputs.base_year,
-        "horizon": result.inputs.horizon,
-        "districts": list(result.inputs.districts),
-        "seed": result.inputs.seed,
-        "resolved_input_sha256": result.inputs.digest,
-        "estimated_parameters": result.inputs.parameters,
-        "in_migration_scale": result.projection.in_scale.tolist(),
-        "service_catalogue": (result.catalogue.source if result.catalogue is not None
-                              else "none (no catalogue for this municipality)"),
-        "budget": ({"config": str(result.scenario.budget.config or "built-in default"),
-                    **result.budget.parameters} if result.budget is not None else None),
-        "timings_s": result.timings,
-        "notes": list(result.notes),
-        "files": files,
-    }
+    return _write(result, out_dir, population, with_plots, with_xlsx)
 
 
 def write_run(result: RunResult, out_dir: str | Path, with_plots: bool = True,
@@ -424,14 +391,12 @@ def write_run(result: RunResult, out_dir: str | Path, with_plots: bool = True,
     """
     name = f"{result.inputs.municipality_name}: {result.scenario.name}"
 
-    def fill(w) -> None:
-        t = time.perf_counter()
+    def population(w) -> None:
         knr = result.inputs.municipality
         w.parquet("population.parquet", population_table(result.projection, knr))
         w.parquet("components.parquet", components_table(result.projection, knr))
         if with_plots:
             from sim import plots
-            from sim.services import plots as service_plots
 
             plots.pyramid(result.projection, f"{name}, befolkningspyramide",
                           w.path("pyramid.png"))
@@ -439,17 +404,24 @@ def write_run(result: RunResult, out_dir: str | Path, with_plots: bool = True,
                                    w.path("total_population.png"))
             plots.age_groups(result.projection, f"{name}, aldersgrupper",
                              w.path("age_groups.png"))
-        if result.services is not None:
-            w.parquet("services.parquet", with_kommune(result.services, knr))
-            w.parquet("demografikostnader.parquet", with_kommune(result.demografikostnader, knr))
-            w.parquet("investments.parquet", with_kommune(result.investments, knr))
-            if with_plots:
-                service_plots.plot_demand(result.services, w.path("services_demand.png"))
-                service_plots.plot_zone_gaps(result.services, w.path("services_gap_by_zone.png"))
-                service_plots.plot_cost_per_inhabitant(result.services,
-                                                       w.path("services_cost_per_inhabitant.png"))
-                service_plots.plot_demografikostnader(result.demografikostnader,
-                                                      w.path("demografikostnader.png"))
+
+    return _write(result, out_dir, population, with_plots, with_xlsx)
+
+
+def _write(result: RunResult | AbmRunResult, out_dir: str | Path,
+           population: Callable[[ResultWriter], None], with_plots: bool,
+           with_xlsx: bool) -> list[Path]:
+    """Write a run of either engine atomically.
+
+    First the engine's own population tables and plots (``population``), then what both derive
+    from one projection (the cohort's, or the ABM's mean over runs): the services with their
+    plots, the budget, the workbook and the manifest.
+    """
+
+    def fill(w: ResultWriter) -> None:
+        t = time.perf_counter()
+        population(w)
+        write_services(w, result, with_plots)
         if result.budget is not None:
             write_budget(w, result.budget, with_plots=with_plots, with_xlsx=with_xlsx)
         if with_xlsx:
@@ -461,6 +433,65 @@ def write_run(result: RunResult, out_dir: str | Path, with_plots: bool = True,
         w.json("manifest.json", manifest(result, files))
 
     return write_atomically(out_dir, fill)
+
+
+def write_services(w: ResultWriter, result: RunResult | AbmRunResult, with_plots: bool) -> None:
+    """Stage the service tables (with ``kommunenummer`` first) and their plots, if any."""
+    if result.services is None:
+        return
+    knr = result.inputs.municipality
+    w.parquet("services.parquet", with_kommune(result.services, knr))
+    w.parquet("demografikostnader.parquet", with_kommune(result.demografikostnader, knr))
+    w.parquet("investments.parquet", with_kommune(result.investments, knr))
+    if with_plots:
+        from sim.services import plots as service_plots
+
+        service_plots.plot_demand(result.services, w.path("services_demand.png"))
+        service_plots.plot_zone_gaps(result.services, w.path("services_gap_by_zone.png"))
+        service_plots.plot_cost_per_inhabitant(result.services,
+                                               w.path("services_cost_per_inhabitant.png"))
+        service_plots.plot_demografikostnader(result.demografikostnader,
+                                              w.path("demografikostnader.png"))
+
+
+def manifest(result: RunResult | AbmRunResult, files: list[str]) -> dict:
+    """The run's manifest: scenario, resolved-input hash, seed, version, timings, files.
+
+    An ABM run adds its runs, their seeds and memory use; its services and budget are those of
+    the mean over runs (``budget.of``).
+    """
+    inputs = result.inputs
+    if isinstance(result, AbmRunResult):
+        engine = {"engine": "abm", "runs": result.abm.runs,
+                  "run_seeds": [str(s) for s in result.abm.seeds],
+                  "bytes_per_person": result.abm.bytes_per_person.tolist()}
+        of, scale = {"of": "the mean over runs"}, {}
+        timings = {**result.timings, **result.abm.timings}
+    else:
+        engine = {"engine": "cohort"}
+        of, scale = {}, {"in_migration_scale": result.projection.in_scale.tolist()}
+        timings = result.timings
+    return {
+        "kommunesim_version": package_version(),
+        **engine,
+        "scenario": result.scenario.model_dump(mode="json"),
+        "municipality": inputs.municipality,
+        "municipality_name": inputs.municipality_name,
+        "base_year": inputs.base_year,
+        "horizon": inputs.horizon,
+        "districts": list(inputs.districts),
+        "seed": inputs.seed,
+        "resolved_input_sha256": inputs.digest,
+        "estimated_parameters": inputs.parameters,
+        **scale,
+        "service_catalogue": (result.catalogue.source if result.catalogue is not None
+                              else "none (no catalogue for this municipality)"),
+        "budget": ({"config": str(result.scenario.budget.config or "built-in default"),
+                    **of, **result.budget.parameters} if result.budget is not None else None),
+        "timings_s": timings,
+        "notes": list(result.notes),
+        "files": files,
+    }
 
 
 def summary_rows(result: RunResult, every: int = 5) -> list[dict[str, float]]:

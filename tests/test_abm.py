@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from sim.abm import kernels as k
@@ -442,9 +443,14 @@ def test_tables_and_writer(lorenskog, tmp_path):
     q = quantiles_table(res)
     assert np.all(q.p5 <= q.p50) and np.all(q.p50 <= q.p95)
     w = ResultWriter(tmp_path / "out")
-    write_abm(w, res)
+    write_abm(w, res, "3222")
     w.commit()
     for name in ("population", "components", "population_quantiles", "households"):
-        assert len(read_parquet(tmp_path / "out" / f"{name}.parquet")) > 0
+        table = read_parquet(tmp_path / "out" / f"{name}.parquet")
+        assert len(table) > 0 and table.columns[0] == "kommunenummer", name
+        assert set(table.kommunenummer) == {"3222"}, name
     back = read_parquet(tmp_path / "out" / "population.parquet")
     assert back.persons.sum() == res.population.sum()
+    assert list(back.columns[1:]) == list(pop.columns)
+    pd.testing.assert_frame_equal(back.drop(columns="kommunenummer"), pop, check_dtype=False,
+                                  check_categorical=False)

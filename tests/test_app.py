@@ -12,6 +12,7 @@ from dash import no_update
 from sim import numbers as fmt
 from sim.app import callbacks, compute, ids, scenario, sweeps, views
 from sim.cli import app as cli_app
+from sim.demography import AGE_GROUPS
 from sim.errors import InputError
 from sim.io import population_table, with_kommune
 from sim.run import run_abm_scenario
@@ -364,6 +365,24 @@ def test_abm_chunks_are_the_runs_of_one_call(main):
     changed = scenario.set_in(data, "horizon", 2031)
     _s, stopped, text = callbacks.on_abm(ids.ABM_TICK, None, state, changed)
     assert stopped and "endret" in text
+
+
+def test_abm_chunk_skips_services_and_keeps_the_population(main):
+    """A chunk computes no services or budget; its runs are bit-identical to a full call's."""
+    data = scenario.set_in(main, "horizon", 2027)
+    sc = scenario.validate(data)
+    only = run_abm_scenario(sc, 2, first_run=1, population_only=True)
+    full = run_abm_scenario(sc, 2, first_run=1)
+    np.testing.assert_array_equal(only.abm.population, full.abm.population)
+    np.testing.assert_array_equal(only.abm.components, full.abm.components)
+    assert only.services is None and only.investments is None and only.budget is None
+    assert full.services is not None and full.budget is not None
+    chunk = compute.abm_chunk(data, 1, 2)
+    pop = full.abm.population.sum(axis=(2, 3))                    # [R, Y+1, A]
+    np.testing.assert_array_equal(np.array(chunk["runs"]["total"]), pop.sum(axis=2))
+    for name, (lo, hi) in AGE_GROUPS.items():                     # by hand, whole persons
+        np.testing.assert_array_equal(np.array(chunk["runs"][name]),
+                                      pop[:, :, lo : hi + 1].sum(axis=2))
 
 
 def test_abm_reports_what_it_cannot_run(main):

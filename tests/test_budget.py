@@ -300,6 +300,15 @@ def test_capacity_gap_becomes_investment(lor_run, buildings):
     assert kap[2026] == pytest.approx(100 * 1_043_000 * defl[2026])
     assert kap[2028] == pytest.approx(50 * 1_043_000 * defl[2028])
     assert kap[2027] == 0 and kap[2024] == 0
+    assert b.parameters["capacity_investments"] == "capacity gaps"
+
+
+def test_capacity_investments_none_without_buildings_or_gaps(lor_run):
+    """A plain run (no zones, no housing, no facilities) has no capacity investments."""
+    b = project_budget(lor_run, default_budget_config("3222"))
+    assert lor_run.investments is not None and lor_run.investments.empty
+    assert b.parameters["capacity_investments"] == "none"
+    assert not b.line("investering_kapasitet").any()
 
 
 def test_run_investment_table_replaces_gaps_and_flows_to_debt(lor_run, lor):
@@ -313,7 +322,7 @@ def test_run_investment_table_replaces_gaps_and_flows_to_debt(lor_run, lor):
     object.__setattr__(run_with, "investments", table)
     b = project_budget(run_with, default_budget_config("3222"))
     check_identities(b)
-    assert b.parameters["capacity_investments"].startswith("run")
+    assert b.parameters["capacity_investments"].startswith("the run's whole buildings")
     d = b.ratios["deflator_index"]
     kap = b.line("investering_kapasitet")
     i26, i29 = int(np.flatnonzero(b.years == 2026)[0]), int(np.flatnonzero(b.years == 2029)[0])

@@ -363,3 +363,20 @@ def test_plain_number_is_a_constant_year_path():
     with pytest.raises(InputError, match="migration.in_multiplier.*year path"):
         scenario_from_dict({"municipality": "3222", "migration": {"in_multiplier": "high"}},
                            "s.toml")
+
+
+def test_abm_notes_missing_refugee_history_as_the_cohort_run_does(runner, tmp_path):
+    """Both engines count the same settlement record, so they note the same missing years."""
+    notes = {}
+    for engine in ("cohort", "abm"):
+        out = tmp_path / engine
+        result = runner.invoke(app, ["run", "-m", "3222", "--base-year", "2006", "--horizon",
+                                     "2008", "--engine", engine, "--runs", "2", "--no-plots",
+                                     "--no-xlsx", "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        notes[engine] = [n for n in json.loads((out / "manifest.json").read_text())["notes"]
+                         if "no refugee settlement figures" in n]
+    assert notes["abm"] == notes["cohort"]
+    assert any(n.startswith("introduksjonsprogram: no refugee settlement figures for 2004 ")
+               for n in notes["abm"])
+    assert "introduksjonsprogram: no refugee settlement figures" in result.output

@@ -183,8 +183,95 @@ def test_export_errors(tmp_path, runner):
     res = runner.invoke(cli_app, ["export", str(tmp_path), "--out", str(tmp_path / "x.xlsx")])
     assert res.exit_code == 2 and "not a results folder" in res.output
     assert not (tmp_path / "x.xlsx").exists()
+    (tmp_path / "manifest.json").write_text(json.dumps({"engine": "magic"}))
+    res = runner.invoke(cli_app, ["export", str(tmp_path), "--out", str(tmp_path / "x.xlsx")])
+    assert res.exit_code == 2 and "engine cohort or abm" in res.output
     (tmp_path / "manifest.json").write_text(json.dumps({"engine": "abm"}))
     res = runner.invoke(cli_app, ["export", str(tmp_path), "--out", str(tmp_path / "x.xlsx")])
-    assert res.exit_code == 2 and "cohort engine" in res.output
+    assert res.exit_code == 2 and "field 'runs'" in res.output
+    assert len(res.output.strip().splitlines()) == 1 and not (tmp_path / "x.xlsx").exists()
     res = runner.invoke(cli_app, ["export", str(tmp_path), "--out", str(tmp_path / "x.csv")])
     assert res.exit_code == 2 and ".xlsx" in res.output
+
+
+# --- the agent-based engine: the workbook of the mean over runs ------------------------------
+
+ABM_RUNS = 3
+
+
+@pytest.fixture(scope="module")
+def abm_exported(tmp_path_factory):
+    """An ABM CLI run of Lørenskog (3 runs to 2026, with plots) and its `kommunesim export`."""
+    from typer.testing import CliRunner
+
+    tmp = tmp_path_factory.mktemp("abm_export")
+    run_dir, xlsx = tmp / "run", tmp / "export.xlsx"
+    runner = CliRunner()
+    res = runner.invoke(cli_app, ["run", "-m", "3222", "--horizon", "2026", "--engine", "abm",
+                                  "--runs", str(ABM_RUNS), "--out", str(run_dir)])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(cli_app, ["export", str(run_dir), "--out", str(xlsx)])
+    assert res.exit_code == 0, res.output
+    return run_dir, load_workbook(run_dir / "kommunesim.xlsx"), load_workbook(xlsx)
+
+
+def test_abm_folder_has_the_cohort_runs_tables_and_plots(abm_exported):
+    run_dir, _wb, _export = abm_exported
+    files = set(json.loads((run_dir / "manifest.json").read_text())["files"])
+    assert {"services.parquet", "demografikostnader.parquet", "investments.parquet",
+            "kommunesim.xlsx", "services_demand.png", "services_gap_by_zone.png",
+            "services_cost_per_inhabitant.png", "demografikostnader.png", "age_groups.png",
+            "pyramid.png", "total_population_fan.png"} <= files
+    assert all((run_dir / f).exists() for f in files)
+    for path in run_dir.glob("*.parquet"):
+        if path.name.startswith("budget"):
+            continue  # the budget's tables are per kommune by construction (one run)
+        table = pd.read_parquet(path)
+        assert table.columns[0] == "kommunenummer", path.name
+        assert set(table.kommunenummer) == ({"3222"} if len(table) else set()), path.name
+
+
+def test_abm_workbook_is_the_mean_over_runs(abm_exported):
+    """The workbook's population is the runs' population summed and divided by the runs."""
+    run_dir, wb, _export = abm_exported
+    assert wb.sheetnames == ["Les meg", "Befolkning Lørenskog", "Tjenester",
+                             "Demografikostnader", *BUDGET_SHEETS]
+    label = f"snitt av {ABM_RUNS} kjøringer"
+    readme = {r[0]: r[1] for r in wb["Les meg"].iter_rows(values_only=True) if r[0]}
+    assert label in readme["kommunesim"] and label in readme["Tall"]
+    ws = wb["Befolkning Lørenskog"]
+    assert label in ws.cell(2, 1).value
+    runs = pd.read_parquet(run_dir / "population.parquet")
+    assert sorted(runs.run.unique()) == list(range(ABM_RUNS))
+    by_hand = (runs.groupby(["sex", "age", "year"], observed=True).persons.sum()
+               / ABM_RUNS).unstack("year")
+    sheet = sheet_frame(ws, 2)
+    sex = {"male": "Menn", "female": "Kvinner"}
+    assert len(sheet) == 2 * 106 and len(by_hand) == 2 * 106
+    for (s, age), row in by_hand.iterrows():
+        for year, persons in row.items():
+            assert sheet.at[(sex[s], age), f"{year} (personer)"] == pytest.approx(
+                persons, rel=REL, abs=0)
+    assert sheet["2024 (personer)"].sum() == pytest.approx(48188, abs=1e-6)
+    # the same formats as a cohort run's workbook
+    assert ws.cell(HEADER_ROW + 1, 3).number_format == "#,##0"
+    assert wb["Tjenester"].cell(HEADER_ROW + 1, 9).number_format == "0.0"   # årsverk
+    rules = wb["Handlingsregler"]
+    assert rules.cell(HEADER_ROW + 1, 2).value == "%"
+    assert rules.cell(HEADER_ROW + 1, 4).number_format == "0.0"
+    # services are those of the mean: their inhabitants are the mean population
+    s = pd.read_parquet(run_dir / "services.parquet")
+    inhabitants = s.groupby("year").inhabitants.first()
+    totals = runs.groupby("year").persons.sum() / ABM_RUNS
+    np.testing.assert_allclose(inhabitants, totals.loc[inhabitants.index], rtol=1e-12)
+
+
+def test_export_of_an_abm_folder_equals_its_workbook(abm_exported):
+    _run_dir, wb, export = abm_exported
+    assert export.sheetnames == wb.sheetnames
+    for name in wb.sheetnames:
+        a = list(wb[name].iter_rows(values_only=True))
+        b = list(export[name].iter_rows(values_only=True))
+        if name == "Les meg":  # the run's readme has the scenario without its source file
+            a, b = [r for r in a if r[0] != "Scenario"], [r for r in b if r[0] != "Scenario"]
+        assert a == b, name

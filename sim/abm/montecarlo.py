@@ -22,7 +22,7 @@ from sim.cohort.engine import Projection
 from sim.cohort.kernel import COMPONENTS
 from sim.demography.housing import HousingProgramme
 from sim.inputs import ResolvedInputs
-from sim.io import grid
+from sim.io import grid, with_kommune
 
 QUANTILES = (0.05, 0.5, 0.95)
 
@@ -120,21 +120,29 @@ def run_abm(inputs: ResolvedInputs, runs: int, seed: int | None = None, workers:
 
 # Tables -----------------------------------------------------------------------------------
 
-def population_table(result: AbmResult) -> pd.DataFrame:
-    """Persons on 1 January per run: year, district, sex, age, persons, run."""
-    cols = grid(result.years, result.districts)
+def _per_run(cols: dict, runs: int) -> pd.DataFrame:
+    """Key columns of one run's grid repeated for every run (categoricals stay categoricals)."""
+    return pd.DataFrame({
+        k: (pd.Categorical.from_codes(np.tile(v.codes, runs), v.categories)
+            if isinstance(v, pd.Categorical) else np.tile(v, runs))
+        for k, v in cols.items()})
+
+
+def population_table(result: AbmResult, kommunenummer: str | None = None) -> pd.DataFrame:
+    """Persons on 1 January per run: [kommunenummer,] year, district, sex, age, persons, run."""
+    cols = grid(result.years, result.districts, kommunenummer)
     n_cell = len(cols["year"])
-    df = pd.DataFrame({k: np.tile(v, result.runs) for k, v in cols.items()})
+    df = _per_run(cols, result.runs)
     df["persons"] = result.population.reshape(-1).astype(np.float64)
     df["run"] = np.repeat(np.arange(result.runs, dtype=np.int32), n_cell)
     return df
 
 
-def components_table(result: AbmResult) -> pd.DataFrame:
+def components_table(result: AbmResult, kommunenummer: str | None = None) -> pd.DataFrame:
     """Flows during ``year`` by cohort age per run (the cohort table plus ``run``)."""
-    cols = grid(result.years[:-1], result.districts)
+    cols = grid(result.years[:-1], result.districts, kommunenummer)
     n_cell = len(cols["year"])
-    df = pd.DataFrame({k: np.tile(v, result.runs) for k, v in cols.items()})
+    df = _per_run(cols, result.runs)
     comp = result.components  # [R, Y, D, 5, 2, A]
     for c, name in enumerate(COMPONENTS):
         df[name] = comp[:, :, :, c].reshape(-1).astype(np.float64)
@@ -147,9 +155,9 @@ def population_quantiles(result: AbmResult, quantiles=QUANTILES) -> np.ndarray:
     return np.quantile(result.population, quantiles, axis=0)
 
 
-def quantiles_table(result: AbmResult) -> pd.DataFrame:
-    """Per year, district, sex and age: mean, p5, p50, p95 of persons over runs."""
-    cols = grid(result.years, result.districts)
+def quantiles_table(result: AbmResult, kommunenummer: str | None = None) -> pd.DataFrame:
+    """Per [kommunenummer,] year, district, sex and age: mean, p5, p50, p95 of persons."""
+    cols = grid(result.years, result.districts, kommunenummer)
     qs = population_quantiles(result)
     df = pd.DataFrame(cols)
     df["mean"] = result.population.mean(axis=0).reshape(-1)
@@ -159,24 +167,26 @@ def quantiles_table(result: AbmResult) -> pd.DataFrame:
     return df
 
 
-def indicators_table(result: AbmResult) -> pd.DataFrame:
-    """Household indicators per run and year (long: year, run, indicator, value)."""
+def indicators_table(result: AbmResult, kommunenummer: str | None = None) -> pd.DataFrame:
+    """Household indicators per run and year: [kommunenummer,] year, run, indicator, value."""
     r, y, i = np.meshgrid(np.arange(result.runs), result.years, np.arange(len(INDICATORS)),
                           indexing="ij")
-    return pd.DataFrame({
+    df = pd.DataFrame({
         "year": y.ravel().astype(np.int32), "run": r.ravel().astype(np.int32),
         "indicator": np.asarray(INDICATORS, dtype=object)[i.ravel()],
         "value": result.indicators.reshape(-1),
     })
+    return df if kommunenummer is None else with_kommune(df, kommunenummer)
 
 
-def write_abm(writer, result: AbmResult) -> None:
+def write_abm(writer, result: AbmResult, kommunenummer: str | None = None) -> None:
     """Stage the ABM tables in a ``sim.io.ResultWriter``.
 
     Files: population.parquet and components.parquet (the cohort tables plus ``run``),
-    population_quantiles.parquet (mean, p5, p50, p95 per cell) and households.parquet.
+    population_quantiles.parquet (mean, p5, p50, p95 per cell) and households.parquet; each
+    starts with a ``kommunenummer`` column when one is given.
     """
-    writer.parquet("population.parquet", population_table(result))
-    writer.parquet("components.parquet", components_table(result))
-    writer.parquet("population_quantiles.parquet", quantiles_table(result))
-    writer.parquet("households.parquet", indicators_table(result))
+    writer.parquet("population.parquet", population_table(result, kommunenummer))
+    writer.parquet("components.parquet", components_table(result, kommunenummer))
+    writer.parquet("population_quantiles.parquet", quantiles_table(result, kommunenummer))
+    writer.parquet("households.parquet", indicators_table(result, kommunenummer))

@@ -48,7 +48,7 @@ def abm_chunk(data: dict[str, Any], first: int, count: int) -> dict[str, Any]:
     Returns ``{"years": [...], "runs": {group: [[value per year] per run]}}`` with the total
     and every ``AGE_GROUPS`` group (persons on 1 January), JSON-ready.
     """
-    result = run_abm_scenario(validate(data), count, first_run=first, with_budget=False)
+    result = run_abm_scenario(validate(data), count, first_run=first, population_only=True)
     pop = result.abm.population.sum(axis=2, dtype=np.int64)  # [R, Y+1, 2, A]
     groups = np.einsum("rysa,sag->ryg", pop.astype(float), age_group_weights())
     runs = {TOTAL: pop.sum(axis=(2, 3)).tolist()}

@@ -217,6 +217,9 @@ def capacity_investments(result: Any, years: np.ndarray, config: BudgetConfig,
                          deflator: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray], str]:
     """Capacity investments per year (nominal NOK), the rows behind them, and their source.
 
+    The source names the kinds that have rows ("the run's whole buildings", "capacity gaps",
+    or both joined by "and"), else "none".
+
     Two kinds, never for the same service: the run's whole buildings (``result.investments``:
     ``year, district, service, facility, places, cost_nok`` in the catalogue's price year, one
     row per building, for services with a standard building), and, for services with capacity
@@ -255,11 +258,9 @@ def capacity_investments(result: Any, years: np.ndarray, config: BudgetConfig,
     gaps["price_year"] = np.full(len(gaps["places"]), config.price_year)
     parts.append(gaps)
     rows = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    sources = [name for name, n_rows in (("run (zones and housing programme)",
-                                          0 if table is None else len(table)),
-                                         ("capacity gaps", len(gaps["places"]))) if n_rows]
-    source = " and ".join(sources) or ("run (zones and housing programme)" if table is not None
-                                       else "capacity gaps")
+    kinds = {"the run's whole buildings": 0 if table is None else len(table),
+             "capacity gaps": len(gaps["places"])}
+    source = " and ".join(k for k, n_rows in kinds.items() if n_rows) or "none"
     cost = rows["cost_nok"]
     factor = _at(deflator, rows["year"]) / _at(deflator, rows["price_year"])
     rows["investment_nok"] = cost * factor
