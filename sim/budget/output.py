@@ -183,12 +183,17 @@ def plot_rules(budget: BudgetResult, path: Path) -> None:
             axes, ("netto_driftsresultat_pct", "disposisjonsfond_pct", "netto_lanegjeld_pct"),
             ("Netto driftsresultat", "Disposisjonsfond", "Netto lånegjeld"), strict=True):
         ax.plot(budget.years, r[metric], marker="o", ms=3, color="black", label="framskrivning")
-        for check in budget.rules:
+        checks = [c for c in budget.rules if c.rule.metric == metric]
+        several = len(checks) > 1   # e.g. HR1 and its plan-period mean: one line per threshold
+        drawn: set[float] = set()
+        for check in checks:
             rule = check.rule
-            if rule.metric == metric and rule.threshold_pct is not None:
-                ax.axhline(rule.threshold_pct, ls="--", lw=1, label=rule.name, color="C1")
-            if rule.metric == metric and rule.average_years > 1:
+            if rule.average_years > 1:
                 ax.plot(budget.years, check.value_pct, ls=":", color="C0", label=rule.name)
+            if rule.threshold_pct is not None and rule.threshold_pct not in drawn:
+                drawn.add(rule.threshold_pct)
+                ax.axhline(rule.threshold_pct, ls="--", lw=1, color="C1", label=(
+                    f"grense {number(rule.threshold_pct)} %" if several else rule.name))
         for y in budget.years[r["robek"] > 0]:
             ax.axvspan(y - 0.5, y + 0.5, color="C3", alpha=0.12, lw=0)
         ax.set_title(f"{title} (% av driftsinntektene)")
