@@ -85,39 +85,62 @@ def group_stats(key: np.ndarray, value: np.ndarray, n_groups: int,
     """Per group ``0..n_groups-1``: n, mean, std (ddof 1), min, quantiles, max, NaN skipped.
 
     The quantiles interpolate linearly between order statistics (numpy's and pandas' default);
-    groups without values get n 0 and NaN. Columnar: one sort by group, then either one
-    reshape (all groups the same size, the usual case) or a loop over groups, never over rows.
+    groups without values get n 0 and NaN. Columnar, never a loop over rows: a sweep's rows
+    repeat the same groups scenario after scenario, so they are one reshape into a [group,
+    scenario] matrix; otherwise one sort by group, then a reshape (groups of equal size) or a
+    loop over groups.
     """
-    keep = ~np.isnan(value)
-    key, value = key[keep], value[keep]
-    small = np.int16 if n_groups <= np.iinfo(np.int16).max else np.int64
-    order = np.argsort(key.astype(small), kind="stable")   # a radix sort for int16 keys
-    key, value = key[order], value[order]
-    n = np.bincount(key, minlength=n_groups)
     labels = [f"p{round(q * 100)}" for q in quantiles]
-    stats = {"n": n, **{c: np.full(n_groups, np.nan) for c in ("mean", "std", "min", *labels,
-                                                                 "max")}}
-    full = n > 0
-    if not full.any():
+    stats = {"n": np.zeros(n_groups, dtype=np.int64),
+             **{c: np.full(n_groups, np.nan) for c in ("mean", "std", "min", *labels, "max")}}
+    keep = ~np.isnan(value)
+    if not keep.all():
+        key, value = key[keep], value[keep]
+    if not len(key):
         return stats
-    stats["mean"][full] = np.bincount(key, value, minlength=n_groups)[full] / n[full]
-    dev = value - stats["mean"][key]
-    two = n > 1
-    stats["std"][two] = np.sqrt(np.bincount(key, dev * dev, minlength=n_groups)[two]
-                                / (n[two] - 1))
-    sizes = set(n[full].tolist())
-    if len(sizes) == 1:
-        rows = value.reshape(-1, sizes.pop())
-        parts = [rows.min(axis=1), *np.quantile(rows, quantiles, axis=1), rows.max(axis=1)]
+    groups, rows = _tiled(key, value)
+    if rows is None:
+        small = np.int16 if n_groups <= np.iinfo(np.int16).max else np.int64
+        order = np.argsort(key.astype(small), kind="stable")   # a radix sort for int16 keys
+        value = value[order]
+        n = np.bincount(key, minlength=n_groups)
+        groups = np.nonzero(n)[0]
+        if (n[groups] == n[groups[0]]).all():
+            rows = value.reshape(len(groups), n[groups[0]])
+    if rows is not None:
+        stats["n"][groups] = rows.shape[1]
+        parts = [rows.mean(axis=1), rows.std(axis=1, ddof=1) if rows.shape[1] > 1 else np.nan,
+                 rows.min(axis=1), *np.quantile(rows, quantiles, axis=1), rows.max(axis=1)]
     else:
+        stats["n"][groups] = n[groups]
         start = np.concatenate([[0], np.cumsum(n)[:-1]])
-        per = [np.quantile(value[start[g]:start[g] + n[g]], (0.0, *quantiles, 1.0))
-               for g in np.nonzero(full)[0]]
+        per = [_one_group(value[start[g]:start[g] + n[g]], quantiles) for g in groups]
         parts = list(np.array(per).T)
-    for column, got in zip(("min", *labels, "max"), parts, strict=True):
-        stats[column][full] = got
-    stats["std"][two & (stats["min"] == stats["max"])] = 0.0   # exact, not a rounding residue
+    for column, got in zip(("mean", "std", "min", *labels, "max"), parts, strict=True):
+        stats[column][groups] = got
+    exact = (stats["n"] > 1) & (stats["min"] == stats["max"])
+    stats["std"][exact] = 0.0   # a constant group: exactly 0, not a rounding residue
     return stats
+
+
+def _tiled(key: np.ndarray, value: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Groups and their [group, repeat] values if ``key`` repeats one sequence of groups.
+
+    A sweep's rows do: every scenario has the same groups in the same order. Else (None, None).
+    """
+    again = np.flatnonzero(key == key[0])
+    period = int(again[1]) if len(again) > 1 else len(key)
+    first = key[:period]
+    if (len(key) % period or len(np.unique(first)) != period
+            or not (key.reshape(-1, period) == first).all()):
+        return None, None
+    return first, np.ascontiguousarray(value.reshape(-1, period).T)
+
+
+def _one_group(values: np.ndarray, quantiles: tuple[float, ...]) -> list[float]:
+    """mean, std (ddof 1), min, quantiles, max of one group's values."""
+    std = float(values.std(ddof=1)) if len(values) > 1 else np.nan
+    return [float(values.mean()), std, *np.quantile(values, (0.0, *quantiles, 1.0))]
 
 
 def _ok_columns(manifest: dict[str, Any], out: Path) -> SweepColumns:

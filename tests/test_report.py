@@ -100,16 +100,19 @@ indicators = ["population", "age_groups"]
     assert isinstance(summary(out), pd.DataFrame)
 
 
-@pytest.mark.parametrize("equal_sizes", [True, False])
-def test_group_stats_equal_pandas(equal_sizes):
-    """The columnar statistics against pandas' groupby (an independent implementation):
-    equal group sizes (one reshape) and unequal ones with NaN values and an empty group."""
+@pytest.mark.parametrize("layout", ["tiled", "equal", "unequal"])
+def test_group_stats_equal_pandas(layout):
+    """The columnar statistics against pandas' groupby (an independent implementation): a
+    sweep's layout (the same groups repeated in one order), equal group sizes in random
+    order, and unequal sizes with NaN values and an empty group."""
     rng = np.random.default_rng(7)
     n_groups = 9
+    equal_sizes = layout != "unequal"
     sizes = np.full(n_groups, 40) if equal_sizes else rng.integers(1, 60, n_groups)
     if not equal_sizes:
         sizes[4] = 0
-    key = rng.permutation(np.repeat(np.arange(n_groups), sizes))
+    key = (np.tile(rng.permutation(n_groups), 40) if layout == "tiled"
+           else rng.permutation(np.repeat(np.arange(n_groups), sizes)))
     value = rng.lognormal(3, 1, len(key))
     if not equal_sizes:
         value[rng.random(len(key)) < 0.1] = np.nan
