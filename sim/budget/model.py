@@ -130,12 +130,17 @@ def _flat(path: dict[int, float] | None, years: np.ndarray) -> np.ndarray:
 
 @lru_cache(maxsize=64)
 def _history(path: str | None, stamp: int, knr: str) -> dict[int, np.ndarray]:
-    """Persons by age [106] (both sexes) on 1 January of every year in the population table."""
+    """Persons by age [106] (both sexes) on 1 January of every year in the population table.
+
+    An imported table that starts later than the embedded SSB history (four yearly exports,
+    say) is completed with the embedded years it lacks, so the inntektssystem's earlier
+    years (1 July of the year before, three-year growth) are there.
+    """
     from sim.data.population import available_years, population_array, population_table
 
-    table = population_table(path)
+    tables = [population_table(None)] + ([population_table(path)] if path is not None else [])
     return {int(y): population_array(table, knr, int(y)).sum(axis=0)
-            for y in available_years(table, knr)}
+            for table in tables for y in available_years(table, knr)}
 
 
 def population_history(result: Any) -> dict[int, np.ndarray]:
