@@ -670,7 +670,7 @@ def test_conflict_with_the_folder(runner, tmp_path):
     second = ssb_csv(tmp_path / "b.csv", region="3222 Lørenskog", years=(2023, 2024),
                      override={("male", 0, 2024): 1})
     import_error(runner, tmp_path, [second], out, str(second), str(out / "population_3222.csv"),
-                 "3222 2024: male age 0 is 1 here")
+                 "3222 Lørenskog 2024: male age 0 is 1 here")
 
 
 def test_split_kommune_is_refused(runner, tmp_path):

@@ -799,7 +799,7 @@ def _add_existing(path: Path, knr: str, years: dict[int, _Block]) -> list[int] |
     held = []
     for (_, year), block in _blocks(df.sort_values(KEYS), str(path)):
         if year in years:
-            _check_same(block, years[year], f"{knr} {year}")
+            _check_same(block, years[year], f"{knr} {block.name} {year}")
         years[year] = block
         held.append(year)
     return held
