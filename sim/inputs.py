@@ -641,9 +641,9 @@ def housing_led(scenario: Scenario, defaults: dict[str, Any], zones: tuple[str, 
         raise InputError(scenario.source, "migration.growth_target_pct",
                          "cannot be combined with a housing programme: the programme sets "
                          "the in-migration (remove one of them)")
-    for p in programme.projects:
+    for i, p in enumerate(programme.projects):
         if p.district is not None and p.district not in zones:
-            raise InputError(scenario.source, "housing.projects.district",
+            raise InputError(scenario.source, f"housing.projects.{i}.district",
                              f"project '{p.name}': unknown zone '{p.district}'; zones: "
                              f"{', '.join(zones)}")
     baseline = programme.baseline_completions_per_year

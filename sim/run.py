@@ -343,9 +343,9 @@ def abm_inputs(scenario: Scenario, inputs: ResolvedInputs):
     housing = scenario.housing
     if housing is None or inputs.project_movers is None:
         return inputs, None
-    for p in housing.projects:
+    for i, p in enumerate(housing.projects):
         if p.dwelling_type not in ABM_TYPES:
-            raise InputError(scenario.source, "housing.projects.dwelling_type",
+            raise InputError(scenario.source, f"housing.projects.{i}.dwelling_type",
                              f"project '{p.name}': the agent-based engine has no "
                              f"'{p.dwelling_type}' dwellings; allowed: {', '.join(ABM_TYPES)}")
     return replace(inputs, in_migrants=inputs.in_migrants - inputs.project_movers), housing

@@ -387,7 +387,7 @@ CASES: dict[str, Case] = {
                                                "consecutive"),
     "housing project in an unknown zone": scenario(
         '[[housing.projects]]\ndistrict = "Nowhere"\ncompletions = { 2025 = 5 }\n',
-        ("'housing.projects.district'", "unknown zone 'Nowhere'")),
+        ("'housing.projects.0.district'", "unknown zone 'Nowhere'")),
     "housing completions -5": scenario('[[housing.projects]]\ncompletions = { 2025 = -5 }\n',
                                        ("'housing.projects.0.completions'", "0..100,000")),
     "housing completions 1e12": scenario('[[housing.projects]]\ncompletions = 1e12\n',
