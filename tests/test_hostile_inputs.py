@@ -408,6 +408,10 @@ CASES: dict[str, Case] = {
         catalogue(FACILITY + 'building = { name = "b", places = 1, cost_nok = 1e6 }\n',
                   "coverage = 1.0, places_per_user = 1e300"),
         "'services.barnehage.age_groups.0.places_per_user'", "less than or equal to 10"),
+    "buildings of 1 place for every child (~200,000 rows)": with_says(
+        catalogue(FACILITY + 'building = { name = "b", places = 1, cost_nok = 1e6 }\n',
+                  "coverage = 1.0, places_per_user = 10"),
+        "'services.barnehage.building.places'", "buildings in this run (at most 10,000)"),
     "building of 0 places": with_says(
         catalogue(FACILITY + 'building = { name = "b", places = 0, cost_nok = 1e6 }\n'),
         "'services.barnehage.building.places'"),

@@ -102,6 +102,8 @@ about 10 million a year."""
 MAX_PLACES_PER_USER = 10.0
 """Largest places (or årsverk) per user (barnehage: 2 places for a child under 3)."""
 MAX_PLACES = 100_000
+MAX_BUILDINGS = 10_000
+"""New buildings one service may place over a run (one row each in ``investments``)."""
 """Most places in one facility or building, or in a building threshold (the largest: ~2,000)."""
 MAX_BUILDING_COST_NOK = 100_000_000_000
 """Largest investment per building (NOK; a new sykehjem costs about 1 billion)."""

@@ -43,6 +43,7 @@ from sim.demography.refugees import default_profile
 from sim.errors import InputError
 from sim.schema import interpolate_path
 from sim.services.catalogue import (
+    MAX_BUILDINGS,
     MAX_DRIVER_YEARS,
     N_AGES,
     Building,
@@ -398,6 +399,14 @@ def capacity_and_buildings(place_demand: np.ndarray, catalogue: Catalogue, distr
             z = (districts.index(b.zone) if b.zone is not None
                  else int(np.argmax(place_demand[t, :, k])))
             new[t:, z, k] += added[t]
+    for k, (key, service) in enumerate(catalogue.services.items()):
+        b = service.building   # ``new`` is cumulative: its last year holds every building
+        if b is not None and np.nansum(new[-1, :, k]) > MAX_BUILDINGS * b.places:
+            raise InputError(catalogue.source or "catalogue", f"services.{key}.building.places",
+                             f"{b.places} places per building make "
+                             f"{np.nansum(new[-1, :, k]) / b.places:,.0f} buildings in this run "
+                             f"(at most {MAX_BUILDINGS:,}): give the standard building more "
+                             "places, or a larger threshold")
     return cap, new
 
 
