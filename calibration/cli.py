@@ -112,6 +112,13 @@ def validate_cmd(
 
         raise InputError("command line", "--intervals", "the interval check runs over every "
                          "kommune: use it with --all")
+    from sim.run import MAX_WORKERS
+
+    if not 1 <= abm_workers <= MAX_WORKERS:
+        from sim.errors import InputError
+
+        raise InputError("command line", "--abm-workers", f"{abm_workers}: must be within "
+                         f"1..{MAX_WORKERS:,}")
     from calibration.calibrate import calibrate
     from calibration.common import FITTED_DIR, TARGETS_DIR
     from calibration.report import write_validation_report

@@ -440,6 +440,9 @@ CASES: dict[str, Case] = {
     "run -m with a fylke it is not in": Case(
         ["run", "-m", "3205", "--fylke", "Oslo", "--out", "{d}/out"], {},
         ("'--fylke'", "3205 not in Oslo")),
+    "validate --abm-workers 10^6": Case(["validate", "3222", "--abm-workers", "1000000",
+                                         "--out", "{d}/out"], {},
+                                        ("'--abm-workers'", "must be within 1..1,024")),
     "cohort --seed -1": Case(["run", "-m", "3222", "--seed", "-1", "--out", "{d}/out"], {},
                              ("'--seed'", "must be within 0..")),
     "batch --seed 2^70": Case(["run", "-m", "3222,3205", "--seed", str(2**70), "--out",
