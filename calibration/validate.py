@@ -370,9 +370,9 @@ def validate(
     have = available_years(table, knr)
     if not have:
         raise InputError(source, "municipality", f"unknown municipality {knr}")
-    runnable = [(name, max(first, have[0]), cut, last) for name, first, cut, last in BACKTESTS
-                if max(first, have[0]) < cut and has_years(table, knr, max(first, have[0]),
-                                                            last)]
+    starts = [(name, max(first, have[0]), cut, last) for name, first, cut, last in BACKTESTS]
+    runnable = [(name, first, cut, last) for name, first, cut, last in starts
+                if first < cut and has_years(table, knr, first, last)]
     if not runnable:
         need = min(((cut - 1, last) for _, _, cut, last in BACKTESTS), key=lambda s: s[1] - s[0])
         full = min(first for _, first, _, _ in BACKTESTS), max(b[3] for b in BACKTESTS)
@@ -381,8 +381,9 @@ def validate(
                          f"estimated on {need[0]}..{need[0] + 1}; {full[0]}..{full[1]} for "
                          f"all back-tests); {knr} has {year_ranges(have)}")
     out = []
-    skipped = [f"{name}: needs populations {first}..{last}" for name, first, cut, last
-               in BACKTESTS if name not in {r[0] for r in runnable}]
+    ran = {name for name, *_ in runnable}
+    skipped = [f"{name}: needs populations {first}..{last}" for name, first, _, last
+               in BACKTESTS if name not in ran]
     for name, first, cut, last in runnable:
         for variant in ("package", "calibrated"):
             out.append(backtest(knr, first, cut, last, population_file, variant, in_level, name))

@@ -1104,29 +1104,22 @@ def read_columns(out: str | Path, indicators: list[str] | None = None) -> SweepC
         raise InputError(out, None, "no sweep results (part-*.parquet) in this folder")
     flt = [("indicator", "in", list(indicators))] if indicators is not None else None
     tables = [pq.read_table(path, filters=flt) for path in parts]
-    part_names = []
-    for table in tables:
-        column = table["indicator"]
-        if not pa.types.is_dictionary(column.type):   # parts written with plain-text names
-            column = column.dictionary_encode()
-        part_names.append([chunk.dictionary.to_pylist() for chunk in column.chunks])
-    names = tuple(sorted({n for per_part in part_names for chunk in per_part for n in chunk}))
+    encoded = [t["indicator"] if pa.types.is_dictionary(t["indicator"].type)
+               else t["indicator"].dictionary_encode() for t in tables]  # plain-text parts too
+    names = tuple(sorted({n for column in encoded for chunk in column.chunks
+                          for n in chunk.dictionary.to_pylist()}))
     code = {n: i for i, n in enumerate(names)}
     cols: dict[str, list[np.ndarray]] = {"scenario": [], "run": [], "year": [],
                                          "indicator": [], "value": []}
-    for table, per_part in zip(tables, part_names, strict=True):
-        column = table["indicator"]
-        if not pa.types.is_dictionary(column.type):
-            column = column.dictionary_encode()
-        for chunk, chunk_names in zip(column.chunks, per_part, strict=True):
-            remap = np.array([code[n] for n in chunk_names], dtype=np.int32)
+    for table, column in zip(tables, encoded, strict=True):
+        for chunk in column.chunks:
+            remap = np.array([code[n] for n in chunk.dictionary.to_pylist()], dtype=np.int32)
             cols["indicator"].append(remap[chunk.indices.to_numpy(zero_copy_only=False)])
         for key in ("scenario", "run", "year", "value"):
             if key in table.column_names:
                 cols[key].append(table[key].to_numpy())
     empty = {"scenario": np.int32, "run": np.int32, "year": np.int16, "indicator": np.int32,
              "value": np.float64}
-    del tables
     arrays = {k: np.concatenate(v) if v else np.zeros(0, empty[k]) for k, v in cols.items()}
     return SweepColumns(arrays["scenario"], arrays["run"] if cols["run"] else None,
                         arrays["year"], arrays["indicator"], arrays["value"], names)

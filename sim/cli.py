@@ -175,7 +175,8 @@ def _check_batch(numbers: list[str], municipality, fylke, zones: str | None,
                          f"{' ...' if len(unknown) > 5 else ''}: not in {table.source}; "
                          "'kommunesim kommuner' lists the 2024 kommuner")
     if zones == "bydeler":
-        zoned = {embedded_zones().parents[c] for c in embedded_zones().codes}
+        zone_table = embedded_zones()
+        zoned = {zone_table.parents[c] for c in zone_table.codes}
         without = [k for k in numbers if k not in zoned]
         if without:
             raise InputError("command line", "--zones", f"no built-in bydeler for "

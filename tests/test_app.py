@@ -395,16 +395,6 @@ def test_abm_reports_what_it_cannot_run(main):
 
 # --- sweeps ---------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def sweep_root(tmp_path_factory):
-    from experiments.sweep import sweep
-
-    root = tmp_path_factory.mktemp("sweeps")
-    sweep("experiments/sweeps/lorenskog_refugees_growth.toml", root / "flyktninger",
-          workers=1, progress=False)
-    return root
-
-
 def test_sweep_browsing(sweep_root, tmp_path):
     from experiments.report import summary
 

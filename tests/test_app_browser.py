@@ -40,16 +40,6 @@ playwright = pytest.importorskip("playwright.sync_api")
 
 
 @pytest.fixture(scope="module")
-def sweep_root(tmp_path_factory):
-    from experiments.sweep import sweep
-
-    root = tmp_path_factory.mktemp("sweeps")
-    sweep("experiments/sweeps/lorenskog_refugees_growth.toml", root / "flyktninger_vekst",
-          workers=1, progress=False)
-    return root
-
-
-@pytest.fixture(scope="module")
 def server(sweep_root):
     from werkzeug.serving import make_server
 
@@ -187,7 +177,7 @@ def test_views_and_abm_band(page, shots):
 def test_sweep_browser(page, shots, sweep_root):
     open_tab(page, "Sweeper")
     page.click("#sweep")
-    page.get_by_role("option", name=re.compile("flyktninger_vekst")).click()
+    page.get_by_role("option", name=re.compile("flyktninger")).click()
     page.wait_for_selector("text=12 av 12 scenarioer fullført")
     page.wait_for_selector("text=Sensitivitet")
     page.screenshot(path=str(shots / "webapp_sweep.png"), full_page=True)

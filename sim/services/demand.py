@@ -401,12 +401,12 @@ def capacity_and_buildings(place_demand: np.ndarray, catalogue: Catalogue, distr
             new[t:, z, k] += added[t]
     for k, (key, service) in enumerate(catalogue.services.items()):
         b = service.building   # ``new`` is cumulative: its last year holds every building
-        if b is not None and np.nansum(new[-1, :, k]) > MAX_BUILDINGS * b.places:
+        count = np.nansum(new[-1, :, k]) / b.places if b is not None else 0.0
+        if count > MAX_BUILDINGS:
             raise InputError(catalogue.source or "catalogue", f"services.{key}.building.places",
-                             f"{b.places} places per building make "
-                             f"{np.nansum(new[-1, :, k]) / b.places:,.0f} buildings in this run "
-                             f"(at most {MAX_BUILDINGS:,}): give the standard building more "
-                             "places, or a larger threshold")
+                             f"{b.places} places per building make {count:,.0f} buildings in "
+                             f"this run (at most {MAX_BUILDINGS:,}): give the standard building "
+                             "more places, or a larger threshold")
     return cap, new
 
 
@@ -434,7 +434,7 @@ def place_buildings(demand: np.ndarray, capacity: np.ndarray, years,
     ahead = building.look_ahead_years
     for t, year in enumerate(years):
         if year >= first:
-            planned = np.maximum(capacity[t], capacity[t:t + ahead + 1].max(axis=0))
+            planned = capacity[t:t + ahead + 1].max(axis=0)   # includes year t itself
             gap = demand[t] - planned - built
             # 1e-9: a gap of exactly k buildings (up to rounding) needs k, not k + 1
             need = np.where(gap > building.threshold,
